@@ -1,0 +1,89 @@
+"""The one error path: every refusal and failure becomes a styled page or a JSON error."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from application.errors import CODE_FOR_STATUS, AppError, ErrorCode
+from application.jsonutil import json_response
+from models.db import DatabaseUnavailable
+from models.redis_client import REDIS_UNAVAILABLE
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "Forbidden",
+    404: "Page not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    429: "Too many attempts",
+    500: "Something went wrong",
+    503: "Service unavailable",
+}
+
+
+def wants_json(request: web.Request) -> bool:
+    """API paths, and views that speak JSON (class attribute ``json_errors``), get JSON errors."""
+    handler = request.match_info.handler
+    return request.path.startswith("/api/") or getattr(handler, "json_errors", False)
+
+
+def error_response(request: web.Request, error: AppError) -> web.StreamResponse:
+    if wants_json(request):
+        body: dict[str, object] = {"error_code": int(error.code), "error_msg": error.message}
+        if error.fields:
+            body["fields"] = error.fields
+        return json_response(body, status=error.status)
+    context = {
+        "status": error.status,
+        "title": TITLES.get(error.status, "Error"),
+        "message": error.message,
+        "request_id": request.get(REQUEST_ID, ""),
+    }
+    try:
+        return aiohttp_jinja2.render_template("error.html", request, context, status=error.status)
+    except Exception:  # a broken template must not hide the original error
+        log.exception("error page failed to render")
+        return web.Response(status=error.status, text=f"{error.status} {error.message}")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = secrets.token_hex(8)
+    request[REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            exc.headers["X-Request-ID"] = request_id
+            raise
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else f"{exc.reason}."
+        error = AppError(exc.status, message, CODE_FOR_STATUS.get(exc.status))
+        response = error_response(request, error)
+        if exc.status == 405:
+            response.headers["Allow"] = exc.headers.get("Allow", "")
+    except AppError as exc:
+        response = error_response(request, exc)
+    except (DatabaseUnavailable, *REDIS_UNAVAILABLE) as exc:
+        log.warning("service unavailable [request %s]: %s", request_id, exc)
+        error = AppError(503, "The service is temporarily unavailable. Please try again shortly.")
+        response = error_response(request, error)
+        response.headers["Retry-After"] = "5"
+    except Exception:
+        log.exception("unhandled error [request %s] %s %s", request_id, request.method, request.path)
+        error = AppError(500, "An unexpected error occurred.", ErrorCode.INTERNAL_ERROR)
+        response = error_response(request, error)
+    response.headers["X-Request-ID"] = request_id
+    return response

@@ -1,0 +1,112 @@
+"""Server-side session storage for aiohttp-session: Redis in production, the database otherwise.
+
+Both keep the data on the server under a random 256-bit id sent in an HttpOnly,
+SameSite=Lax cookie, expire it after the idle lifetime, and delete it for real
+when the session is invalidated.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from abc import abstractmethod
+from datetime import timedelta
+
+from aiohttp import web
+from aiohttp_session import AbstractStorage, Session
+from redis.asyncio import Redis
+
+from application.keys import DB, REDIS, SETTINGS
+from models import web_session
+from models.clock import utcnow
+from models.db import Database
+
+COOKIE_NAME = "vote_session"
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ServerSideStorage(AbstractStorage):
+    """Reads the app's connections lazily: they open after the storage is configured."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        settings = app[SETTINGS]
+        super().__init__(
+            cookie_name=COOKIE_NAME,
+            max_age=settings.session_idle_seconds,
+            secure=settings.cookie_secure,
+            httponly=True,
+            samesite="Lax",
+            encoder=json.dumps,
+            decoder=json.loads,
+        )
+
+    @abstractmethod
+    async def read(self, session_id: str) -> str | None: ...
+
+    @abstractmethod
+    async def write(self, session_id: str, data: str, max_age: int) -> None: ...
+
+    @abstractmethod
+    async def delete(self, session_id: str) -> None: ...
+
+    async def load_session(self, request: web.Request) -> Session:
+        session_id = self.load_cookie(request)
+        data = await self.read(session_id) if session_id else None
+        if session_id and data is not None:
+            try:
+                return Session(session_id, data=self._decoder(data), new=False, max_age=self.max_age)
+            except ValueError:
+                pass
+        return Session(None, data=None, new=True, max_age=self.max_age)
+
+    async def save_session(self, request: web.Request, response: web.StreamResponse, session: Session) -> None:
+        session_id = session.identity
+        if session.empty:
+            if session_id:
+                await self.delete(str(session_id))
+            self.save_cookie(response, "", max_age=session.max_age)
+            return
+        session_id = str(session_id) if session_id else new_session_id()
+        max_age = session.max_age or self.max_age or 0
+        await self.write(session_id, self._encoder(self._get_session_data(session)), max_age)
+        self.save_cookie(response, session_id, max_age=max_age)
+
+
+class RedisSessionStorage(ServerSideStorage):
+    @property
+    def redis(self) -> Redis:
+        redis = self.app[REDIS]
+        assert redis is not None
+        return redis
+
+    def _key(self, session_id: str) -> str:
+        return f"session:{session_id}"
+
+    async def read(self, session_id: str) -> str | None:
+        raw = await self.redis.get(self._key(session_id))
+        return raw.decode("utf-8") if raw is not None else None
+
+    async def write(self, session_id: str, data: str, max_age: int) -> None:
+        await self.redis.set(self._key(session_id), data, ex=max_age)
+
+    async def delete(self, session_id: str) -> None:
+        await self.redis.delete(self._key(session_id))
+
+
+class DatabaseSessionStorage(ServerSideStorage):
+    @property
+    def db(self) -> Database:
+        return self.app[DB]
+
+    async def read(self, session_id: str) -> str | None:
+        return await web_session.load(self.db, session_id, utcnow())
+
+    async def write(self, session_id: str, data: str, max_age: int) -> None:
+        await web_session.save(self.db, session_id, data, utcnow() + timedelta(seconds=max_age))
+
+    async def delete(self, session_id: str) -> None:
+        await web_session.delete(self.db, session_id)

@@ -1,0 +1,1 @@
+"""Thin class-based views, one module per concern."""

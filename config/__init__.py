@@ -1,0 +1,196 @@
+"""Settings: one YAML file, overridden key by key from VOTE_* environment variables.
+
+Everything is validated here, once, at start-up; the rest of the code reads a
+frozen ``Settings`` object and never looks at the environment itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
+ENV_PREFIX = "VOTE_"
+SECRET_FILE = Path("var/secret_key")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it in one line."""
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    dialect: Literal["sqlite", "mysql"]
+    path: str = ""
+    host: str = ""
+    port: int = 3306
+    user: str = ""
+    password: str = ""
+    name: str = ""
+
+
+def parse_database_url(url: str) -> DatabaseTarget:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        # sqlite:///relative/path or sqlite:////absolute/path
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ValueError("expected sqlite:///PATH")
+        return DatabaseTarget(dialect="sqlite", path=path)
+    if parts.scheme == "mysql":
+        name = parts.path.lstrip("/")
+        try:
+            port = parts.port or 3306
+        except ValueError:
+            raise ValueError("port is not a number") from None
+        if not parts.hostname or not name or "/" in name:
+            raise ValueError("expected mysql://user:password@host:port/database")
+        return DatabaseTarget(
+            dialect="mysql",
+            host=parts.hostname,
+            port=port,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            name=name,
+        )
+    raise ValueError(f"unsupported scheme {parts.scheme!r}; use sqlite:///PATH or mysql://user:password@host:port/db")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str
+    redis_url: str = ""
+    secret_key: str = ""
+    cookie_secure: bool = False
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    wechat_token: str = ""
+    wechat_appid: str = ""
+    wechat_aes_key: str = ""
+    login_rate: int = Field(default=10, ge=1, le=10_000)
+    session_idle_seconds: int = Field(default=1_209_600, ge=60)
+    session_absolute_seconds: int = Field(default=2_592_000, ge=60)
+    db_pool_min: int = Field(default=1, ge=0, le=100)
+    db_pool_max: int = Field(default=10, ge=1, le=200)
+    db_pool_recycle: int = Field(default=3600, ge=-1)
+    db_connect_timeout: float = Field(default=2.0, gt=0, le=60)
+    db_acquire_timeout: float = Field(default=2.0, gt=0, le=60)
+    db_query_timeout: float = Field(default=3.0, gt=0, le=300)
+    redis_timeout: float = Field(default=2.0, gt=0, le=60)
+    shutdown_timeout: float = Field(default=10.0, ge=0, le=300)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        parse_database_url(value)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+                raise ValueError("expected redis://host:port/db (or empty for the embedded default)")
+            try:
+                parts.port  # noqa: B018 - raises on a malformed port
+                int(parts.path.lstrip("/") or 0)
+            except ValueError:
+                raise ValueError("port and database number must be integers") from None
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list | tuple):
+            return tuple(ipaddress.ip_network(str(item), strict=False) for item in value)
+        return value
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _check_aes_key(cls, value: str) -> str:
+        if value and len(value) != 43:
+            raise ValueError("an EncodingAESKey is 43 characters long")
+        return value
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError("db_pool_min is larger than db_pool_max")
+        if self.session_idle_seconds > self.session_absolute_seconds:
+            raise ValueError("session_idle_seconds is larger than session_absolute_seconds")
+        return self
+
+    @cached_property
+    def database(self) -> DatabaseTarget:
+        return parse_database_url(self.database_url)
+
+    @property
+    def embedded(self) -> bool:
+        """True on the newcomer's default: SQLite file and no Redis."""
+        return self.database.dialect == "sqlite" and not self.redis_url
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file {path}:{where} is not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of key: value")
+    return data
+
+
+def _dev_secret() -> str:
+    """A development secret generated once, so sessions survive restarts."""
+    if SECRET_FILE.exists():
+        return SECRET_FILE.read_text(encoding="utf-8").strip()
+    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    SECRET_FILE.write_text(secret + "\n", encoding="utf-8")
+    SECRET_FILE.chmod(0o600)
+    return secret
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read the YAML file, apply VOTE_* overrides and validate; ConfigError names the bad key."""
+    environ = dict(os.environ if environ is None else environ)
+    path = Path(path or environ.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CONFIG)
+    values = _read_yaml(path)
+    origin = {key: f"{key} in {path}" for key in values}
+    for key in Settings.model_fields:
+        env_name = ENV_PREFIX + key.upper()
+        if env_name in environ:
+            values[key] = environ[env_name]
+            origin[key] = env_name
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = str(error["loc"][0]) if error["loc"] else ""
+        where = origin.get(key, key or str(path))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting"
+        raise ConfigError(f"{where}: {message}") from None
+    if not settings.secret_key:
+        if not settings.embedded:
+            raise ConfigError(f"{ENV_PREFIX}SECRET_KEY: required when MySQL or Redis is used")
+        settings = settings.model_copy(update={"secret_key": _dev_secret()})
+    return settings

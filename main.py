@@ -1,0 +1,99 @@
+"""Command line: serve (default), migrate, seed. Run ``python main.py --help``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from application import PendingMigrations, init
+from config import ConfigError, Settings, load_settings
+from models import migrations, seed
+from models.db import Database, DatabaseUnavailable, open_database
+
+log = logging.getLogger("vote")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    def add_options(parser: argparse.ArgumentParser, top: bool) -> None:
+        # Sub-commands repeat the options without defaults, so that
+        # `python main.py --port 1 serve` keeps the top-level value.
+        default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+        parser.add_argument("--config", default=default(None), help="YAML settings file (default config/default.yaml)")
+        parser.add_argument("--host", default=default("127.0.0.1"), help="address to listen on")
+        parser.add_argument("--port", type=int, default=default(9000), help="TCP port to listen on")
+        parser.add_argument("--path", default=default(None), help="unix socket to listen on instead of host/port")
+
+    parser = argparse.ArgumentParser(prog="python main.py", description="vote: a polls web app on aiohttp")
+    add_options(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text in [
+        ("serve", "serve the app (the default command)"),
+        ("migrate", "apply pending schema migrations"),
+        ("seed", "load the sample users and polls"),
+    ]:
+        add_options(commands.add_parser(name, help=text, description=text), top=False)
+    return parser
+
+
+async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> None:
+    db = await open_database(settings)
+    try:
+        await work(db)
+    finally:
+        await db.close()
+
+
+async def _migrate(db: Database) -> None:
+    applied = await migrations.migrate(db)
+    print(f"applied {', '.join(applied)}" if applied else "database is up to date")
+
+
+async def _seed(db: Database) -> None:
+    if await migrations.pending(db):
+        raise PendingMigrations("pending migrations: run `python main.py migrate` first")
+    loaded = await seed.load_sample_data(db)
+    print("sample data loaded" if loaded else "sample data already present")
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> None:
+    app = init(settings)
+    where = f"unix:{args.path}" if args.path else f"http://{args.host}:{args.port}"
+
+    async def announce(app: web.Application) -> None:
+        log.info("serving on %s (%s)", where, settings.database.dialect)
+
+    app.on_startup.append(announce)
+    if args.path:
+        web.run_app(app, path=args.path, shutdown_timeout=settings.shutdown_timeout, print=None)
+    else:
+        web.run_app(app, host=args.host, port=args.port, shutdown_timeout=settings.shutdown_timeout, print=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"vote: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "migrate":
+            asyncio.run(_with_database(settings, _migrate))
+        elif args.command == "seed":
+            asyncio.run(_with_database(settings, _seed))
+        else:
+            serve(settings, args)
+    except (DatabaseUnavailable, PendingMigrations) as exc:
+        print(f"vote: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

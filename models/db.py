@@ -1,0 +1,294 @@
+"""The one database helper layer: the same small async API over MySQL/MariaDB and SQLite.
+
+Queries are written once with ``%s`` placeholders and run on both dialects.
+Errors are never swallowed: a server that is down, frozen or out of
+connections raises ``DatabaseUnavailable`` within the configured timeouts,
+a violated constraint raises ``IntegrityError``, anything else propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import aiomysql
+import aiosqlite
+import pymysql
+
+from config import DatabaseTarget, Settings
+
+Row = dict[str, Any]
+Args = Sequence[Any]
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer in time or refused the connection."""
+
+
+class IntegrityError(Exception):
+    """A constraint (unique key, foreign key, not null) refused the write."""
+
+
+@dataclass(frozen=True)
+class Result:
+    rowcount: int
+    last_id: int | None
+
+
+def placeholders(count: int) -> str:
+    """``%s, %s, ...`` for an IN list of ``count`` parameters (never input text)."""
+    return ", ".join(["%s"] * count)
+
+
+class Session(ABC):
+    """Runs statements on one connection; shared by plain calls and transactions."""
+
+    @abstractmethod
+    async def _run(self, sql: str, args: Args, fetch: bool) -> tuple[list[Row], Result]: ...
+
+    async def fetch_one(self, sql: str, args: Args = ()) -> Row | None:
+        rows, _ = await self._run(sql, args, True)
+        return rows[0] if rows else None
+
+    async def fetch_all(self, sql: str, args: Args = ()) -> list[Row]:
+        rows, _ = await self._run(sql, args, True)
+        return rows
+
+    async def execute(self, sql: str, args: Args = ()) -> Result:
+        _, result = await self._run(sql, args, False)
+        return result
+
+
+class Database(ABC):
+    """A pool of connections; each call borrows one, ``transaction()`` holds one."""
+
+    dialect: str
+    _table_exists_sql: str
+
+    @abstractmethod
+    def _session(self) -> AsyncIterator[Session]: ...
+
+    @abstractmethod
+    def transaction(self) -> AsyncIterator[Session]: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def fetch_one(self, sql: str, args: Args = ()) -> Row | None:
+        async with self._session() as session:
+            return await session.fetch_one(sql, args)
+
+    async def fetch_all(self, sql: str, args: Args = ()) -> list[Row]:
+        async with self._session() as session:
+            return await session.fetch_all(sql, args)
+
+    async def execute(self, sql: str, args: Args = ()) -> Result:
+        async with self._session() as session:
+            return await session.execute(sql, args)
+
+    async def table_exists(self, table: str) -> bool:
+        return await self.fetch_one(self._table_exists_sql, (table,)) is not None
+
+    async def ping(self) -> None:
+        await self.fetch_one("SELECT 1 AS ok")
+
+    async def run_script(self, script: str) -> None:
+        """Run a migration file: statements separated by ';' at the end of a line."""
+        async with self._session() as session:
+            for statement in re.split(r";\s*$", script, flags=re.MULTILINE):
+                if statement.strip():
+                    await session.execute(statement)
+
+
+# --- MySQL / MariaDB -------------------------------------------------------
+
+_CONNECTION_LOST = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+
+
+class _MySQLSession(Session):
+    def __init__(self, conn: aiomysql.Connection, query_timeout: float) -> None:
+        self.conn = conn
+        self.query_timeout = query_timeout
+
+    async def _run(self, sql: str, args: Args, fetch: bool) -> tuple[list[Row], Result]:
+        try:
+            async with asyncio.timeout(self.query_timeout), self.conn.cursor(aiomysql.DictCursor) as cursor:
+                await cursor.execute(sql, tuple(args) or None)
+                rows = list(await cursor.fetchall()) if fetch else []
+                return rows, Result(cursor.rowcount, cursor.lastrowid)
+        except pymysql.err.IntegrityError as exc:
+            raise IntegrityError(exc.args[-1]) from exc
+        except (TimeoutError, *_CONNECTION_LOST) as exc:
+            # The connection may be mid-protocol: never hand it out again.
+            self.conn.close()
+            raise DatabaseUnavailable(f"MySQL query failed: {exc!r}") from exc
+        except asyncio.CancelledError:
+            self.conn.close()
+            raise
+
+
+class MySQLDatabase(Database):
+    dialect = "mysql"
+    _table_exists_sql = (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s"
+    )
+
+    def __init__(self, pool: aiomysql.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
+
+    @classmethod
+    async def open(cls, target: DatabaseTarget, settings: Settings) -> MySQLDatabase:
+        try:
+            pool = await aiomysql.create_pool(
+                host=target.host,
+                port=target.port,
+                user=target.user,
+                password=target.password,
+                db=target.name,
+                minsize=settings.db_pool_min,
+                maxsize=settings.db_pool_max,
+                pool_recycle=settings.db_pool_recycle,
+                connect_timeout=settings.db_connect_timeout,
+                autocommit=True,
+                charset="utf8mb4",
+                # Timestamps are stored and compared in UTC; bad data is an error, not a warning.
+                init_command=(
+                    "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
+                    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+                ),
+            )
+        except (TimeoutError, *_CONNECTION_LOST) as exc:
+            raise DatabaseUnavailable(f"cannot connect to MySQL at {target.host}:{target.port}: {exc}") from exc
+        return cls(pool, settings)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[aiomysql.Connection]:
+        try:
+            async with asyncio.timeout(self.settings.db_acquire_timeout):
+                conn = await self.pool.acquire()
+        except (TimeoutError, *_CONNECTION_LOST) as exc:
+            raise DatabaseUnavailable(f"no MySQL connection: {exc!r}") from exc
+        try:
+            yield conn
+        finally:
+            self.pool.release(conn)
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[Session]:
+        async with self._connection() as conn:
+            yield _MySQLSession(conn, self.settings.db_query_timeout)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Session]:
+        async with self._connection() as conn:
+            session = _MySQLSession(conn, self.settings.db_query_timeout)
+            await session.execute("BEGIN")
+            try:
+                yield session
+            except BaseException:
+                if not conn.closed:
+                    # A failed rollback closes the connection; the pool then drops it.
+                    await asyncio.shield(session.execute("ROLLBACK"))
+                raise
+            await session.execute("COMMIT")
+
+    async def close(self) -> None:
+        self.pool.close()
+        await self.pool.wait_closed()
+
+
+# --- SQLite (embedded default) --------------------------------------------
+
+sqlite3.register_adapter(datetime, lambda value: value.isoformat(" "))
+sqlite3.register_converter("DATETIME", lambda raw: datetime.fromisoformat(raw.decode()))
+
+
+@lru_cache(maxsize=512)
+def _qmark(sql: str) -> str:
+    """Rewrite the shared ``%s`` placeholders into SQLite's ``?``."""
+    return re.sub(r"%[s%]", lambda m: "?" if m.group() == "%s" else "%", sql)
+
+
+class _SQLiteSession(Session):
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def _run(self, sql: str, args: Args, fetch: bool) -> tuple[list[Row], Result]:
+        try:
+            async with self.conn.execute(_qmark(sql), tuple(args)) as cursor:
+                rows: list[Row] = []
+                if fetch:
+                    names = [column[0] for column in cursor.description or ()]
+                    rows = [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+                return rows, Result(cursor.rowcount, cursor.lastrowid)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise DatabaseUnavailable(f"SQLite is busy: {exc}") from exc
+            raise
+
+
+class SQLiteDatabase(Database):
+    """One connection guarded by a lock: enough for the embedded default.
+
+    Writers from other processes on the same file wait on SQLite's busy
+    timeout; transactions start with BEGIN IMMEDIATE so they never deadlock.
+    """
+
+    dialect = "sqlite"
+    _table_exists_sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = %s"
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self.lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, target: DatabaseTarget, settings: Settings) -> SQLiteDatabase:
+        Path(target.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(
+            target.path,
+            detect_types=sqlite3.PARSE_DECLTYPES,
+            isolation_level=None,
+            timeout=settings.db_query_timeout,
+        )
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        await conn.execute(f"PRAGMA busy_timeout = {int(settings.db_query_timeout * 1000)}")
+        return cls(conn)
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[Session]:
+        async with self.lock:
+            yield _SQLiteSession(self.conn)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Session]:
+        async with self._session() as session:
+            await session.execute("BEGIN IMMEDIATE")
+            try:
+                yield session
+            except BaseException:
+                await asyncio.shield(session.execute("ROLLBACK"))
+                raise
+            await session.execute("COMMIT")
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+async def open_database(settings: Settings) -> Database:
+    target = settings.database
+    if target.dialect == "mysql":
+        return await MySQLDatabase.open(target, settings)
+    return await SQLiteDatabase.open(target, settings)

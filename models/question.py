@@ -1,0 +1,61 @@
+"""SQL for the question table. "Published" means pub_date has passed and it is not deleted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.db import Database, Row, Session
+
+_SUMMARY = """
+SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility,
+       q.user_id, q.create_time,
+       (SELECT COALESCE(SUM(c.votes), 0) FROM choice c
+         WHERE c.question_id = q.id AND c.delete_flag = 0) AS total_votes
+  FROM question q
+"""
+
+
+async def create(
+    db: Database | Session,
+    *,
+    user_id: int,
+    question_text: str,
+    pub_date: datetime,
+    closes_at: datetime | None = None,
+    max_choices: int = 1,
+    results_visibility: str = "always",
+) -> int:
+    result = await db.execute(
+        "INSERT INTO question (user_id, question_text, pub_date, closes_at, max_choices, results_visibility)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (user_id, question_text, pub_date, closes_at, max_choices, results_visibility),
+    )
+    assert result.last_id is not None
+    return result.last_id
+
+
+async def list_published(db: Database, now: datetime, limit: int, offset: int) -> list[Row]:
+    """Newest first, as the index shows them."""
+    return await db.fetch_all(
+        _SUMMARY + " WHERE q.delete_flag = 0 AND q.pub_date <= %s ORDER BY q.pub_date DESC, q.id DESC"
+        " LIMIT %s OFFSET %s",
+        (now, limit, offset),
+    )
+
+
+async def count_published(db: Database, now: datetime) -> int:
+    row = await db.fetch_one("SELECT COUNT(*) AS n FROM question WHERE delete_flag = 0 AND pub_date <= %s", (now,))
+    return int(row["n"]) if row else 0
+
+
+async def get(db: Database, question_id: int) -> Row | None:
+    """A question that is not deleted, published or not: callers decide who may see it."""
+    return await db.fetch_one(_SUMMARY + " WHERE q.id = %s AND q.delete_flag = 0", (question_id,))
+
+
+def is_published(question: Row, now: datetime) -> bool:
+    return question["pub_date"] <= now
+
+
+def is_open(question: Row, now: datetime) -> bool:
+    return is_published(question, now) and (question["closes_at"] is None or question["closes_at"] > now)

@@ -1,0 +1,42 @@
+"""Sample data: the seed article's three users, their questions and choices.
+
+The seed's third question objectified women; it is replaced by a neutral one
+with the same shape. Vote counts are the seed's tallies (3, 2, 1), imported
+as counts without ballots.
+"""
+
+from __future__ import annotations
+
+from models import choice, question, user
+from models.clock import utcnow
+from models.db import Database
+from models.passwords import hash_password
+
+DEMO_USERS = [
+    {"name": "露西", "phone": "16666666661", "email": "luxi@qq.com", "password": "luxi-demo-2018"},
+    {"name": "南希", "phone": "16666666662", "email": "nanxi@qq.com", "password": "nanxi-demo-2018"},
+    {"name": "雪灵", "phone": "16666666663", "email": "xueling@qq.com", "password": "xueling-demo-2018"},
+]
+
+DEMO_QUESTIONS = [
+    ("最受欢迎的计算机语言?", ["python", "java", "go"]),
+    ("最受欢迎的水果?", ["香蕉", "苹果", "草莓"]),
+    ("最喜欢的季节?", ["春天", "秋天", "冬天"]),
+]
+
+
+async def load_sample_data(db: Database) -> bool:
+    """Insert the sample data; False (and nothing written) when it is already there."""
+    if await user.by_account(db, DEMO_USERS[0]["email"]):
+        return False
+    hashes = [await hash_password(demo["password"]) for demo in DEMO_USERS]
+    now = utcnow()
+    async with db.transaction() as tx:
+        for demo, password_hash, (text, choices) in zip(DEMO_USERS, hashes, DEMO_QUESTIONS, strict=True):
+            user_id = await user.create(
+                tx, name=demo["name"], phone=demo["phone"], email=demo["email"], password_hash=password_hash
+            )
+            question_id = await question.create(tx, user_id=user_id, question_text=text, pub_date=now)
+            for votes, choice_text in zip((3, 2, 1), choices, strict=True):
+                await choice.create(tx, question_id=question_id, choice_text=choice_text, votes=votes)
+    return True

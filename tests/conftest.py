@@ -1,0 +1,153 @@
+"""Shared fixtures: settings per backend, a private MariaDB database per test session, real Redis.
+
+Tests that need MariaDB or Redis skip with a reason when those are unreachable,
+and fail instead when CI=true or VOTE_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pymysql
+import pytest
+import redis
+
+from application import init
+from config import Settings, load_settings
+from models import migrations
+from models.db import Database, open_database
+from tests.proxy import TcpProxy
+
+MYSQL_SERVER = os.environ.get("VOTE_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
+REDIS_TEST_URL = os.environ.get("VOTE_TEST_REDIS", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("CI") == "true" or os.environ.get("VOTE_REQUIRE_SERVICES") == "1"
+
+# Child tables first, so rows can be deleted without breaking foreign keys.
+TABLES = ["ballot_choice", "ballot", "api_token", "choice", "question", "user", "wechat_message", "web_session"]
+
+
+def service_missing(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (required because CI=true or VOTE_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def _mysql_connect(database: str | None = None) -> pymysql.Connection:
+    parts = urlsplit(MYSQL_SERVER)
+    return pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        database=database,
+        connect_timeout=3,
+        autocommit=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """A migrated database of our own on the test MariaDB, dropped at the end."""
+    try:
+        conn = _mysql_connect()
+    except pymysql.err.OperationalError as exc:
+        service_missing(f"MariaDB unreachable at {MYSQL_SERVER}: {exc}")
+    name = f"vote_test_{secrets.token_hex(4)}"
+    with conn.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    url = f"{MYSQL_SERVER}/{name}"
+    asyncio.run(_migrate(make_settings({"VOTE_DATABASE_URL": url, "VOTE_SECRET_KEY": "test"})))
+    try:
+        yield url
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE `{name}`")
+        conn.close()
+
+
+async def _migrate(settings: Settings) -> None:
+    db = await open_database(settings)
+    try:
+        await migrations.migrate(db)
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def clean_mysql(mysql_url: str) -> str:
+    conn = _mysql_connect(urlsplit(mysql_url).path.lstrip("/"))
+    with conn.cursor() as cursor:
+        for table in TABLES:
+            cursor.execute(f"DELETE FROM {table}")
+    conn.close()
+    return mysql_url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.exceptions.ConnectionError as exc:
+        service_missing(f"Redis unreachable at {REDIS_TEST_URL}: {exc}")
+    finally:
+        client.close()
+    return REDIS_TEST_URL
+
+
+def make_settings(env: dict[str, str]) -> Settings:
+    """Settings through the real loader: the shipped YAML plus these VOTE_* overrides."""
+    return load_settings(environ={"VOTE_SECRET_KEY": "test-secret", **env})
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    settings = make_settings({"VOTE_DATABASE_URL": f"sqlite:///{tmp_path}/vote.sqlite3"})
+    # Migrated up front, so the app does not treat it as new and load the sample data.
+    asyncio.run(_migrate(settings))
+    return settings
+
+
+@pytest.fixture
+def mysql_settings(clean_mysql: str, redis_url: str) -> Settings:
+    return make_settings({"VOTE_DATABASE_URL": clean_mysql, "VOTE_REDIS_URL": redis_url})
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """Each test using this runs twice: embedded default, and MariaDB + Redis."""
+    return request.getfixturevalue(f"{request.param}_settings")
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = await open_database(settings)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def client(settings: Settings, aiohttp_client: Callable[..., Any]) -> Any:
+    return await aiohttp_client(init(settings))
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[Callable[[str, int], Any]]:
+    """Start TCP proxies in front of real services, to freeze or cut them mid-test."""
+    started: list[TcpProxy] = []
+
+    async def start(host: str, port: int) -> TcpProxy:
+        tcp_proxy = TcpProxy(host, port)
+        await tcp_proxy.start()
+        started.append(tcp_proxy)
+        return tcp_proxy
+
+    yield start
+    for tcp_proxy in started:
+        await tcp_proxy.stop()

@@ -1,0 +1,131 @@
+"""`python main.py` as a newcomer and an operator run it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _mysql_connect
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "main.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            get(url)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+def test_serve_creates_the_embedded_database_with_sample_polls(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "VOTE_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.sqlite3", "VOTE_SECRET_KEY": "x"}
+    process = subprocess.Popen(
+        [sys.executable, "main.py", "--port", str(port)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/hello", process)
+        assert "最受欢迎的计算机语言?" in get(f"http://127.0.0.1:{port}/")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+
+
+def test_serve_on_a_unix_socket(tmp_path: Path) -> None:
+    sock_path = tmp_path / "vote.sock"
+    env = {**os.environ, "VOTE_DATABASE_URL": f"sqlite:///{tmp_path}/s.sqlite3", "VOTE_SECRET_KEY": "x"}
+    process = subprocess.Popen(
+        [sys.executable, "main.py", "serve", "--path", str(sock_path)],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not sock_path.exists():
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+        result = subprocess.run(
+            ["curl", "-s", "--unix-socket", str(sock_path), "http://vote/hello"], capture_output=True, text=True
+        )
+        assert result.stdout == "Hello Aiohttp!"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+def empty_mysql_url(mysql_url: str) -> Iterator[str]:
+    """A second, empty database next to the session's one."""
+    name = mysql_url.rsplit("/", 1)[1] + "_cli"
+    conn = _mysql_connect()
+    with conn.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield mysql_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE `{name}`")
+        conn.close()
+
+
+def test_mysql_refuses_to_serve_until_migrated_then_migrate_and_seed(empty_mysql_url: str) -> None:
+    env = {"VOTE_DATABASE_URL": empty_mysql_url, "VOTE_SECRET_KEY": "x"}
+    refused = run("serve", "--port", str(free_port()), env=env)
+    assert refused.returncode == 1
+    assert "python main.py migrate" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    first = run("migrate", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "applied 0001_initial" in first.stdout
+    again = run("migrate", env=env)
+    assert again.returncode == 0 and "up to date" in again.stdout
+
+    seeded = run("seed", env=env)
+    assert seeded.returncode == 0 and "sample data loaded" in seeded.stdout
+    assert "already present" in run("seed", env=env).stdout
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = run("migrate", env={"VOTE_DATABASE_URL": "mysql://root@127.0.0.1:1/x", "VOTE_SECRET_KEY": "x"})
+    assert result.returncode == 1
+    assert "cannot connect to MySQL at 127.0.0.1:1" in result.stderr
+    assert "Traceback" not in result.stderr

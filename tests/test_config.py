@@ -1,0 +1,106 @@
+"""Settings: shipped defaults, environment overrides and one-line errors naming the bad key."""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(environ={})
+    assert settings.database.dialect == "sqlite"
+    assert settings.database.path == "var/vote.sqlite3"
+    assert settings.redis_url == ""
+    assert settings.login_rate == 10
+    assert settings.cookie_secure is False
+    assert settings.trusted_proxies == (ipaddress.ip_network("127.0.0.1/32"),)
+    # The development secret is generated once and then reused.
+    assert len(settings.secret_key) >= 32
+    assert load_settings(environ={}).secret_key == settings.secret_key
+
+
+def test_environment_overrides_every_key() -> None:
+    settings = load_settings(
+        environ={
+            "VOTE_DATABASE_URL": "mysql://vote:p%40ss@db.example:3307/polls",
+            "VOTE_REDIS_URL": "redis://cache:6380/2",
+            "VOTE_SECRET_KEY": "s3cret",
+            "VOTE_COOKIE_SECURE": "1",
+            "VOTE_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/24",
+            "VOTE_LOGIN_RATE": "3",
+        }
+    )
+    target = settings.database
+    assert (target.dialect, target.host, target.port, target.user, target.password, target.name) == (
+        "mysql",
+        "db.example",
+        3307,
+        "vote",
+        "p@ss",
+        "polls",
+    )
+    assert settings.cookie_secure is True
+    assert settings.login_rate == 3
+    assert ipaddress.ip_network("192.168.0.0/24") in settings.trusted_proxies
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"VOTE_DATABASE_URL": "postgres://localhost/x"}, "VOTE_DATABASE_URL"),
+        ({"VOTE_DATABASE_URL": "mysql://root@localhost:notaport/x"}, "VOTE_DATABASE_URL"),
+        ({"VOTE_DATABASE_URL": "mysql://root@localhost:3306/"}, "VOTE_DATABASE_URL"),
+        ({"VOTE_REDIS_URL": "http://localhost"}, "VOTE_REDIS_URL"),
+        ({"VOTE_LOGIN_RATE": "lots"}, "VOTE_LOGIN_RATE"),
+        ({"VOTE_LOGIN_RATE": "0"}, "VOTE_LOGIN_RATE"),
+        ({"VOTE_COOKIE_SECURE": "maybe"}, "VOTE_COOKIE_SECURE"),
+        ({"VOTE_TRUSTED_PROXIES": "10.0.0.1,not-an-ip"}, "VOTE_TRUSTED_PROXIES"),
+        ({"VOTE_WECHAT_AES_KEY": "short"}, "VOTE_WECHAT_AES_KEY"),
+        ({"VOTE_DATABASE_URL": "mysql://root@localhost/x"}, "VOTE_SECRET_KEY"),
+    ],
+)
+def test_bad_values_name_the_key(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=env)
+    message = str(caught.value)
+    assert message.startswith(named + ":")
+    assert "\n" not in message
+
+
+def test_bad_yaml_file(tmp_path: Path) -> None:
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("database_url: sqlite:///x.db\ndatabse_timeout: 3\n")
+    with pytest.raises(ConfigError, match=r"^databse_timeout in .*unknown.yaml: unknown setting$"):
+        load_settings(unknown, environ={"VOTE_SECRET_KEY": "x"})
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("database_url: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(broken, environ={})
+
+    with pytest.raises(ConfigError, match="No such file"):
+        load_settings(tmp_path / "missing.yaml", environ={})
+
+
+def test_cli_reports_a_bad_setting_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "main.py", "migrate"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "VOTE_DATABASE_URL": "mysql://root@127.0.0.1:99999/x", "VOTE_SECRET_KEY": "x"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "VOTE_DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,90 @@
+"""The data layer behaves the same on SQLite and MariaDB, and never swallows an error."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from models import choice, migrations, question, user
+from models.db import Database, IntegrityError, placeholders
+
+
+async def make_user(db: Database, n: int = 1) -> int:
+    return await user.create(
+        db, name=f"user{n}", phone=f"1380000000{n}", email=f"User{n}@Example.com", password_hash="x" * 97
+    )
+
+
+async def test_insert_returns_id_and_rows_read_back(db: Database) -> None:
+    user_id = await make_user(db)
+    row = await user.get(db, user_id)
+    assert row is not None
+    assert row["email"] == "user1@example.com"  # stored lower-case
+    assert isinstance(row["create_time"], datetime)
+    assert await user.by_account(db, "USER1@example.com") == row
+    assert await user.by_account(db, "13800000001") == row
+    assert await user.by_account(db, "nobody@example.com") is None
+
+
+async def test_execute_reports_rowcount(db: Database) -> None:
+    await make_user(db, 1)
+    await make_user(db, 2)
+    result = await db.execute("UPDATE user SET name = %s WHERE phone LIKE %s", ("renamed", "1380000000%"))
+    assert result.rowcount == 2
+    rows = await db.fetch_all("SELECT name FROM user ORDER BY id")
+    assert [r["name"] for r in rows] == ["renamed", "renamed"]
+
+
+async def test_unique_email_and_phone_are_enforced(db: Database) -> None:
+    await make_user(db, 1)
+    with pytest.raises(IntegrityError):
+        await user.create(db, name="x", phone="13999999999", email="user1@example.com", password_hash="h")
+    with pytest.raises(IntegrityError):
+        await user.create(db, name="x", phone="13800000001", email="other@example.com", password_hash="h")
+    assert len(await db.fetch_all("SELECT id FROM user")) == 1
+
+
+async def test_transaction_commits_or_rolls_back_as_a_whole(db: Database) -> None:
+    owner = await make_user(db)
+    async with db.transaction() as tx:
+        qid = await question.create(tx, user_id=owner, question_text="Kept?", pub_date=datetime(2024, 1, 1))
+        await choice.create(tx, question_id=qid, choice_text="yes")
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as tx:
+            await question.create(tx, user_id=owner, question_text="Lost?", pub_date=datetime(2024, 1, 1))
+            await question.create(tx, user_id=999_999, question_text="bad owner", pub_date=datetime(2024, 1, 1))
+    texts = [row["question_text"] for row in await db.fetch_all("SELECT question_text FROM question")]
+    assert texts == ["Kept?"]
+
+
+async def test_errors_propagate(db: Database) -> None:
+    with pytest.raises(Exception, match=r"(?i)syntax|no such|doesn.t exist"):
+        await db.fetch_all("SELECT * FROM no_such_table")
+    with pytest.raises(Exception):  # noqa: B017 - each dialect raises its own driver error
+        await db.execute("INSERT INTO choice (choice_text) VALUES (%s)", ("no question",))
+
+
+async def test_in_lists_unicode_and_times_round_trip(db: Database) -> None:
+    owner = await make_user(db)
+    when = datetime(2030, 5, 17, 8, 30, 15)
+    qid = await question.create(db, user_id=owner, question_text="最喜欢的 emoji? 🗳️", pub_date=when)
+    ids = [await choice.create(db, question_id=qid, choice_text=text) for text in ["😀", "ü", "<b>"]]
+    rows = await db.fetch_all(
+        "SELECT choice_text FROM choice WHERE id IN (" + placeholders(2) + ") ORDER BY id", ids[:2]
+    )
+    assert [r["choice_text"] for r in rows] == ["😀", "ü"]
+    found = await question.get(db, qid)
+    assert found is not None
+    assert found["question_text"] == "最喜欢的 emoji? 🗳️"
+    assert found["pub_date"] == when
+    assert found["closes_at"] is None
+    assert found["total_votes"] == 0
+
+
+async def test_migrations_are_idempotent(db: Database) -> None:
+    assert await migrations.pending(db) == []
+    assert await migrations.migrate(db) == []
+    tables = {"user", "question", "choice", "ballot", "ballot_choice", "api_token", "wechat_message", "web_session"}
+    for table in tables:
+        await db.fetch_all("SELECT * FROM " + table + " WHERE 1 = 0")
