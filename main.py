@@ -1,16 +1,21 @@
-"""Command line: serve (default), migrate, seed. Run ``python main.py --help``."""
+"""Command line: serve (default), migrate, seed, createsuperuser. Run ``python main.py --help``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from aiohttp import web
 
-from application import PendingMigrations, init
+from application import PendingMigrations, accounts, init
+from application.errors import AppError
+from application.forms import check_registration
 from config import ConfigError, Settings, load_settings
 from models import migrations, seed
 from models.db import Database, DatabaseUnavailable, open_database
@@ -37,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("seed", "load the sample users and polls"),
     ]:
         add_options(commands.add_parser(name, help=text, description=text), top=False)
+    text = "create an administrator (password from the prompt or VOTE_SUPERUSER_PASSWORD)"
+    superuser = commands.add_parser("createsuperuser", help=text, description=text)
+    add_options(superuser, top=False)
+    for field in ("name", "email", "phone"):
+        superuser.add_argument(f"--{field}", required=True)
     return parser
 
 
@@ -58,6 +68,26 @@ async def _seed(db: Database) -> None:
         raise PendingMigrations("pending migrations: run `python main.py migrate` first")
     loaded = await seed.load_sample_data(db)
     print("sample data loaded" if loaded else "sample data already present")
+
+
+def _superuser_password() -> str:
+    password = os.environ.get("VOTE_SUPERUSER_PASSWORD")
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise AppError(400, "no terminal to ask for the password: set VOTE_SUPERUSER_PASSWORD")
+    password = getpass.getpass("Password: ")
+    if password != getpass.getpass("Password (again): "):
+        raise AppError(400, "the passwords do not match")
+    return password
+
+
+async def _create_superuser(args: argparse.Namespace, db: Database) -> None:
+    if await migrations.pending(db):
+        raise PendingMigrations("pending migrations: run `python main.py migrate` first")
+    fields = {"name": args.name, "email": args.email, "phone": args.phone, "password": _superuser_password()}
+    admin = await accounts.register(db, check_registration(fields), is_admin=True)
+    print(f"administrator {admin['email']} created (id {admin['id']})")
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -87,10 +117,16 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_with_database(settings, _migrate))
         elif args.command == "seed":
             asyncio.run(_with_database(settings, _seed))
+        elif args.command == "createsuperuser":
+            asyncio.run(_with_database(settings, partial(_create_superuser, args)))
         else:
             serve(settings, args)
     except (DatabaseUnavailable, PendingMigrations) as exc:
         print(f"vote: {exc}", file=sys.stderr)
+        return 1
+    except AppError as exc:
+        details = "; ".join(f"{field}: {problem}" for field, problem in exc.fields.items())
+        print(f"vote: {exc.message}" + (f" ({details})" if details else ""), file=sys.stderr)
         return 1
     return 0
 

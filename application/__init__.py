@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 import aiohttp_session
 from aiohttp import web
 
-from application.keys import DB, REDIS, SETTINGS
+from application.auth import auth_middleware
+from application.csrf import csrf_middleware
+from application.keys import DB, FAILED_LOGINS, REDIS, SESSION_STORAGE, SETTINGS
 from application.middlewares import error_middleware
 from application.routes import setup_routes
 from application.sessions import DatabaseSessionStorage, RedisSessionStorage
@@ -17,10 +19,12 @@ from config import Settings, load_settings
 from models import migrations, seed
 from models.db import open_database
 from models.redis_client import open_redis
+from models.throttle import MemoryFailureCounter, RedisFailureCounter
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+LOGIN_WINDOW_SECONDS = 15 * 60
 
 
 class PendingMigrations(Exception):
@@ -48,7 +52,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[REDIS] = open_redis(settings) if settings.redis_url else None
+    redis = app[REDIS] = open_redis(settings) if settings.redis_url else None
+    if redis is not None:
+        app[FAILED_LOGINS] = RedisFailureCounter(redis, settings.login_rate, LOGIN_WINDOW_SECONDS, "failed-login:")
+    else:
+        app[FAILED_LOGINS] = MemoryFailureCounter(settings.login_rate, LOGIN_WINDOW_SECONDS)
     try:
         yield
     finally:
@@ -60,12 +68,15 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 def init(settings: Settings | None = None) -> web.Application:
     """Build the application; connections open on start-up and close on cleanup."""
     settings = settings or load_settings()
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
-    storage = RedisSessionStorage(app) if settings.redis_url else DatabaseSessionStorage(app)
-    aiohttp_session.setup(app, storage)
+    storage = app[SESSION_STORAGE] = RedisSessionStorage(app) if settings.redis_url else DatabaseSessionStorage(app)
+    # Outermost first: errors wrap everything, then sessions, who is asking, and CSRF.
+    app.middlewares.extend(
+        [error_middleware, aiohttp_session.session_middleware(storage), auth_middleware, csrf_middleware]
+    )
     setup_templates(app)
     setup_routes(app)
     return app

@@ -1,13 +1,24 @@
-"""Typed keys for what the app factory puts on the application."""
+"""Typed keys for what the app factory puts on the application, and the handler type."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from redis.asyncio import Redis
 
 from config import Settings
 from models.db import Database
+from models.throttle import FailureCounter
+
+if TYPE_CHECKING:
+    from application.sessions import ServerSideStorage
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")
 REDIS: web.AppKey[Redis | None] = web.AppKey("redis")
+SESSION_STORAGE: web.AppKey[ServerSideStorage] = web.AppKey("session_storage")
+FAILED_LOGINS: web.AppKey[FailureCounter] = web.AppKey("failed_logins")

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from application.errors import CODE_FOR_STATUS, AppError, ErrorCode
 from application.jsonutil import json_response
+from application.keys import Handler
+from application.security import add_security_headers
+from application.templating import render
 from models.db import DatabaseUnavailable
 from models.redis_client import REDIS_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 TITLES = {
     400: "Bad request",
@@ -40,7 +40,7 @@ def wants_json(request: web.Request) -> bool:
     return request.path.startswith("/api/") or getattr(handler, "json_errors", False)
 
 
-def error_response(request: web.Request, error: AppError) -> web.StreamResponse:
+async def error_response(request: web.Request, error: AppError) -> web.StreamResponse:
     if wants_json(request):
         body: dict[str, object] = {"error_code": int(error.code), "error_msg": error.message}
         if error.fields:
@@ -53,7 +53,7 @@ def error_response(request: web.Request, error: AppError) -> web.StreamResponse:
         "request_id": request.get(REQUEST_ID, ""),
     }
     try:
-        return aiohttp_jinja2.render_template("error.html", request, context, status=error.status)
+        return await render(request, "error.html", context, status=error.status)
     except Exception:  # a broken template must not hide the original error
         log.exception("error page failed to render")
         return web.Response(status=error.status, text=f"{error.status} {error.message}")
@@ -68,22 +68,24 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             exc.headers["X-Request-ID"] = request_id
+            add_security_headers(exc)
             raise
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else f"{exc.reason}."
         error = AppError(exc.status, message, CODE_FOR_STATUS.get(exc.status))
-        response = error_response(request, error)
+        response = await error_response(request, error)
         if exc.status == 405:
             response.headers["Allow"] = exc.headers.get("Allow", "")
     except AppError as exc:
-        response = error_response(request, exc)
+        response = await error_response(request, exc)
     except (DatabaseUnavailable, *REDIS_UNAVAILABLE) as exc:
         log.warning("service unavailable [request %s]: %s", request_id, exc)
         error = AppError(503, "The service is temporarily unavailable. Please try again shortly.")
-        response = error_response(request, error)
+        response = await error_response(request, error)
         response.headers["Retry-After"] = "5"
     except Exception:
         log.exception("unhandled error [request %s] %s %s", request_id, request.method, request.path)
         error = AppError(500, "An unexpected error occurred.", ErrorCode.INTERNAL_ERROR)
-        response = error_response(request, error)
+        response = await error_response(request, error)
     response.headers["X-Request-ID"] = request_id
+    add_security_headers(response)
     return response

@@ -23,6 +23,7 @@ from typing import Any
 import aiomysql
 import aiosqlite
 import pymysql
+import pymysql.constants.CLIENT
 
 from config import DatabaseTarget, Settings
 
@@ -161,6 +162,8 @@ class MySQLDatabase(Database):
                 connect_timeout=settings.db_connect_timeout,
                 autocommit=True,
                 charset="utf8mb4",
+                # rowcount = rows matched, as on SQLite, not only rows changed.
+                client_flag=pymysql.constants.CLIENT.FOUND_ROWS,
                 # Timestamps are stored and compared in UTC; bad data is an error, not a warning.
                 init_command=(
                     "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"

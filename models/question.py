@@ -59,3 +59,17 @@ def is_published(question: Row, now: datetime) -> bool:
 
 def is_open(question: Row, now: datetime) -> bool:
     return is_published(question, now) and (question["closes_at"] is None or question["closes_at"] > now)
+
+
+async def owned_by(db: Database, user_id: int) -> list[Row]:
+    """Everything the user created, scheduled polls included."""
+    return await db.fetch_all(_SUMMARY + " WHERE q.user_id = %s AND q.delete_flag = 0 ORDER BY q.id DESC", (user_id,))
+
+
+async def voted_by(db: Database, user_id: int) -> list[Row]:
+    """The polls the user voted in, most recent ballot first."""
+    return await db.fetch_all(
+        _SUMMARY + " JOIN ballot b ON b.question_id = q.id"
+        " WHERE b.user_id = %s AND q.delete_flag = 0 ORDER BY b.create_time DESC, b.id DESC",
+        (user_id,),
+    )

@@ -28,3 +28,14 @@ async def by_account(db: Database, account: str) -> Row | None:
         _SELECT + " WHERE (email = %s OR phone = %s) AND delete_flag = 0",
         (account.lower(), account),
     )
+
+
+async def list_all(db: Database) -> list[Row]:
+    return await db.fetch_all(_SELECT + " WHERE delete_flag = 0 ORDER BY id")
+
+
+async def set_active(db: Database, user_id: int, active: bool) -> bool:
+    result = await db.execute(
+        "UPDATE user SET is_active = %s WHERE id = %s AND delete_flag = 0", (int(active), user_id)
+    )
+    return result.rowcount == 1

@@ -12,6 +12,7 @@ from application.keys import DB, REDIS
 from application.sessions import COOKIE_NAME
 from config import Settings
 from models.clock import utcnow
+from tests.browser import use_session
 
 
 async def remember(request: web.Request) -> web.Response:
@@ -66,5 +67,5 @@ async def test_session_round_trip_and_server_side_deletion(settings: Settings, a
     assert not await stored(app, session_id)
 
     # A copy of the old cookie is worthless once the session is gone.
-    client.session.cookie_jar.update_cookies({COOKIE_NAME: session_id})
+    use_session(client, session_id)
     assert await (await client.get("/_test/recall")).text() == "nothing"

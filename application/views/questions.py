@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from math import ceil
-from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from application.errors import AppError, not_found
 from application.jsonutil import json_response
 from application.keys import DB
+from application.templating import render
 from models import choice, question
 from models.clock import utcnow
 from models.db import Row
@@ -35,8 +34,7 @@ async def published_question(request: web.Request) -> Row:
 
 
 class QuestionIndex(web.View):
-    @aiohttp_jinja2.template("questions/index.html")
-    async def get(self) -> dict[str, Any]:
+    async def get(self) -> web.Response:
         db = self.request.app[DB]
         page = page_number(self.request)
         now = utcnow()
@@ -47,15 +45,16 @@ class QuestionIndex(web.View):
         items = await question.list_published(db, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
         for item in items:
             item["is_open"] = question.is_open(item, now)
-        return {"questions": items, "page": page, "pages": pages, "total": total}
+        context = {"questions": items, "page": page, "pages": pages, "total": total}
+        return await render(self.request, "questions/index.html", context)
 
 
 class QuestionDetail(web.View):
-    @aiohttp_jinja2.template("questions/detail.html")
-    async def get(self) -> dict[str, Any]:
+    async def get(self) -> web.Response:
         found = await published_question(self.request)
         choices = await choice.for_question(self.request.app[DB], found["id"])
-        return {"question": found, "choices": choices, "is_open": question.is_open(found, utcnow())}
+        context = {"question": found, "choices": choices, "is_open": question.is_open(found, utcnow())}
+        return await render(self.request, "questions/detail.html", context)
 
 
 class QuestionChoices(web.View):

@@ -1,0 +1,165 @@
+"""Who is asking: the current user, loaded per request onto the request (never onto the app).
+
+A request is authenticated by ``Authorization: Bearer <token>`` on API paths, or
+by the session cookie. Sessions expire after an idle period (the storage's TTL,
+refreshed while in use) and after an absolute lifetime counted from login.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp_session import Session, get_session, new_session
+
+from application.errors import AppError, ErrorCode
+from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, Handler
+from application.security import client_ip
+from application.sessions import COOKIE_NAME
+from models import api_token, user
+from models.db import Row
+from models.passwords import hash_password, verify_password
+
+USER: web.RequestKey[Row | None] = web.RequestKey("user")
+BY_TOKEN: web.RequestKey[bool] = web.RequestKey("by_token")
+
+SESSION_USER = "user_id"
+SESSION_AUTH_TIME = "auth_time"
+SESSION_SEEN = "seen"
+SESSION_CSRF = "csrf"
+# Touch the session at most this often, so its idle expiry moves without a write per request.
+SEEN_REFRESH_SECONDS = 300
+
+# Verified against when the account does not exist, so both failures take as long.
+_DUMMY_HASH: str | None = None
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def unauthorized(message: str) -> AppError:
+    return AppError(401, message, ErrorCode.AUTH_REQUIRED)
+
+
+async def _token_user(request: web.Request, header: str) -> Row:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("Use the header Authorization: Bearer <token>.")
+    db = request.app[DB]
+    user_id = await api_token.user_id_for(db, token.strip())
+    found = await user.get(db, user_id) if user_id is not None else None
+    if found is None or not found["is_active"]:
+        raise unauthorized("The token is invalid, revoked, or its account is disabled.")
+    return found
+
+
+async def _session_user(request: web.Request, session: Session) -> Row | None:
+    user_id = session.get(SESSION_USER)
+    if user_id is None:
+        return None
+    now = int(time.time())
+    if now - session.get(SESSION_AUTH_TIME, 0) > request.app[SETTINGS].session_absolute_seconds:
+        session.invalidate()
+        return None
+    found = await user.get(request.app[DB], user_id)
+    if found is None or not found["is_active"]:
+        session.invalidate()  # a disabled account's sessions end at once
+        return None
+    if now - session.get(SESSION_SEEN, 0) > SEEN_REFRESH_SECONDS:
+        session[SESSION_SEEN] = now
+    return found
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request[USER] = None
+    request[BY_TOKEN] = False
+    header = request.headers.get("Authorization")
+    if header is not None and is_api(request):
+        request[USER] = await _token_user(request, header)
+        request[BY_TOKEN] = True
+    elif COOKIE_NAME in request.cookies:
+        request[USER] = await _session_user(request, await get_session(request))
+    return await handler(request)
+
+
+def login_redirect(request: web.Request) -> web.HTTPFound:
+    return web.HTTPFound(f"/login?next={request.path_qs}" if request.method == "GET" else "/login")
+
+
+def require_user(request: web.Request) -> Row:
+    """The logged-in user; anonymous visitors are sent to log in (401 on the API)."""
+    current = request[USER]
+    if current is None:
+        if is_api(request):
+            raise unauthorized("Log in or send a bearer token.")
+        raise login_redirect(request)
+    return current
+
+
+def require_admin(request: web.Request) -> Row:
+    current = require_user(request)
+    if not current["is_admin"]:
+        raise AppError(403, "Only administrators may do this.")
+    return current
+
+
+def safe_next(target: str | None) -> str:
+    """``next`` only to a path on this site; anything else goes home."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+def _throttle_key(request: web.Request, account: str) -> str:
+    return hashlib.sha256(f"{account.lower()}|{client_ip(request)}".encode()).hexdigest()
+
+
+async def authenticate(request: web.Request, account: str, password: str) -> Row:
+    """The active user with these credentials; failures are throttled per account + client IP."""
+    global _DUMMY_HASH
+    counter = request.app[FAILED_LOGINS]
+    key = _throttle_key(request, account)
+    if await counter.blocked(key):
+        raise AppError(429, "Too many failed attempts. Please wait 15 minutes and try again.")
+    found = await user.by_account(request.app[DB], account)
+    if found is None:
+        _DUMMY_HASH = _DUMMY_HASH or await hash_password(secrets.token_urlsafe(16))
+        await verify_password(_DUMMY_HASH, password)
+    if found is None or not await verify_password(found["password"], password):
+        await counter.add(key)
+        raise AppError(400, "The account or password is incorrect.", ErrorCode.BAD_CREDENTIALS)
+    if not found["is_active"]:
+        raise AppError(403, "This account has been disabled.", ErrorCode.FORBIDDEN)
+    await counter.reset(key)
+    return found
+
+
+async def login(request: web.Request, account_user: Row) -> None:
+    """Start a fresh session: a new id, the old one deleted, a new CSRF token."""
+    old = await get_session(request)
+    if old.identity:
+        await request.app[SESSION_STORAGE].delete(str(old.identity))
+    session = await new_session(request)
+    now = int(time.time())
+    session.update(
+        {
+            SESSION_USER: account_user["id"],
+            SESSION_AUTH_TIME: now,
+            SESSION_SEEN: now,
+            SESSION_CSRF: secrets.token_urlsafe(32),
+        }
+    )
+    request[USER] = account_user
+
+
+async def logout(request: web.Request) -> None:
+    (await get_session(request)).invalidate()
+    request[USER] = None

@@ -1,0 +1,52 @@
+"""Response security headers and the client address behind trusted proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from aiohttp import web
+
+from application.keys import SETTINGS
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+def add_security_headers(response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def client_ip(request: web.Request) -> str:
+    """The peer, or when the peer is a trusted proxy, the last untrusted hop of X-Forwarded-For.
+
+    A peer on a unix socket (nginx in front of supervisor's sockets) is a local proxy.
+    """
+    trusted = request.app[SETTINGS].trusted_proxies
+
+    def is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        return address is not None and any(address in network for network in trusted)
+
+    peer = request.remote or ""
+    peer_address = _address(peer)
+    if peer_address is not None and not is_trusted(peer_address):
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(_address(hop)):
+            return hop if _address(hop) else peer
+    return hops[0] if hops else peer

@@ -1,0 +1,32 @@
+"""Administration: enable and disable accounts."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from application.auth import require_admin
+from application.errors import AppError, not_found
+from application.keys import DB
+from application.templating import render
+from models import user
+
+
+class AdminHome(web.View):
+    async def get(self) -> web.Response:
+        admin = require_admin(self.request)
+        context = {"me": admin, "users": await user.list_all(self.request.app[DB])}
+        return await render(self.request, "admin/index.html", context)
+
+
+class AdminUserActive(web.View):
+    """POST /admin/users/{id}/disable or /enable. A disabled user's sessions and tokens stop at once."""
+
+    async def post(self) -> web.StreamResponse:
+        admin = require_admin(self.request)
+        user_id = int(self.request.match_info["user_id"])
+        active = self.request.match_info["action"] == "enable"
+        if user_id == admin["id"] and not active:
+            raise AppError(400, "You cannot disable your own account.")
+        if not await user.set_active(self.request.app[DB], user_id, active):
+            raise not_found("User")
+        raise web.HTTPFound("/admin")

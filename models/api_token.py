@@ -1,0 +1,49 @@
+"""SQL for api_token: bearer tokens, kept only as SHA-256 hashes of their secret."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from models.clock import utcnow
+from models.db import Database, Row
+
+TOKEN_PREFIX = "vote_"
+
+
+def hash_token(token: str) -> str:
+    # The secret has 256 random bits, so a fast hash is enough: no dictionary to attack.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def create(db: Database, user_id: int, name: str) -> tuple[int, str]:
+    """A new token's id and its secret, which is never stored and cannot be shown again."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    result = await db.execute(
+        "INSERT INTO api_token (user_id, name, token_hash) VALUES (%s, %s, %s)", (user_id, name, hash_token(token))
+    )
+    assert result.last_id is not None
+    return result.last_id, token
+
+
+async def for_user(db: Database, user_id: int) -> list[Row]:
+    return await db.fetch_all(
+        "SELECT id, name, create_time, last_used_at FROM api_token WHERE user_id = %s ORDER BY id", (user_id,)
+    )
+
+
+async def delete(db: Database, token_id: int, user_id: int) -> bool:
+    result = await db.execute("DELETE FROM api_token WHERE id = %s AND user_id = %s", (token_id, user_id))
+    return result.rowcount == 1
+
+
+async def user_id_for(db: Database, token: str) -> int | None:
+    """Whose token this is; also notes when it was last used."""
+    token_hash = hash_token(token)
+    row = await db.fetch_one("SELECT id, user_id, last_used_at FROM api_token WHERE token_hash = %s", (token_hash,))
+    if row is None:
+        return None
+    now = utcnow()
+    if row["last_used_at"] is None or (now - row["last_used_at"]).total_seconds() > 60:
+        await db.execute("UPDATE api_token SET last_used_at = %s WHERE id = %s", (now, row["id"]))
+    return int(row["user_id"])
