@@ -24,9 +24,13 @@ EMAIL_MAX = 254
 
 async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | Any]:
     try:
-        return await request.post()
+        form = await request.post()
     except UnicodeDecodeError:
-        raise AppError(400, "The form is not valid UTF-8.") from None
+        form = None
+    # aiohttp decodes bad bytes as U+FFFD; such a field would be stored mangled.
+    if form is None or any(isinstance(value, str) and "\ufffd" in value for value in form.values()):
+        raise AppError(400, "The form is not valid UTF-8.")
+    return form
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

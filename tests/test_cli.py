@@ -129,3 +129,24 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot connect to MySQL at 127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_createsuperuser_makes_an_admin_who_can_log_in(tmp_path: Path) -> None:
+    env = {"VOTE_DATABASE_URL": f"sqlite:///{tmp_path}/admin.sqlite3", "VOTE_SECRET_KEY": "x"}
+    assert run("migrate", env=env).returncode == 0
+    args = ("createsuperuser", "--name", "Root", "--email", "root@example.com", "--phone", "13900000000")
+    weak = run(*args, env={**env, "VOTE_SUPERUSER_PASSWORD": "password"})
+    assert weak.returncode == 1 and "too common" in weak.stderr
+    no_terminal = run(*args, env=env)
+    assert no_terminal.returncode == 1 and "VOTE_SUPERUSER_PASSWORD" in no_terminal.stderr
+    created = run(*args, env={**env, "VOTE_SUPERUSER_PASSWORD": "admin-pass-2026"})
+    assert created.returncode == 0, created.stderr
+    assert "administrator root@example.com created" in created.stdout
+    again = run(*args, env={**env, "VOTE_SUPERUSER_PASSWORD": "admin-pass-2026"})
+    assert again.returncode == 1 and "already registered" in again.stderr
+
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "admin.sqlite3") as conn:
+        row = conn.execute("SELECT is_admin, password FROM user WHERE email = 'root@example.com'").fetchone()
+    assert row[0] == 1 and row[1].startswith("$argon2id$")

@@ -6,7 +6,12 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from aiohttp import web
+
+from application import init
 from application.keys import DB
+from config import Settings
 from models import seed
 from tests.factories import make_question
 
@@ -111,3 +116,25 @@ async def test_wrong_method_is_405(client: Any) -> None:
     response = await client.post("/hello")
     assert response.status == 405
     assert "GET" in response.headers["Allow"]
+
+
+async def test_unexpected_errors_get_a_500_page_with_request_id_and_no_traceback(
+    settings: Settings, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internals")
+
+    app = init(settings)
+    app.router.add_get("/_test/broken", broken)
+    app.router.add_get("/api/v1/_test/broken", broken)
+    client = await aiohttp_client(app)
+    response = await client.get("/_test/broken")
+    assert response.status == 500
+    html = await response.text()
+    request_id = response.headers["X-Request-ID"]
+    assert "Something went wrong" in html and request_id in html
+    assert "Traceback" not in html and "secret internals" not in html
+    assert request_id in caplog.text  # the log line names the request, for whoever reads the report
+    api = await client.get("/api/v1/_test/broken")
+    assert api.status == 500
+    assert await api.json() == {"error_code": 20018, "error_msg": "An unexpected error occurred."}
