@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from application.views import accounts, admin, api_accounts, questions, system
+from application.views import accounts, admin, api_accounts, api_questions, questions, system
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -15,8 +15,16 @@ def setup_routes(app: web.Application) -> None:
     router = app.router
     router.add_view("/", questions.QuestionIndex, name="index")
     router.add_view("/questions", questions.QuestionIndex, name="questions")
-    router.add_view(r"/questions/{question_id:\d+}", questions.QuestionDetail, name="question")
-    router.add_view(r"/questions/{question_id:\d+}/choice", questions.QuestionChoices, name="question_choices")
+    router.add_view("/questions/new", questions.QuestionNew, name="question_new")
+    question = r"/questions/{question_id:\d+}"
+    router.add_view(question, questions.QuestionDetail, name="question")
+    router.add_view(question + "/vote", questions.QuestionVote, name="question_vote")
+    router.add_view(question + "/results", questions.QuestionResults, name="question_results")
+    router.add_view(question + "/results.csv", questions.QuestionResultsCsv, name="question_results_csv")
+    router.add_view(question + "/edit", questions.QuestionEdit, name="question_edit")
+    router.add_view(question + "/close", questions.QuestionClose, name="question_close")
+    router.add_view(question + "/delete", questions.QuestionDelete, name="question_delete")
+    router.add_view(question + "/choice", questions.QuestionChoices, name="question_choices")
 
     router.add_view("/register", accounts.Register, name="register")
     router.add_view("/login", accounts.Login, name="login")
@@ -24,10 +32,20 @@ def setup_routes(app: web.Application) -> None:
     router.add_view("/me", accounts.Me, name="me")
     router.add_view("/admin", admin.AdminHome, name="admin")
     router.add_view(r"/admin/users/{user_id:\d+}/{action:enable|disable}", admin.AdminUserActive, name="admin_user")
+    router.add_view(
+        r"/admin/questions/{question_id:\d+}/{action:delete|restore}", admin.AdminQuestionDeleted, name="admin_question"
+    )
 
     router.add_view("/api/v1/register", api_accounts.ApiRegister, name="api_register")
     router.add_view("/api/v1/tokens", api_accounts.ApiTokens, name="api_tokens")
     router.add_view(r"/api/v1/tokens/{token_id:\d+}", api_accounts.ApiToken, name="api_token")
+    router.add_view("/api/v1/questions", api_questions.ApiQuestions, name="api_questions")
+    api_question = r"/api/v1/questions/{question_id:\d+}"
+    router.add_view(api_question, api_questions.ApiQuestion, name="api_question")
+    router.add_view(api_question + "/votes", api_questions.ApiVotes, name="api_votes")
+    router.add_view(api_question + "/results", api_questions.ApiResults, name="api_results")
+    router.add_view(api_question + "/close", api_questions.ApiClose, name="api_close")
+    router.add_view("/api/v1/openapi.yaml", api_questions.OpenApiSpec, name="openapi")
 
     router.add_view("/hello", system.Hello, name="hello")
     router.add_view("/healthz", system.Healthz, name="healthz")

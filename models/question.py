@@ -73,3 +73,51 @@ async def voted_by(db: Database, user_id: int) -> list[Row]:
         " WHERE b.user_id = %s AND q.delete_flag = 0 ORDER BY b.create_time DESC, b.id DESC",
         (user_id,),
     )
+
+
+def results_visible(question: Row, now: datetime, voted: bool, privileged: bool) -> bool:
+    """Owners and admins always see results; others per the question's results_visibility."""
+    if privileged or question["results_visibility"] == "always":
+        return True
+    closed = not is_open(question, now) and is_published(question, now)
+    if question["results_visibility"] == "after_vote":
+        return voted or closed
+    return closed
+
+
+async def update(
+    db: Session,
+    question_id: int,
+    *,
+    question_text: str,
+    pub_date: datetime,
+    closes_at: datetime | None,
+    max_choices: int,
+    results_visibility: str,
+) -> None:
+    await db.execute(
+        "UPDATE question SET question_text = %s, pub_date = %s, closes_at = %s, max_choices = %s,"
+        " results_visibility = %s WHERE id = %s",
+        (question_text, pub_date, closes_at, max_choices, results_visibility, question_id),
+    )
+
+
+async def close(db: Database, question_id: int, now: datetime) -> None:
+    """Close now, unless it already closed earlier."""
+    await db.execute(
+        "UPDATE question SET closes_at = %s WHERE id = %s AND (closes_at IS NULL OR closes_at > %s)",
+        (now, question_id, now),
+    )
+
+
+async def set_deleted(db: Database, question_id: int, deleted: bool) -> bool:
+    result = await db.execute("UPDATE question SET delete_flag = %s WHERE id = %s", (int(deleted), question_id))
+    return result.rowcount == 1
+
+
+async def list_all(db: Database) -> list[Row]:
+    """Every question, deleted ones too, for moderation."""
+    return await db.fetch_all(
+        "SELECT q.id, q.question_text, q.pub_date, q.delete_flag, u.name AS owner_name"
+        " FROM question q JOIN user u ON u.id = q.user_id ORDER BY q.id DESC"
+    )

@@ -1,4 +1,4 @@
-"""Administration: enable and disable accounts."""
+"""Administration: enable and disable accounts, delete and restore polls."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from application.auth import require_admin
 from application.errors import AppError, not_found
 from application.keys import DB
 from application.templating import render
-from models import user
+from models import question, user
 
 
 class AdminHome(web.View):
     async def get(self) -> web.Response:
         admin = require_admin(self.request)
-        context = {"me": admin, "users": await user.list_all(self.request.app[DB])}
+        db = self.request.app[DB]
+        context = {"me": admin, "users": await user.list_all(db), "questions": await question.list_all(db)}
         return await render(self.request, "admin/index.html", context)
 
 
@@ -29,4 +30,16 @@ class AdminUserActive(web.View):
             raise AppError(400, "You cannot disable your own account.")
         if not await user.set_active(self.request.app[DB], user_id, active):
             raise not_found("User")
+        raise web.HTTPFound("/admin")
+
+
+class AdminQuestionDeleted(web.View):
+    """POST /admin/questions/{id}/delete or /restore: soft delete, reversible."""
+
+    async def post(self) -> web.StreamResponse:
+        require_admin(self.request)
+        question_id = int(self.request.match_info["question_id"])
+        deleted = self.request.match_info["action"] == "delete"
+        if not await question.set_deleted(self.request.app[DB], question_id, deleted):
+            raise not_found("Question")
         raise web.HTTPFound("/admin")

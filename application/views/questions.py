@@ -1,21 +1,28 @@
-"""Reading polls: the index, a poll's page and the seed's JSON list of choices."""
+"""Poll pages: the index, a poll, voting, results, and the owner's create/edit/close/delete."""
 
 from __future__ import annotations
 
+import csv
+import io
 from math import ceil
+from typing import Any
 
 from aiohttp import web
 
-from application.errors import AppError, not_found
+from application import polls
+from application.auth import USER, require_user
+from application.csrf import csrf_token
+from application.errors import AppError, ErrorCode, not_found
+from application.forms import read_form
 from application.jsonutil import json_response
 from application.keys import DB
 from application.templating import render
 from models import choice, question
 from models.clock import utcnow
-from models.db import Row
 
 PAGE_SIZE = 20
 SEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+FORM_TIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 def page_number(request: web.Request) -> int:
@@ -23,14 +30,6 @@ def page_number(request: web.Request) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise AppError(400, "page must be a positive whole number.", fields={"page": "Not a page number."})
     return int(raw)
-
-
-async def published_question(request: web.Request) -> Row:
-    """The question named in the URL, or 404 when it is unknown, deleted or not yet published."""
-    found = await question.get(request.app[DB], int(request.match_info["question_id"]))
-    if found is None or not question.is_published(found, utcnow()):
-        raise not_found("Question")
-    return found
 
 
 class QuestionIndex(web.View):
@@ -49,12 +48,146 @@ class QuestionIndex(web.View):
         return await render(self.request, "questions/index.html", context)
 
 
+async def render_detail(
+    request: web.Request, poll: dict[str, Any], message: str = "", status: int = 200
+) -> web.Response:
+    view = await polls.poll_view(request, poll)
+    if view.is_open and request[USER] is not None:
+        await csrf_token(request)
+    share_url = f"{request.url.origin()}/questions/{poll['id']}"
+    context = {"view": view, "poll": poll, "message": message, "now": utcnow(), "share_url": share_url}
+    return await render(request, "questions/detail.html", context, status)
+
+
 class QuestionDetail(web.View):
     async def get(self) -> web.Response:
-        found = await published_question(self.request)
-        choices = await choice.for_question(self.request.app[DB], found["id"])
-        context = {"question": found, "choices": choices, "is_open": question.is_open(found, utcnow())}
-        return await render(self.request, "questions/detail.html", context)
+        return await render_detail(self.request, await polls.visible_poll(self.request))
+
+
+class QuestionVote(web.View):
+    async def post(self) -> web.StreamResponse:
+        require_user(self.request)
+        poll = await polls.visible_poll(self.request)
+        form = await read_form(self.request)
+        try:
+            choice_ids = polls.parse_choice_ids(form.getall("choice", []))
+            await polls.cast_vote(self.request, poll, choice_ids)
+        except AppError as exc:
+            if exc.status != 400:
+                raise
+            return await render_detail(self.request, poll, exc.message, status=400)
+        raise web.HTTPFound(f"/questions/{poll['id']}/results")
+
+
+class QuestionResults(web.View):
+    async def get(self) -> web.Response:
+        poll = await polls.visible_poll(self.request)
+        view = await polls.poll_view(self.request, poll)
+        context = {"view": view, "poll": poll, "results": view.results() if view.results_visible else None}
+        return await render(self.request, "questions/results.html", context, 200 if view.results_visible else 403)
+
+
+class QuestionResultsCsv(web.View):
+    async def get(self) -> web.Response:
+        require_user(self.request)
+        poll = await polls.visible_poll(self.request)
+        polls.require_owner_or_admin(self.request, poll)
+        results = choice.tally(poll["id"], await choice.for_question(self.request.app[DB], poll["id"]))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["choice", "votes", "percent"])
+        for row in results["choices"]:  # type: ignore[attr-defined]
+            writer.writerow([row["choice_text"], row["votes"], row["percent"]])
+        response = web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8")
+        response.headers["Content-Disposition"] = f'attachment; filename="question-{poll["id"]}-results.csv"'
+        return response
+
+
+def poll_form_values(source: Any, choices: list[str]) -> dict[str, Any]:
+    """What the create/edit form shows: at least four choice boxes, filled from ``choices``."""
+    return {
+        "question_text": source.get("question_text", ""),
+        "choices": choices + [""] * max(0, 4 - len(choices)),
+        "pub_date": source.get("pub_date", ""),
+        "closes_at": source.get("closes_at", ""),
+        "max_choices": source.get("max_choices", 1),
+        "results_visibility": source.get("results_visibility", "always"),
+    }
+
+
+async def render_poll_form(
+    request: web.Request, action: str, values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200
+) -> web.Response:
+    await csrf_token(request)
+    context = {"action": action, "values": values, "errors": errors or {}, "visibilities": polls.VISIBILITIES}
+    return await render(request, "questions/form.html", context, status)
+
+
+class QuestionNew(web.View):
+    async def get(self) -> web.Response:
+        require_user(self.request)
+        return await render_poll_form(self.request, "/questions/new", poll_form_values({}, []))
+
+    async def post(self) -> web.StreamResponse:
+        me = require_user(self.request)
+        form = await read_form(self.request)
+        choices = [str(item) for item in form.getall("choice", [])]
+        try:
+            fields = polls.check_poll(form, choices, utcnow())
+        except AppError as exc:
+            values = poll_form_values(form, [text for text in choices if text.strip()])
+            return await render_poll_form(self.request, "/questions/new", values, exc.fields, exc.status)
+        question_id = await polls.create_poll(self.request.app[DB], me["id"], fields)
+        raise web.HTTPFound(f"/questions/{question_id}")
+
+
+class QuestionEdit(web.View):
+    async def _owned_poll(self) -> dict[str, Any]:
+        me = require_user(self.request)
+        poll = await polls.visible_poll(self.request)
+        if poll["user_id"] != me["id"]:
+            raise AppError(403, "Only the poll's owner may edit it.")
+        return poll
+
+    async def get(self) -> web.Response:
+        poll = await self._owned_poll()
+        texts = [item["choice_text"] for item in await choice.for_question(self.request.app[DB], poll["id"])]
+        source = {
+            **poll,
+            "pub_date": poll["pub_date"].strftime(FORM_TIME_FORMAT),
+            "closes_at": poll["closes_at"].strftime(FORM_TIME_FORMAT) if poll["closes_at"] else "",
+        }
+        return await render_poll_form(self.request, f"/questions/{poll['id']}/edit", poll_form_values(source, texts))
+
+    async def post(self) -> web.StreamResponse:
+        poll = await self._owned_poll()
+        form = await read_form(self.request)
+        choices = [str(item) for item in form.getall("choice", [])]
+        try:
+            fields = polls.check_poll(form, choices, utcnow())
+        except AppError as exc:
+            values = poll_form_values(form, [text for text in choices if text.strip()])
+            return await render_poll_form(self.request, f"/questions/{poll['id']}/edit", values, exc.fields, 400)
+        await polls.edit_poll(self.request.app[DB], poll, fields)
+        raise web.HTTPFound(f"/questions/{poll['id']}")
+
+
+class QuestionClose(web.View):
+    async def post(self) -> web.StreamResponse:
+        require_user(self.request)
+        poll = await polls.visible_poll(self.request)
+        polls.require_owner_or_admin(self.request, poll)
+        await question.close(self.request.app[DB], poll["id"], utcnow())
+        raise web.HTTPFound(f"/questions/{poll['id']}")
+
+
+class QuestionDelete(web.View):
+    async def post(self) -> web.StreamResponse:
+        require_user(self.request)
+        poll = await polls.visible_poll(self.request)
+        polls.require_owner_or_admin(self.request, poll)
+        await question.set_deleted(self.request.app[DB], poll["id"], True)
+        raise web.HTTPFound("/")
 
 
 class QuestionChoices(web.View):
@@ -63,8 +196,11 @@ class QuestionChoices(web.View):
     json_errors = True
 
     async def get(self) -> web.Response:
-        found = await published_question(self.request)
-        choices = await choice.for_question(self.request.app[DB], found["id"])
-        for item in choices:
-            item["create_time"] = item["create_time"].strftime(SEED_TIME_FORMAT)
-        return json_response(choices)
+        poll = await polls.visible_poll(self.request)
+        view = await polls.poll_view(self.request, poll)
+        if not view.results_visible:
+            raise AppError(403, "The results of this poll are hidden for now.", ErrorCode.RESULTS_HIDDEN)
+        items = []
+        for item in view.choices:
+            items.append({**item, "create_time": item["create_time"].strftime(SEED_TIME_FORMAT)})
+        return json_response(items)

@@ -1,0 +1,221 @@
+"""Poll rules shared by the pages, the API (and later live updates and WeChat).
+
+Who may see a poll, who may see its results, checking a new poll's fields, and
+turning a refused vote into the right HTTP answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from application.auth import USER
+from application.errors import AppError, ErrorCode, not_found
+from application.keys import DB
+from models import ballot, choice, question
+from models.clock import utcnow
+from models.db import Database, IntegrityError, Row
+
+TEXT_MAX = 200
+MIN_CHOICES = 2
+MAX_CHOICES = 20
+VISIBILITIES = ("always", "after_vote", "after_close")
+
+VOTE_REFUSALS: dict[type[ballot.VoteRefused], tuple[int, str, ErrorCode]] = {
+    ballot.NoChoice: (400, "You didn't select a choice.", ErrorCode.INVALID_INPUT),
+    ballot.InvalidChoice: (400, "That choice does not belong to this poll.", ErrorCode.INVALID_INPUT),
+    ballot.TooManyChoices: (400, "You selected more choices than this poll allows.", ErrorCode.INVALID_INPUT),
+    ballot.PollClosed: (403, "This poll is closed.", ErrorCode.POLL_CLOSED),
+    ballot.AlreadyVoted: (409, "You have already voted in this poll.", ErrorCode.ALREADY_VOTED),
+}
+
+
+def privileged(request: web.Request, poll: Row) -> bool:
+    """The owner and administrators see scheduled polls and hidden results."""
+    current = request[USER]
+    return current is not None and (current["is_admin"] or current["id"] == poll["user_id"])
+
+
+def require_owner_or_admin(request: web.Request, poll: Row) -> None:
+    if not privileged(request, poll):
+        raise AppError(403, "Only the poll's owner or an administrator may do this.")
+
+
+async def visible_poll(request: web.Request) -> Row:
+    """The poll in the URL: 404 when unknown, deleted, or scheduled and not ours."""
+    found = await question.get(request.app[DB], int(request.match_info["question_id"]))
+    if found is None or not (question.is_published(found, utcnow()) or privileged(request, found)):
+        raise not_found("Question")
+    return found
+
+
+def voter_of(request: web.Request) -> ballot.Voter | None:
+    current = request[USER]
+    return ballot.Voter(user_id=current["id"]) if current is not None else None
+
+
+@dataclass(frozen=True)
+class PollView:
+    """Everything a page or API answer says about one poll, for one viewer."""
+
+    poll: Row
+    choices: list[Row]
+    my_vote: list[int] | None
+    is_open: bool
+    results_visible: bool
+
+    def results(self) -> dict[str, Any]:
+        return choice.tally(self.poll["id"], self.choices)
+
+
+async def poll_view(request: web.Request, poll: Row) -> PollView:
+    db = request.app[DB]
+    now = utcnow()
+    voter = voter_of(request)
+    my_vote = await ballot.choices_of(db, poll["id"], voter) if voter else None
+    visible = question.results_visible(poll, now, my_vote is not None, privileged(request, poll))
+    return PollView(poll, await choice.for_question(db, poll["id"]), my_vote, question.is_open(poll, now), visible)
+
+
+async def cast_vote(request: web.Request, poll: Row, choice_ids: list[int]) -> None:
+    voter = voter_of(request)
+    assert voter is not None
+    try:
+        await ballot.cast(request.app[DB], poll, choice_ids, voter, utcnow())
+    except ballot.VoteRefused as exc:
+        raise AppError(*VOTE_REFUSALS[type(exc)]) from None
+
+
+def parse_time(value: Any, field: str, errors: dict[str, str]) -> datetime | None:
+    """ISO 8601 to naive UTC; a time without an offset is taken as UTC."""
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        errors[field] = "Use an ISO 8601 date and time, e.g. 2026-12-31T18:00 (UTC)."
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed.replace(microsecond=0)
+
+
+def parse_choice_ids(raw: Any) -> list[int]:
+    """Choice ids from a form or JSON; anything that is not a whole number is refused."""
+    values = raw if isinstance(raw, list) else [raw]
+    ids = []
+    for value in values:
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+        ):
+            raise AppError(400, "Choices are identified by whole numbers.", fields={"choice": "Not a choice id."})
+        ids.append(int(value))
+    return ids
+
+
+@dataclass(frozen=True)
+class PollFields:
+    question_text: str
+    choices: list[str]
+    pub_date: datetime
+    closes_at: datetime | None
+    max_choices: int
+    results_visibility: str
+
+
+def _check_text(value: Any, field: str, errors: dict[str, str]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        errors[field] = "This field is required." if value in (None, "") else "This field must be text."
+        return ""
+    if len(value.strip()) > TEXT_MAX:
+        errors[field] = f"Use at most {TEXT_MAX} characters."
+    return value.strip()
+
+
+def _check_choices(raw: Any, errors: dict[str, str]) -> list[str]:
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        errors["choice"] = "Give the choices as a list of texts."
+        return []
+    texts = [item.strip() for item in raw if item.strip()]  # blank ones are ignored
+    lowered = [text.casefold() for text in texts]
+    if not MIN_CHOICES <= len(texts) <= MAX_CHOICES:
+        errors["choice"] = f"Give between {MIN_CHOICES} and {MAX_CHOICES} choices."
+    elif any(len(text) > TEXT_MAX for text in texts):
+        errors["choice"] = f"Each choice may have at most {TEXT_MAX} characters."
+    elif len(set(lowered)) != len(lowered):
+        errors["choice"] = "Each choice must be different."
+    return texts
+
+
+def _check_max_choices(raw: Any, count: int, errors: dict[str, str]) -> int:
+    if raw in (None, ""):
+        return 1
+    if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit())):
+        errors["max_choices"] = "Enter a whole number."
+        return 1
+    value = int(raw)
+    if not 1 <= value <= max(count, 1):
+        errors["max_choices"] = "Between 1 and the number of choices."
+    return value
+
+
+def check_poll(data: Mapping[str, Any], choices: Any, now: datetime) -> PollFields:
+    """A new or edited poll's fields, or 400 with a message per bad field."""
+    errors: dict[str, str] = {}
+    text = _check_text(data.get("question_text"), "question_text", errors)
+    texts = _check_choices(choices, errors)
+    pub_date = parse_time(data.get("pub_date"), "pub_date", errors) or now
+    closes_at = parse_time(data.get("closes_at"), "closes_at", errors)
+    if closes_at is not None and "closes_at" not in errors and closes_at <= max(pub_date, now):
+        errors["closes_at"] = "The closing time must be in the future and after the publication time."
+    visibility = data.get("results_visibility") or "always"
+    if visibility not in VISIBILITIES:
+        errors["results_visibility"] = "Choose always, after_vote or after_close."
+    max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors)
+    if errors:
+        raise AppError(400, "The poll could not be saved: please correct the fields.", fields=errors)
+    return PollFields(text, texts, pub_date, closes_at, max_choices, str(visibility))
+
+
+async def create_poll(db: Database, owner_id: int, fields: PollFields) -> int:
+    async with db.transaction() as tx:
+        question_id = await question.create(
+            tx,
+            user_id=owner_id,
+            question_text=fields.question_text,
+            pub_date=fields.pub_date,
+            closes_at=fields.closes_at,
+            max_choices=fields.max_choices,
+            results_visibility=fields.results_visibility,
+        )
+        for text in fields.choices:
+            await choice.create(tx, question_id=question_id, choice_text=text)
+    return question_id
+
+
+def _already_voted() -> AppError:
+    return AppError(409, "This poll has votes already, so it can no longer be edited.", ErrorCode.ALREADY_VOTED)
+
+
+async def edit_poll(db: Database, poll: Row, fields: PollFields) -> None:
+    """Rewrite a poll nobody voted on; 409 once the first vote is in."""
+    if await ballot.count_for(db, poll["id"]):
+        raise _already_voted()
+    try:
+        async with db.transaction() as tx:
+            await question.update(
+                tx,
+                poll["id"],
+                question_text=fields.question_text,
+                pub_date=fields.pub_date,
+                closes_at=fields.closes_at,
+                max_choices=fields.max_choices,
+                results_visibility=fields.results_visibility,
+            )
+            await choice.replace_all(tx, poll["id"], fields.choices)
+    except IntegrityError:  # a vote arrived meanwhile: its ballot holds the old choices
+        raise _already_voted() from None
