@@ -1,9 +1,10 @@
-"""The one JSON encoder: datetimes as ISO 8601 UTC, everything else as json does."""
+"""The one JSON encoder: datetimes as ISO 8601 UTC, MySQL's DECIMAL sums as numbers."""
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +15,8 @@ def _default(value: Any) -> Any:
         return value.isoformat() + "Z" if value.tzinfo is None else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -64,10 +64,8 @@ async def cast(db: Database, poll: Row, choice_ids: Sequence[int], voter: Voter,
             )
         except IntegrityError:
             raise AlreadyVoted from None
-        for choice_id in chosen:
-            await tx.execute(
-                "INSERT INTO ballot_choice (ballot_id, choice_id) VALUES (%s, %s)", (result.last_id, choice_id)
-            )
+        # Count first: the UPDATE takes the choice rows' exclusive locks before the
+        # ballot_choice foreign keys would take shared ones, which deadlocks under load.
         counted = await tx.execute(
             "UPDATE choice SET votes = votes + 1 WHERE question_id = %s AND delete_flag = 0"
             " AND id IN (" + placeholders(len(chosen)) + ")",
@@ -75,6 +73,10 @@ async def cast(db: Database, poll: Row, choice_ids: Sequence[int], voter: Voter,
         )
         if counted.rowcount != len(chosen):
             raise InvalidChoice  # rolls the ballot back
+        for choice_id in chosen:
+            await tx.execute(
+                "INSERT INTO ballot_choice (ballot_id, choice_id) VALUES (%s, %s)", (result.last_id, choice_id)
+            )
 
 
 async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] | None:
