@@ -24,6 +24,7 @@ TEXT_MAX = 200
 MIN_CHOICES = 2
 MAX_CHOICES = 20
 VISIBILITIES = ("always", "after_vote", "after_close")
+MAX_ID = 2**31 - 1  # the id columns are INT; larger numbers would overflow SQLite's binding
 
 VOTE_REFUSALS: dict[type[ballot.VoteRefused], tuple[int, str, ErrorCode]] = {
     ballot.NoChoice: (400, "You didn't select a choice.", ErrorCode.INVALID_INPUT),
@@ -114,6 +115,8 @@ def parse_choice_ids(raw: Any) -> list[int]:
         ):
             raise AppError(400, "Choices are identified by whole numbers.", fields={"choice": "Not a choice id."})
         ids.append(int(value))
+    if any(choice_id > MAX_ID for choice_id in ids):
+        raise AppError(400, "That choice does not belong to this poll.", fields={"choice": "Unknown choice."})
     return ids
 
 

@@ -58,7 +58,7 @@ async def test_past_question_is_shown(client: Any) -> None:
 async def test_vote_increments_and_redirects_to_results(client: Any) -> None:
     qid = await make_question(client.app[DB])
     await logged_in(client)
-    first, second = await choice_ids(client, qid)
+    _first, second = await choice_ids(client, qid)
     response = await vote(client, qid, second)
     assert response.status == 302
     assert response.headers["Location"] == f"/questions/{qid}/results"
