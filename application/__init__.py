@@ -54,7 +54,8 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     redis = app[REDIS] = open_redis(settings) if settings.redis_url else None
     if redis is not None:
-        app[FAILED_LOGINS] = RedisFailureCounter(redis, settings.login_rate, LOGIN_WINDOW_SECONDS, "failed-login:")
+        prefix = settings.redis_prefix + "failed-login:"
+        app[FAILED_LOGINS] = RedisFailureCounter(redis, settings.login_rate, LOGIN_WINDOW_SECONDS, prefix)
     else:
         app[FAILED_LOGINS] = MemoryFailureCounter(settings.login_rate, LOGIN_WINDOW_SECONDS)
     try:

@@ -84,7 +84,7 @@ class RedisSessionStorage(ServerSideStorage):
         return redis
 
     def _key(self, session_id: str) -> str:
-        return f"session:{session_id}"
+        return f"{self.app[SETTINGS].redis_prefix}session:{session_id}"
 
     async def read(self, session_id: str) -> str | None:
         raw = await self.redis.get(self._key(session_id))

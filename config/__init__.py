@@ -70,6 +70,7 @@ class Settings(BaseModel):
 
     database_url: str
     redis_url: str = ""
+    redis_prefix: str = Field(default="vote:", max_length=64)
     secret_key: str = ""
     cookie_secure: bool = False
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()

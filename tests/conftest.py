@@ -24,6 +24,8 @@ from models import migrations
 from models.db import Database, open_database
 from tests.proxy import TcpProxy
 
+# Each test run has its own Redis prefix, so runs sharing one Redis never see each other's keys.
+REDIS_PREFIX = f"vote-test-{secrets.token_hex(4)}:"
 MYSQL_SERVER = os.environ.get("VOTE_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
 REDIS_TEST_URL = os.environ.get("VOTE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("CI") == "true" or os.environ.get("VOTE_REQUIRE_SERVICES") == "1"
@@ -91,9 +93,11 @@ def clean_mysql(mysql_url: str) -> str:
 
 @pytest.fixture
 def redis_url() -> str:
+    """The test Redis, with this run's keys from earlier tests removed."""
     client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
     try:
-        client.flushdb()
+        for key in client.scan_iter(match=REDIS_PREFIX + "*", count=1000):
+            client.delete(key)
     except redis.exceptions.ConnectionError as exc:
         service_missing(f"Redis unreachable at {REDIS_TEST_URL}: {exc}")
     finally:
@@ -103,7 +107,7 @@ def redis_url() -> str:
 
 def make_settings(env: dict[str, str]) -> Settings:
     """Settings through the real loader: the shipped YAML plus these VOTE_* overrides."""
-    return load_settings(environ={"VOTE_SECRET_KEY": "test-secret", **env})
+    return load_settings(environ={"VOTE_SECRET_KEY": "test-secret", "VOTE_REDIS_PREFIX": REDIS_PREFIX, **env})
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import aiohttp_session
 from aiohttp import web
 
 from application import init
-from application.keys import DB, REDIS
+from application.keys import DB, REDIS, SETTINGS
 from application.sessions import COOKIE_NAME
 from config import Settings
 from models.clock import utcnow
@@ -34,7 +34,7 @@ async def forget(request: web.Request) -> web.Response:
 async def stored(app: web.Application, session_id: str) -> bool:
     redis = app[REDIS]
     if redis is not None:
-        return await redis.exists(f"session:{session_id}") == 1
+        return await redis.exists(f"{app[SETTINGS].redis_prefix}session:{session_id}") == 1
     row = await app[DB].fetch_one(
         "SELECT id FROM web_session WHERE id = %s AND expires_at > %s", (session_id, utcnow())
     )
