@@ -82,11 +82,16 @@ async def poll_view(request: web.Request, poll: Row) -> PollView:
     return PollView(poll, await choice.for_question(db, poll["id"]), my_vote, question.is_open(poll, now), visible)
 
 
+async def record_vote(app: web.Application, poll: Row, choice_ids: list[int], voter: ballot.Voter) -> None:
+    """The one vote path of the site, the API and WeChat; raises ``ballot.VoteRefused``."""
+    await ballot.cast(app[DB], poll, choice_ids, voter, utcnow())
+
+
 async def cast_vote(request: web.Request, poll: Row, choice_ids: list[int]) -> None:
     voter = voter_of(request)
     assert voter is not None
     try:
-        await ballot.cast(request.app[DB], poll, choice_ids, voter, utcnow())
+        await record_vote(request.app, poll, choice_ids, voter)
     except ballot.VoteRefused as exc:
         raise AppError(*VOTE_REFUSALS[type(exc)]) from None
 
