@@ -11,6 +11,7 @@ from aiohttp import web
 from application.auth import auth_middleware
 from application.csrf import csrf_middleware
 from application.keys import DB, FAILED_LOGINS, REDIS, SESSION_STORAGE, SETTINGS
+from application.live import close_sockets, live_context
 from application.middlewares import error_middleware
 from application.routes import setup_routes
 from application.sessions import DatabaseSessionStorage, RedisSessionStorage
@@ -73,6 +74,8 @@ def init(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(live_context)
+    app.on_shutdown.append(close_sockets)
     storage = app[SESSION_STORAGE] = RedisSessionStorage(app) if settings.redis_url else DatabaseSessionStorage(app)
     # Outermost first: errors wrap everything, then sessions, who is asking, and CSRF.
     app.middlewares.extend(

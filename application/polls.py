@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from application import live
 from application.auth import USER
 from application.errors import AppError, ErrorCode, not_found
 from application.keys import DB
@@ -85,6 +86,7 @@ async def poll_view(request: web.Request, poll: Row) -> PollView:
 async def record_vote(app: web.Application, poll: Row, choice_ids: list[int], voter: ballot.Voter) -> None:
     """The one vote path of the site, the API and WeChat; raises ``ballot.VoteRefused``."""
     await ballot.cast(app[DB], poll, choice_ids, voter, utcnow())
+    await live.results_changed(app, poll["id"])
 
 
 async def cast_vote(request: web.Request, poll: Row, choice_ids: list[int]) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from application.views import accounts, admin, api_accounts, api_questions, questions, system
+from application.views import accounts, admin, api_accounts, api_questions, live, questions, system
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -25,6 +25,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_view(question + "/close", questions.QuestionClose, name="question_close")
     router.add_view(question + "/delete", questions.QuestionDelete, name="question_delete")
     router.add_view(question + "/choice", questions.QuestionChoices, name="question_choices")
+    router.add_view(question + "/live", live.LiveResults, name="question_live")
 
     router.add_view("/register", accounts.Register, name="register")
     router.add_view("/login", accounts.Login, name="login")

@@ -295,10 +295,12 @@ async def test_admin_deletes_and_restores(client: Any) -> None:
 async def test_results_page_shows_counts_percentages_and_total(client: Any) -> None:
     qid = await make_question(client.app[DB], "Counted?", ("a", "b", "c"), votes=(1, 2, 1))
     html = await (await client.get(f"/questions/{qid}/results")).text()
-    assert "4 votes in total" in html
+    assert re.search(r'class="results-total">4</span>\s*<span class="results-total-unit">votes</span> in total', html)
     assert re.findall(r'class="result-percent">([\d.]+)<', html) == ["25.0", "50.0", "25.0"]
     assert re.findall(r'class="result-votes">(\d+)<', html) == ["1", "2", "1"]
     assert "<progress" in html  # bars readable without JavaScript
+    assert '<noscript><meta http-equiv="refresh" content="30"></noscript>' in html  # refreshes without it
+    assert re.search(r'<script src="/static/js/live.js\?v=[^"]+" defer></script>', html)
 
 
 async def test_results_hidden_until_vote_or_close(client: Any) -> None:

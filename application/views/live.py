@@ -1,0 +1,48 @@
+"""GET /questions/{id}/live: a WebSocket sending the poll's results now and after every change."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from urllib.parse import urlsplit
+
+from aiohttp import WSCloseCode, web
+
+from application import polls
+from application.errors import AppError
+from application.live import HUB, Watcher, results_message
+
+HEARTBEAT_SECONDS = 30
+# Application close code (4000-4999): results are hidden for this viewer.
+CLOSE_RESULTS_HIDDEN = 4403
+
+
+class LiveResults(web.View):
+    async def get(self) -> web.StreamResponse:
+        origin = self.request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc.lower() != self.request.host.lower():
+            raise AppError(403, "Cross-site WebSocket refused.")
+        poll = await polls.visible_poll(self.request)  # 404 before any upgrade
+        view = await polls.poll_view(self.request, poll)
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
+        await ws.prepare(self.request)
+        if not view.results_visible:
+            await ws.close(code=CLOSE_RESULTS_HIDDEN, message=b"The results of this poll are hidden for now.")
+            return ws
+
+        hub = self.request.app[HUB]
+        watcher = Watcher(ws)
+        watcher.offer(await results_message(self.request.app, poll["id"]))
+        hub.add(poll["id"], watcher)
+        sender = asyncio.create_task(watcher.run())
+        try:
+            async for _ in ws:  # the client has nothing to say; reading notices its close
+                pass
+        finally:
+            hub.remove(poll["id"], watcher)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await sender
+            if not ws.closed:
+                await ws.close(code=WSCloseCode.GOING_AWAY)
+        return ws

@@ -1,0 +1,281 @@
+"""Live results over WebSocket, across two app instances sharing MariaDB and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+
+from application import init
+from application.keys import DB
+from application.live import HUB, LiveHub, Watcher
+from application.views.live import CLOSE_RESULTS_HIDDEN
+from config import Settings
+from models import api_token
+from models.db import Database
+from tests.conftest import make_settings
+from tests.factories import make_question, make_user
+
+
+async def voter(db: Database) -> dict[str, str]:
+    _, token = await api_token.create(db, await make_user(db), "live")
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def first_choice(db: Database, question_id: int) -> int:
+    row = await db.fetch_one("SELECT MIN(id) AS id FROM choice WHERE question_id = %s", (question_id,))
+    return int(row["id"])
+
+
+async def vote(client: Any, question_id: int, choice: int, headers: dict[str, str]) -> None:
+    response = await client.post(
+        f"/api/v1/questions/{question_id}/votes", json={"choice_ids": [choice]}, headers=headers
+    )
+    assert response.status == 201, await response.text()
+
+
+async def next_total(ws: aiohttp.ClientWebSocketResponse, within: float = 1.0) -> int:
+    message = await asyncio.wait_for(ws.receive_json(), within)
+    return int(message["total"])
+
+
+async def wait_for_total(ws: aiohttp.ClientWebSocketResponse, total: int, within: float) -> float:
+    """Seconds until a message with this total arrives."""
+    started = time.monotonic()
+    deadline = started + within
+    while (seen := await next_total(ws, max(0.01, deadline - time.monotonic()))) != total:
+        assert seen < total
+    return time.monotonic() - started
+
+
+async def test_results_on_connect_and_after_each_vote(client: Any) -> None:
+    db = client.app[DB]
+    qid = await make_question(db, votes=(2, 1))
+    async with client.ws_connect(f"/questions/{qid}/live") as ws:
+        first = await ws.receive_json(timeout=1)
+        assert first["question_id"] == qid and first["total"] == 3
+        assert [(c["votes"], c["percent"]) for c in first["choices"]] == [(2, 66.7), (1, 33.3)]
+        await vote(client, qid, await first_choice(db, qid), await voter(db))
+        assert await next_total(ws) == 4
+
+
+async def test_refusals(client: Any) -> None:
+    db = client.app[DB]
+    scheduled = await make_question(db, published=-timedelta(days=1))
+    for path in ("/questions/999999/live", f"/questions/{scheduled}/live"):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
+            await client.ws_connect(path)
+        assert caught.value.status == 404
+    hidden = await make_question(db)
+    await db.execute("UPDATE question SET results_visibility = 'after_close' WHERE id = %s", (hidden,))
+    async with client.ws_connect(f"/questions/{hidden}/live") as ws:
+        message = await ws.receive(timeout=1)
+        assert message.type == aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == CLOSE_RESULTS_HIDDEN
+        assert "hidden" in message.extra
+    qid = await make_question(db)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
+        await client.ws_connect(f"/questions/{qid}/live", headers={"Origin": "https://evil.example"})
+    assert caught.value.status == 403
+
+
+async def test_updates_are_coalesced_and_the_latest_state_arrives(client: Any) -> None:
+    db = client.app[DB]
+    qid = await make_question(db)
+    choice = await first_choice(db, qid)
+    voters = [await voter(db) for _ in range(40)]
+    async with client.ws_connect(f"/questions/{qid}/live") as ws:
+        assert await next_total(ws) == 0
+        started = time.monotonic()
+        await asyncio.gather(*(vote(client, qid, choice, headers) for headers in voters))
+        voting = time.monotonic() - started
+        messages = 0
+        while (total := await next_total(ws, within=2)) != 40:
+            messages += 1
+        messages += 1
+        # At most one message per 100 ms window while the votes came in, plus the final one.
+        assert messages <= voting / 0.1 + 2, (messages, voting)
+        assert messages < 40
+        with pytest.raises(TimeoutError):
+            await next_total(ws, within=0.3)  # nothing more: the state is final
+    assert total == 40
+
+
+@pytest.fixture
+async def two_instances(mysql_settings: Settings, aiohttp_client: Any) -> tuple[Any, Any]:
+    return await aiohttp_client(init(mysql_settings)), await aiohttp_client(init(mysql_settings))
+
+
+async def test_a_vote_on_b_reaches_a_socket_on_a_within_a_second(two_instances: tuple[Any, Any]) -> None:
+    a, b = two_instances
+    db = a.app[DB]
+    qid = await make_question(db)
+    async with a.ws_connect(f"/questions/{qid}/live") as ws:
+        assert await next_total(ws) == 0
+        await asyncio.sleep(0.1)  # let the first message's window pass
+        await vote(b, qid, await first_choice(db, qid), await voter(db))
+        took = await wait_for_total(ws, 1, within=1.0)
+        assert took < 1.0
+
+
+async def test_a_client_that_stops_reading_does_not_hold_up_another(client: Any) -> None:
+    db = client.app[DB]
+    long_choices = tuple(f"{n:02d} " + "x" * 190 for n in range(20))
+    qid = await make_question(db, choices=long_choices)
+    stalled = stalled_websocket(client.make_url(f"/questions/{qid}/live"))
+    try:
+        async with client.ws_connect(f"/questions/{qid}/live") as ws:
+            assert await next_total(ws) == 0
+            choice = await first_choice(db, qid)
+            for _ in range(30):
+                await vote(client, qid, choice, await voter(db))
+                await asyncio.sleep(0.11)  # one message per vote to every socket, ~6 KB each
+            took = await wait_for_total(ws, 30, within=2.0)
+            assert took < 1.0
+    finally:
+        stalled.close()
+
+
+def stalled_websocket(url: Any) -> socket.socket:
+    """A real WebSocket client that completes the handshake and then never reads again."""
+    sock = socket.create_connection((url.host, url.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET {url.path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    return sock
+
+
+async def test_a_blocked_sender_never_delays_the_hub() -> None:
+    """The mechanism, with a socket whose send never returns: others still get every update."""
+
+    class Blocked:
+        closed = False
+
+        async def send_str(self, message: str) -> None:
+            await asyncio.Event().wait()
+
+    class Recording:
+        closed = False
+
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send_str(self, message: str) -> None:
+            self.sent.append(message)
+
+    blocked, recording = Watcher(Blocked()), Watcher(Recording())  # type: ignore[arg-type]
+    tasks = [asyncio.create_task(blocked.run()), asyncio.create_task(recording.run())]
+    for n in range(5):
+        blocked.offer(f"state {n}")
+        recording.offer(f"state {n}")
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    assert recording.ws.sent[-1] == "state 4"  # type: ignore[attr-defined]
+    assert blocked.pending == "state 4"  # only the newest waits: memory stays bounded
+    for task in tasks:
+        task.cancel()
+
+
+async def test_closed_sockets_are_forgotten_and_shutdown_closes_the_rest(
+    settings: Settings, aiohttp_client: Any
+) -> None:
+    client = await aiohttp_client(init(settings))
+    qid = await make_question(client.app[DB])
+    hub: LiveHub = client.app[HUB]
+    async with client.ws_connect(f"/questions/{qid}/live") as ws:
+        await ws.receive_json(timeout=1)
+        assert sum(len(group) for group in hub.watchers.values()) == 1
+    await asyncio.sleep(0.1)
+    assert hub.watchers == {}
+
+    ws = await client.ws_connect(f"/questions/{qid}/live")
+    await ws.receive_json(timeout=1)
+    await client.app.shutdown()
+    message = await ws.receive(timeout=2)
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert ws.close_code == aiohttp.WSCloseCode.GOING_AWAY
+    assert hub.watchers == {}
+
+
+# --- Redis restarted under a running app ------------------------------------------------
+
+
+@pytest.fixture
+def private_redis() -> Iterator[Any]:
+    """A redis-server of this test's own, so restarting it disturbs nobody else."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        process: subprocess.Popen[bytes] | None = None
+
+        def start(self) -> None:
+            self.process = subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            raise RuntimeError("redis-server did not start")
+
+        def stop(self) -> None:
+            if self.process:
+                self.process.kill()
+                self.process.wait()
+
+    server = Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def instances_on_private_redis(
+    clean_mysql: str, private_redis: Any, aiohttp_client: Any
+) -> AsyncIterator[tuple[Any, Any]]:
+    settings = make_settings({"VOTE_DATABASE_URL": clean_mysql, "VOTE_REDIS_URL": private_redis.url})
+    yield await aiohttp_client(init(settings)), await aiohttp_client(init(settings))
+
+
+async def test_updates_resume_after_redis_restarts(
+    instances_on_private_redis: tuple[Any, Any], private_redis: Any
+) -> None:
+    a, b = instances_on_private_redis
+    db = a.app[DB]
+    qid = await make_question(db)
+    choice = await first_choice(db, qid)
+    async with a.ws_connect(f"/questions/{qid}/live") as ws:
+        assert await next_total(ws) == 0
+        await vote(b, qid, choice, await voter(db))
+        assert await wait_for_total(ws, 1, within=1.0) < 1.0
+
+        private_redis.stop()
+        await vote(b, qid, choice, await voter(db))  # counted; its live update is lost with Redis
+        private_redis.start()
+        # After re-subscribing, A re-sends the current state: the vote made during the outage shows.
+        assert await wait_for_total(ws, 2, within=5.0) < 5.0
+        await vote(b, qid, choice, await voter(db))
+        assert await wait_for_total(ws, 3, within=2.0) < 2.0
