@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from application import init
-from application.keys import DB
+from application.keys import DB, REDIS, SETTINGS
 from application.live import HUB, LiveHub, Watcher
 from application.views.live import CLOSE_RESULTS_HIDDEN
 from config import Settings
@@ -279,3 +279,17 @@ async def test_updates_resume_after_redis_restarts(
         assert await wait_for_total(ws, 2, within=5.0) < 5.0
         await vote(b, qid, choice, await voter(db))
         assert await wait_for_total(ws, 3, within=2.0) < 2.0
+
+
+async def test_one_redis_subscription_per_process_not_per_socket(two_instances: tuple[Any, Any]) -> None:
+    a, b = two_instances
+    qid = await make_question(a.app[DB])
+    redis = a.app[REDIS]
+    channel = a.app[SETTINGS].redis_prefix + "results"
+    sockets = [await client.ws_connect(f"/questions/{qid}/live") for client in (a, a, a, b, b)]
+    for ws in sockets:
+        await ws.receive_json(timeout=1)
+    [(_, subscribers)] = await redis.pubsub_numsub(channel)
+    assert subscribers == 2
+    for ws in sockets:
+        await ws.close()
