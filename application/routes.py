@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from application import wechat
 from application.views import accounts, admin, api_accounts, api_questions, live, questions, system
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -55,5 +56,6 @@ def setup_routes(app: web.Application) -> None:
     router.add_view("/hello", system.Hello, name="hello")
     router.add_view("/healthz", system.Healthz, name="healthz")
     router.add_view("/readyz", system.Readyz, name="readyz")
+    router.add_view("/WeiXin", wechat.WeChatCallback, name="wechat")
 
     router.add_static("/static", STATIC_DIR, name="static", append_version=True)

@@ -43,6 +43,15 @@ async def list_published(db: Database, now: datetime, limit: int, offset: int) -
     )
 
 
+async def list_open(db: Database, now: datetime, limit: int) -> list[Row]:
+    """Published polls still taking votes, newest first."""
+    return await db.fetch_all(
+        _SUMMARY + " WHERE q.delete_flag = 0 AND q.pub_date <= %s AND (q.closes_at IS NULL OR q.closes_at > %s)"
+        " ORDER BY q.pub_date DESC, q.id DESC LIMIT %s",
+        (now, now, limit),
+    )
+
+
 async def count_published(db: Database, now: datetime) -> int:
     row = await db.fetch_one("SELECT COUNT(*) AS n FROM question WHERE delete_flag = 0 AND pub_date <= %s", (now,))
     return int(row["n"]) if row else 0

@@ -1,0 +1,396 @@
+# ruff: noqa: RUF001  # the Chinese replies use Chinese (full-width) punctuation, on purpose
+"""The WeChat Official Account callback: followers list, read, vote on and see results of polls by message.
+
+``GET /WeiXin`` is the platform's URL check; ``POST /WeiXin`` delivers messages.
+Both are authenticated by their signature (so CSRF does not apply). Votes go
+through ``polls.record_vote``, the site's one vote path, with the follower's
+openid as the voter. The wire format lives in ``application.wechat_crypto``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import secrets
+import time
+import unicodedata
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, cast
+
+from aiohttp import web
+
+from application import polls
+from application import wechat_crypto as wire
+from application.errors import AppError
+from application.keys import DB, SETTINGS
+from models import ballot, choice, question, wechat_message
+from models.clock import utcnow
+from models.db import Database, Row
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # the platform's messages are a few hundred bytes
+# The platform gives up after 5 seconds and retries; answer well before that, whatever the database does.
+REPLY_DEADLINE = 4.0
+LIST_SIZE = 10
+TEXT_SHOWN = 60  # characters of a poll or choice text in a list (replies hold ~2000 bytes)
+# Retries stop within a minute; keys are kept for two days, pruned at most once an hour per process.
+DEDUP_KEEP = timedelta(days=2)
+PRUNE_EVERY = 3600.0
+_next_prune = 0.0
+
+NO_REPLY = "success"  # what the platform takes for "nothing to say"
+
+
+class WeChatCallback(web.View):
+    csrf_exempt = True  # authenticated by the platform's signature instead
+
+    async def get(self) -> web.Response:
+        self._verify_signature()
+        return web.Response(text=self.request.query.get("echostr", ""))
+
+    async def post(self) -> web.Response:
+        token = self._verify_signature()
+        body = await _read_body(self.request)
+        query = self.request.query
+        safe = query.get("encrypt_type", "").lower() == "aes"
+        try:
+            fields = wire.parse(body)
+            if safe:
+                # Compatible mode sends the plaintext fields as well; only the encrypted copy is signed.
+                encrypt = fields.get("Encrypt", "")
+                if not wire.signature_ok(query.get("msg_signature"), token, *_stamp(query), encrypt):
+                    log.warning("wechat: bad msg_signature")
+                    raise AppError(403, "Bad signature.")
+                fields = wire.parse(self._cipher().decrypt(encrypt))
+        except wire.BadMessage as exc:
+            log.warning("wechat: unreadable message answered with success: %s", exc)
+            return _no_reply()
+        reply = await _answer_in_time(self.request.app, fields)
+        if reply is None:
+            return _no_reply()
+        if safe:
+            reply = self._seal(reply)
+        return web.Response(text=reply, content_type="application/xml")
+
+    def _verify_signature(self) -> str:
+        """The token, once the request's signature matches it: 404 when the feature is off, 403 when wrong."""
+        token = self.request.app[SETTINGS].wechat_token
+        if not token:
+            raise web.HTTPNotFound()
+        if not wire.signature_ok(self.request.query.get("signature"), token, *_stamp(self.request.query)):
+            log.warning("wechat: bad or missing signature")
+            raise AppError(403, "Bad signature.")
+        return token
+
+    def _cipher(self) -> wire.MessageCipher:
+        settings = self.request.app[SETTINGS]
+        if not settings.wechat_aes_key:
+            raise wire.BadMessage("safe mode, but VOTE_WECHAT_AES_KEY is not set")
+        return wire.MessageCipher(settings.wechat_aes_key, settings.wechat_appid)
+
+    def _seal(self, reply: str) -> str:
+        """The safe-mode envelope around a reply, signed with a fresh timestamp and nonce."""
+        encrypt = self._cipher().encrypt(reply)
+        timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
+        signature = wire.sign(self.request.app[SETTINGS].wechat_token, timestamp, nonce, encrypt)
+        return wire.encrypted_reply(encrypt, signature, timestamp, nonce)
+
+
+def _stamp(query: Mapping[str, str]) -> tuple[str, str]:
+    # Freshness is not enforced: a replayed message hits the de-duplication table or the
+    # one-ballot rule, and the platform's own clock is not ours to judge.
+    return query.get("timestamp", ""), query.get("nonce", "")
+
+
+def _no_reply() -> web.Response:
+    return web.Response(text=NO_REPLY)
+
+
+async def _read_body(request: web.Request) -> bytes:
+    """At most MAX_BODY bytes, without reading more than one byte past it."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise AppError(413, "The message is too large.")
+    data = b""
+    while len(data) <= MAX_BODY:
+        chunk = await request.content.read(MAX_BODY + 1 - len(data))
+        if not chunk:
+            return data
+        data += chunk
+    raise AppError(413, "The message is too large.")
+
+
+async def _answer_in_time(app: web.Application, fields: dict[str, str]) -> str | None:
+    """The reply, or None ("success") on any failure: the platform would show the follower an error."""
+    deadline = asyncio.get_running_loop().time() + REPLY_DEADLINE
+    try:
+        async with asyncio.timeout_at(deadline):
+            reply = await answer_once(app, fields)
+    except wire.BadMessage as exc:
+        log.warning("wechat: message without sender answered with success: %s", exc)
+        return None
+    except Exception:
+        log.exception("wechat: %s message failed; answered success", fields.get("MsgType", "?"))
+        return None
+    await _prune_now_and_then(app[DB], deadline)
+    return reply
+
+
+async def _prune_now_and_then(db: Database, deadline: float) -> None:
+    """Forget old keys, in whatever time the reply left (the reply is ready: it must not wait long)."""
+    global _next_prune
+    if time.monotonic() < _next_prune:
+        return
+    _next_prune = time.monotonic() + PRUNE_EVERY
+    try:
+        async with asyncio.timeout_at(min(deadline, asyncio.get_running_loop().time() + 1.0)):
+            await wechat_message.prune(db, utcnow() - DEDUP_KEEP)
+    except Exception as exc:  # housekeeping only: the next hour tries again
+        log.warning("wechat: pruning old message keys failed: %r", exc)
+
+
+def dedup_key(fields: dict[str, str]) -> str:
+    """``msg:<MsgId>``, or ``evt:`` for events (sender + CreateTime), as stored in wechat_message."""
+    msg_id = fields.get("MsgId", "")
+    if msg_id.isdecimal() and len(msg_id) <= 20:
+        return f"msg:{msg_id}"
+    basis = f"msg:{msg_id}" if msg_id else f"evt:{fields['FromUserName']}:{fields.get('CreateTime', '')}"
+    # openids are case-sensitive but MySQL compares this column without case (and holds 191 characters).
+    return basis[:4] + hashlib.sha256(basis.encode()).hexdigest()
+
+
+async def answer_once(app: web.Application, fields: dict[str, str]) -> str | None:
+    """The reply XML to a delivery; a retry gets the first attempt's reply, never a second action."""
+    openid, our_id = fields.get("FromUserName", ""), fields.get("ToUserName", "")
+    if not openid or not our_id:
+        raise wire.BadMessage("no FromUserName or ToUserName")
+    kind = fields.get("MsgType", "").lower()
+    if kind == "event" and fields.get("Event", "").lower() != "subscribe":
+        return None  # unsubscribe, SCAN, CLICK...: nothing to say
+    db = app[DB]
+    key = dedup_key(fields)
+    if not await wechat_message.claim(db, key, utcnow()):
+        log.info("wechat: retry of %s answered from the first attempt", key[:4])
+        return await wechat_message.stored_reply(db, key) or None
+    conversation = Conversation(app, openid, _said(fields))
+    text = conversation.welcome() if kind == "event" else await conversation.reply()
+    reply = wire.text_reply(openid, our_id, int(time.time()), text)
+    await wechat_message.save_reply(db, key, reply)
+    return reply
+
+
+def _said(fields: dict[str, str]) -> str | None:
+    """What the follower said: a text's Content, a voice's Recognition; None when we cannot read it."""
+    kind = fields.get("MsgType", "").lower()
+    if kind == "text":
+        return fields.get("Content", "")
+    if kind == "voice":
+        # Only when voice recognition is on for the account; it ends with a full stop ("3 1。").
+        return fields.get("Recognition") or None
+    return None
+
+
+# --- The conversation -------------------------------------------------------------
+
+# Each text in Chinese, then English.
+TEXTS: dict[str, tuple[str, str]] = {
+    "welcome": ("欢迎关注！在这里发消息就能参与投票。", "Welcome! You can vote on our polls right here by message."),
+    "help": (
+        "发送：\n列表 — 进行中的投票\n<编号> — 查看投票，例如 3\n<编号> <选项> — 投票，例如 3 1\n"
+        "结果 <编号> — 查看结果，例如 结果 3\n帮助 — 本说明",
+        "Send:\nlist — the open polls\n<id> — a poll, e.g. 3\n<id> <n> — vote for choice n, e.g. 3 1\n"
+        "result <id> — its results, e.g. result 3\nhelp — this message",
+    ),
+    "unknown": (
+        "没看懂这条消息。发送“帮助”查看指令。",
+        'Sorry, I did not understand that. Send "help" for the commands.',
+    ),
+    "not_text": ("目前只能读文字消息。发送“帮助”查看指令。", 'I can only read text. Send "help" for the commands.'),
+    "no_poll": (
+        "没有编号为 {id} 的投票。发送“列表”查看进行中的投票。",
+        'There is no poll {id}. Send "list" for the open polls.',
+    ),
+    "none_open": ("目前没有进行中的投票。", "No polls are open right now."),
+    "list": ("进行中的投票：", "Open polls:"),
+    "list_more": ("回复编号查看投票，例如 {id}", "Reply with an id to see that poll, e.g. {id}"),
+    "how_to_vote": ("回复“{id} 选项编号”投票，例如 {id} 1", 'Reply "{id} <n>" to vote, e.g. {id} 1'),
+    "how_many": ("最多可选 {max} 项，例如 {id} 1 2", "Pick up to {max}, e.g. {id} 1 2"),
+    "closes": ("截止时间 {time}（UTC）", "Closes {time} UTC."),
+    "closed": ("投票已结束。", "This poll is closed."),
+    "you_voted": ("你的投票：{choices}", "Your vote: {choices}"),
+    "see_results": ("发送“结果 {id}”查看结果。", 'Send "result {id}" for the results.'),
+    "counted": ("投票成功：{choices}。谢谢！", "Thanks, your vote for {choices} is counted."),
+    "already_voted": ("你已经在这个投票中投过票了。", "You have already voted in this poll."),
+    "choose_between": ("请回复 1 到 {n} 之间的选项编号。", "Choose a number from 1 to {n}."),
+    "too_many": ("这个投票最多可选 {max} 项。", "This poll allows at most {max} choices."),
+    "after_vote": ("投票后才能查看结果。", "The results are shown once you have voted."),
+    "after_close": ("投票结束后公布结果。", "The results are shown when the poll closes."),
+    "result_line": ("{n}. {text}：{votes} 票（{percent}%）", "{n}. {text}: {votes} ({percent}%)"),
+    "total": ("共 {total} 票", "Total votes: {total}"),
+}
+
+HELP_WORDS = {"帮助", "help", "h"}
+LIST_WORDS = {"列表", "list"}
+RESULT_WORDS = {"结果", "result", "results"}
+VOTE_WORDS = {"投票", "vote"}
+# Numbers and runs of letters (Chinese included); spaces and punctuation only separate them.
+# NFKC first turns full-width digits, letters and spaces into plain ones.
+_WORDS = re.compile(r"\d+|[^\W\d_]+")
+_CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def _language_of(text: str) -> str | None:
+    """zh or en when the text shows which; None for bare numbers and symbols."""
+    if _CHINESE.search(text):
+        return "zh"
+    return "en" if _LATIN.search(text) else None
+
+
+def _number(word: str) -> int | None:
+    return int(word) if word.isdecimal() and len(word) <= 12 else None
+
+
+class Conversation:
+    """One follower's message and its answer.
+
+    The answer is in Chinese when the message has Chinese characters, in English
+    when it has Latin letters; bare numbers are answered in the poll's language,
+    and anything else (and the welcome) in both.
+    """
+
+    def __init__(self, app: web.Application, openid: str, said: str | None) -> None:
+        self.app = app
+        self.db = app[DB]
+        self.voter = ballot.Voter(openid=openid)
+        self.said = unicodedata.normalize("NFKC", said).strip() if said is not None else None
+        self.lang = _language_of(self.said or "")
+        self.now = utcnow()
+
+    def t(self, key: str, **values: object) -> str:
+        chinese, english = TEXTS[key]
+        if self.lang is None:
+            return chinese.format(**values) + "\n" + english.format(**values)
+        return (chinese if self.lang == "zh" else english).format(**values)
+
+    def welcome(self) -> str:
+        return self.t("welcome") + "\n\n" + self.t("help")
+
+    async def reply(self) -> str:
+        if self.said is None:
+            return self.t("not_text")
+        words = _WORDS.findall(self.said.casefold())
+        if words and words[0] in VOTE_WORDS:  # "投票 3 1" is "3 1"
+            words = words[1:]
+        if not words:
+            return self.t("unknown")
+        head, *tail = words
+        rest = [number for number in map(_number, tail) if number is not None]
+        if len(rest) != len(tail):
+            return self.t("unknown")
+        if head in HELP_WORDS and not rest:
+            return self.t("help")
+        if head in LIST_WORDS and not rest:
+            return await self.list_open()
+        if head in RESULT_WORDS and len(rest) == 1:
+            return await self.results(rest[0])
+        poll_id = _number(head)
+        if poll_id is None:
+            return self.t("unknown")
+        return await (self.vote(poll_id, rest) if rest else self.show(poll_id))
+
+    async def _poll(self, poll_id: int) -> Row | None:
+        """A published poll; followers never see scheduled or deleted ones. Sets the answer's language."""
+        found = await question.get(self.db, poll_id) if poll_id <= polls.MAX_ID else None
+        if found is None or not question.is_published(found, self.now):
+            return None
+        if self.lang is None:
+            self.lang = _language_of(found["question_text"]) or "en"
+        return found
+
+    async def list_open(self) -> str:
+        found = await question.list_open(self.db, self.now, LIST_SIZE)
+        if not found:
+            return self.t("none_open")
+        lines = [self.t("list")]
+        lines += [f"#{poll['id']} {_shorten(poll['question_text'])}" for poll in found]
+        return "\n".join([*lines, "", self.t("list_more", id=found[0]["id"])])
+
+    async def show(self, poll_id: int) -> str:
+        poll = await self._poll(poll_id)
+        if poll is None:
+            return self.t("no_poll", id=poll_id)
+        choices = await choice.for_question(self.db, poll_id)
+        mine = await ballot.choices_of(self.db, poll_id, self.voter)
+        lines = [_title(poll)]
+        lines += [f"{n}. {_shorten(item['choice_text'])}" for n, item in enumerate(choices, 1)]
+        lines.append("")
+        is_open = question.is_open(poll, self.now)
+        if not is_open:
+            lines.append(self.t("closed"))
+        if mine is not None:
+            lines.append(self.t("you_voted", choices=_named(choices, mine)))
+        elif is_open:
+            lines.append(self.t("how_to_vote", id=poll_id))
+            if poll["max_choices"] > 1:
+                lines.append(self.t("how_many", max=poll["max_choices"], id=poll_id))
+            if poll["closes_at"] is not None:
+                lines.append(self.t("closes", time=poll["closes_at"].strftime("%Y-%m-%d %H:%M")))
+        lines.append(self.t("see_results", id=poll_id))
+        return "\n".join(lines)
+
+    async def vote(self, poll_id: int, numbers: list[int]) -> str:
+        """Vote for choices by their number on the poll (1..n), through the site's one vote path."""
+        poll = await self._poll(poll_id)
+        if poll is None:
+            return self.t("no_poll", id=poll_id)
+        choices = await choice.for_question(self.db, poll_id)
+        if not all(1 <= n <= len(choices) for n in numbers):
+            return self.t("choose_between", n=len(choices))
+        chosen = [choices[n - 1]["id"] for n in numbers]
+        try:
+            await polls.record_vote(self.app, poll, chosen, self.voter)
+        except ballot.AlreadyVoted:
+            return self.t("already_voted")
+        except ballot.PollClosed:
+            return self.t("closed")
+        except ballot.TooManyChoices:
+            return self.t("too_many", max=poll["max_choices"])
+        except ballot.VoteRefused:  # no choice, or a choice removed meanwhile
+            return self.t("choose_between", n=len(choices))
+        return self.t("counted", choices=_named(choices, chosen)) + "\n" + self.t("see_results", id=poll_id)
+
+    async def results(self, poll_id: int) -> str:
+        """Counts and percentages, hidden exactly as on the site for a voter who is not the owner."""
+        poll = await self._poll(poll_id)
+        if poll is None:
+            return self.t("no_poll", id=poll_id)
+        voted = await ballot.choices_of(self.db, poll_id, self.voter) is not None
+        if not question.results_visible(poll, self.now, voted, privileged=False):
+            return self.t(poll["results_visibility"])  # the texts "after_vote" and "after_close"
+        tally = choice.tally(poll_id, await choice.for_question(self.db, poll_id))
+        lines = [_title(poll)]
+        lines += [
+            self.t("result_line", n=n, text=_shorten(item["choice_text"]), votes=item["votes"], percent=item["percent"])
+            for n, item in enumerate(cast(list[dict[str, Any]], tally["choices"]), 1)
+        ]
+        lines.append(self.t("total", total=tally["total"]))
+        if not question.is_open(poll, self.now):
+            lines.append(self.t("closed"))
+        return "\n".join(lines)
+
+
+def _named(choices: list[Row], ids: list[int]) -> str:
+    """The chosen choices as "2. green", in the poll's order."""
+    return ", ".join(f"{n}. {item['choice_text']}" for n, item in enumerate(choices, 1) if item["id"] in ids)
+
+
+def _title(poll: Row) -> str:
+    return f"#{poll['id']} {poll['question_text']}"
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= TEXT_SHOWN else text[: TEXT_SHOWN - 1] + "…"

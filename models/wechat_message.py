@@ -1,0 +1,36 @@
+"""SQL for wechat_message: WeChat retries are answered once, with the first reply.
+
+The key is recorded before the message is acted on, so a retry that arrives
+while the first attempt is still running (or after it failed) never acts again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.db import Database, IntegrityError
+
+
+async def claim(db: Database, dedup_key: str, now: datetime) -> bool:
+    """True for the first delivery of this key, False for a retry."""
+    try:
+        await db.execute("INSERT INTO wechat_message (dedup_key, create_time) VALUES (%s, %s)", (dedup_key, now))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def save_reply(db: Database, dedup_key: str, reply: str) -> None:
+    await db.execute("UPDATE wechat_message SET reply = %s WHERE dedup_key = %s", (reply, dedup_key))
+
+
+async def stored_reply(db: Database, dedup_key: str) -> str | None:
+    """The first attempt's reply; None while it is still running or if it failed."""
+    row = await db.fetch_one("SELECT reply FROM wechat_message WHERE dedup_key = %s", (dedup_key,))
+    return row["reply"] if row else None
+
+
+async def prune(db: Database, before: datetime) -> int:
+    """Forget keys recorded before ``before``; the platform stops retrying after seconds."""
+    result = await db.execute("DELETE FROM wechat_message WHERE create_time < %s", (before,))
+    return result.rowcount
