@@ -14,6 +14,7 @@ from functools import partial
 from aiohttp import web
 
 from application import PendingMigrations, accounts, init
+from application.access_log import AccessLogger
 from application.errors import AppError
 from application.forms import check_registration
 from config import ConfigError, Settings, load_settings
@@ -98,10 +99,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         log.info("serving on %s (%s)", where, settings.database.dialect)
 
     app.on_startup.append(announce)
+    options = {"shutdown_timeout": settings.shutdown_timeout, "access_log_class": AccessLogger, "print": None}
     if args.path:
-        web.run_app(app, path=args.path, shutdown_timeout=settings.shutdown_timeout, print=None)
+        web.run_app(app, path=args.path, **options)
     else:
-        web.run_app(app, host=args.host, port=args.port, shutdown_timeout=settings.shutdown_timeout, print=None)
+        web.run_app(app, host=args.host, port=args.port, **options)
 
 
 def main(argv: list[str] | None = None) -> int:
