@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean stack-up stack-down stack-restart
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The production shape on loopback: supervisord + 4 processes + nginx on 127.0.0.1:$(STACK_PORT or 8008),
+# against the MariaDB/Redis in VOTE_DATABASE_URL/VOTE_REDIS_URL. See docs/deploy.md.
+stack-up: $(STAMP)
+	$(BIN)/python deploy/stack.py up
+
+stack-down: $(STAMP)
+	$(BIN)/python deploy/stack.py down
+
+stack-restart: $(STAMP)
+	$(BIN)/python deploy/stack.py restart
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
