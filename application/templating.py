@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "template"
 
 
 def _static_url(app: web.Application) -> Any:
+    @cache
     def static(filename: str) -> str:
-        # Versioned URLs (?v=hash) so browsers and nginx may cache them for long.
+        # Versioned URLs (?v=hash) so browsers and nginx may cache them for long. aiohttp reads
+        # and hashes the file on every call; the files only change with a deploy, which restarts.
         return str(app.router["static"].url_for(filename=filename))
 
     return static
@@ -25,7 +28,11 @@ def _static_url(app: web.Application) -> Any:
 
 def setup_templates(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(
-        app, loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.StrictUndefined
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # templates change only with a deploy; no stat() per render
     )
     env.globals["static"] = _static_url(app)
 
