@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean stack-up stack-down stack-restart
+.PHONY: run test lint format clean stack-up stack-down stack-restart i18n-extract i18n-update i18n-compile screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,24 @@ stack-down: $(STAMP)
 
 stack-restart: $(STAMP)
 	$(BIN)/python deploy/stack.py restart
+
+# Translations (docs/ui.md): extract the texts into translations/messages.pot, merge them into each
+# language's .po (then translate the new ones), compile the .mo files the app loads. Both .po and .mo
+# are committed, so `python main.py` needs no build step.
+BABEL_EXTRACT := -F babel.cfg -k N_ --no-location --sort-output --width 100 --project vote --copyright-holder vote
+
+i18n-extract: $(STAMP)
+	$(BIN)/pybabel extract $(BABEL_EXTRACT) -o translations/messages.pot .
+
+i18n-update: i18n-extract
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --width 100 --ignore-obsolete
+
+i18n-compile: $(STAMP)
+	$(BIN)/pybabel compile -d translations --statistics
+
+# PNGs of the main pages at desktop and phone widths into docs/screenshots/ (needs chromium).
+screenshots: $(STAMP)
+	$(BIN)/python docs/screenshots/take.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
 from application.errors import AppError, ErrorCode
+from application.i18n import N_
 from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, Handler
 from application.security import client_ip
 from application.sessions import COOKIE_NAME
@@ -104,7 +105,7 @@ def require_user(request: web.Request) -> Row:
 def require_admin(request: web.Request) -> Row:
     current = require_user(request)
     if not current["is_admin"]:
-        raise AppError(403, "Only administrators may do this.")
+        raise AppError(403, N_("Only administrators may do this."))
     return current
 
 
@@ -128,16 +129,16 @@ async def authenticate(request: web.Request, account: str, password: str) -> Row
     counter = request.app[FAILED_LOGINS]
     key = _throttle_key(request, account)
     if await counter.blocked(key):
-        raise AppError(429, "Too many failed attempts. Please wait 15 minutes and try again.")
+        raise AppError(429, N_("Too many failed attempts. Please wait 15 minutes and try again."))
     found = await user.by_account(request.app[DB], account)
     if found is None:
         _DUMMY_HASH = _DUMMY_HASH or await hash_password(secrets.token_urlsafe(16))
         await verify_password(_DUMMY_HASH, password)
     if found is None or not await verify_password(found["password"], password):
         await counter.add(key)
-        raise AppError(400, "The account or password is incorrect.", ErrorCode.BAD_CREDENTIALS)
+        raise AppError(400, N_("The account or password is incorrect."), ErrorCode.BAD_CREDENTIALS)
     if not found["is_active"]:
-        raise AppError(403, "This account has been disabled.", ErrorCode.FORBIDDEN)
+        raise AppError(403, N_("This account has been disabled."), ErrorCode.FORBIDDEN)
     await counter.reset(key)
     return found
 

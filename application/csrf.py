@@ -17,6 +17,7 @@ from aiohttp_session import SESSION_KEY, get_session
 from application.auth import BY_TOKEN, SESSION_CSRF, USER, is_api
 from application.errors import AppError, ErrorCode
 from application.forms import read_form
+from application.i18n import N_
 from application.keys import Handler
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -47,7 +48,7 @@ def _check_origin(request: web.Request) -> None:
     if origin is None:
         return
     if origin == "null" or urlsplit(origin).netloc.lower() != request.host.lower():
-        raise _refuse("Cross-site request refused.")
+        raise _refuse(N_("Cross-site request refused."))
 
 
 async def _submitted_token(request: web.Request) -> str:
@@ -81,5 +82,5 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         expected = str(session.get(SESSION_CSRF, ""))
         submitted = await _submitted_token(request)
         if not expected or not hmac.compare_digest(expected.encode(), submitted.encode()):
-            raise _refuse("The form has expired or its security token is missing. Please reload and try again.")
+            raise _refuse(N_("The form has expired or its security token is missing. Please reload and try again."))
     return await handler(request)

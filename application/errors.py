@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from application.i18n import N_
+
 
 class ErrorCode(IntEnum):
     # The seed's codes keep their meaning.
@@ -44,7 +46,11 @@ CODE_FOR_STATUS = {
 
 
 class AppError(Exception):
-    """Refuse the request: rendered as a page or as ``{"error_code", "error_msg"}``."""
+    """Refuse the request: rendered as a page or as ``{"error_code", "error_msg"}``.
+
+    ``message`` and ``fields`` are English (the API's language); texts marked with ``N_()`` are
+    shown translated on pages.
+    """
 
     def __init__(
         self, status: int, message: str, code: ErrorCode | None = None, fields: dict[str, str] | None = None
@@ -56,5 +62,5 @@ class AppError(Exception):
         self.fields = fields or {}
 
 
-def not_found(what: str = "Page") -> AppError:
-    return AppError(404, f"{what} not found.")
+def not_found(message: str = N_("Page not found.")) -> AppError:
+    return AppError(404, message)

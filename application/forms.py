@@ -15,11 +15,22 @@ from email_validator import EmailNotValidError, validate_email
 from multidict import MultiDictProxy
 
 from application.errors import AppError, ErrorCode
-from models.passwords import MAX_LENGTH, password_problem
+from application.i18n import N_
+from models.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
 
 PHONE_RE = re.compile(r"1[3-9][0-9]{9}")
 NAME_MAX = 40
 EMAIL_MAX = 254
+
+# models/ speaks English only: its password messages, marked here so pages can translate them.
+PASSWORD_PROBLEMS = {
+    str(text): text
+    for text in (
+        N_("Use at least %(count)s characters.", count=MIN_LENGTH),
+        N_("Use at most %(count)s characters.", count=MAX_LENGTH),
+        N_("This password is too common; choose another."),
+    )
+}
 
 
 async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | Any]:
@@ -29,7 +40,7 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | Any]:
         form = None
     # aiohttp decodes bad bytes as U+FFFD; such a field would be stored mangled.
     if form is None or any(isinstance(value, str) and "\ufffd" in value for value in form.values()):
-        raise AppError(400, "The form is not valid UTF-8.")
+        raise AppError(400, N_("The form is not valid UTF-8."))
     return form
 
 
@@ -54,9 +65,9 @@ def text_fields(data: Mapping[str, Any], names: tuple[str, ...]) -> tuple[dict[s
     for name in names:
         value = data.get(name)
         if not isinstance(value, str):
-            errors[name] = "This field is required." if value is None else "This field must be text."
+            errors[name] = N_("This field is required.") if value is None else N_("This field must be text.")
         elif name != "password" and not value.strip():
-            errors[name] = "This field is required."
+            errors[name] = N_("This field is required.")
         else:
             values[name] = value if name == "password" else value.strip()
     return values, errors
@@ -69,11 +80,11 @@ def is_phone(account: str) -> bool:
 def normalize_email(value: str) -> str:
     """The email in canonical form; ValueError with a reason when it is not an address."""
     if len(value) > EMAIL_MAX:
-        raise ValueError(f"Use at most {EMAIL_MAX} characters.")
+        raise ValueError(N_("Use at most %(count)s characters.", count=EMAIL_MAX))
     try:
         return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValueError(f"Enter a valid email address ({exc}).") from None
+        raise ValueError(N_("Enter a valid email address (%(reason)s).", reason=str(exc))) from None
 
 
 def check_account(account: str) -> str:
@@ -85,9 +96,9 @@ def check_account(account: str) -> str:
     except ValueError:
         raise AppError(
             400,
-            "Enter an email address or a mainland mobile number (11 digits starting with 1).",
+            N_("Enter an email address or a mainland mobile number (11 digits starting with 1)."),
             ErrorCode.ACCOUNT_MALFORMED,
-            {"account": "Not an email address or mobile number."},
+            {"account": N_("Not an email address or mobile number.")},
         ) from None
 
 
@@ -95,25 +106,27 @@ def check_registration(data: Mapping[str, Any]) -> dict[str, str]:
     """Clean registration fields, or 400 (20002) with a message per bad field."""
     values, errors = text_fields(data, ("name", "email", "phone", "password"))
     if "name" in values and len(values["name"]) > NAME_MAX:
-        errors["name"] = f"Use at most {NAME_MAX} characters."
+        errors["name"] = N_("Use at most %(count)s characters.", count=NAME_MAX)
     if "email" in values:
         try:
             values["email"] = normalize_email(values["email"])
         except ValueError as exc:
-            errors["email"] = str(exc)
+            errors["email"] = exc.args[0]  # keeps the N_() text
     if "phone" in values and not is_phone(values["phone"]):
-        errors["phone"] = "Enter a mainland mobile number: 11 digits starting with 13-19."
+        errors["phone"] = N_("Enter a mainland mobile number: 11 digits starting with 13-19.")
     if "password" in values and (problem := password_problem(values["password"])):
-        errors["password"] = problem
+        errors["password"] = PASSWORD_PROBLEMS.get(problem, problem)
     if errors:
-        raise AppError(400, "Registration failed: please correct the fields.", ErrorCode.REGISTRATION_FAILED, errors)
+        raise AppError(
+            400, N_("Registration failed: please correct the fields."), ErrorCode.REGISTRATION_FAILED, errors
+        )
     return values
 
 
 def check_login(data: Mapping[str, Any]) -> tuple[str, str]:
     values, errors = text_fields(data, ("account", "password"))
     if "password" in values and len(values["password"]) > MAX_LENGTH:
-        errors["password"] = f"Use at most {MAX_LENGTH} characters."
+        errors["password"] = N_("Use at most %(count)s characters.", count=MAX_LENGTH)
     if errors:
-        raise AppError(400, "Enter your account and password.", ErrorCode.INVALID_INPUT, errors)
+        raise AppError(400, N_("Enter your account and password."), ErrorCode.INVALID_INPUT, errors)
     return check_account(values["account"]), values["password"]

@@ -8,6 +8,7 @@ import secrets
 from aiohttp import web
 
 from application.errors import CODE_FOR_STATUS, AppError, ErrorCode
+from application.i18n import N_
 from application.jsonutil import json_response
 from application.keys import Handler
 from application.security import add_security_headers
@@ -20,17 +21,24 @@ log = logging.getLogger(__name__)
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")
 
 TITLES = {
-    400: "Bad request",
-    401: "Please log in",
-    403: "Forbidden",
-    404: "Page not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Request too large",
-    415: "Unsupported media type",
-    429: "Too many attempts",
-    500: "Something went wrong",
-    503: "Service unavailable",
+    400: N_("Bad request"),
+    401: N_("Please log in"),
+    403: N_("Forbidden"),
+    404: N_("Page not found"),
+    405: N_("Method not allowed"),
+    409: N_("Conflict"),
+    413: N_("Request too large"),
+    415: N_("Unsupported media type"),
+    429: N_("Too many attempts"),
+    500: N_("Something went wrong"),
+    503: N_("Service unavailable"),
+}
+# What an error page says when aiohttp itself refused (no route, wrong method, body too big...).
+PAGE_MESSAGES = {
+    400: N_("The request could not be understood."),
+    404: N_("There is no page at this address. It may have been moved or deleted."),
+    405: N_("This address does not accept that kind of request."),
+    413: N_("The request is too large: the limit is 1 MiB."),
 }
 
 
@@ -48,7 +56,7 @@ async def error_response(request: web.Request, error: AppError) -> web.StreamRes
         return json_response(body, status=error.status)
     context = {
         "status": error.status,
-        "title": TITLES.get(error.status, "Error"),
+        "title": TITLES.get(error.status, N_("Error")),
         "message": error.message,
         "request_id": request.get(REQUEST_ID, ""),
     }
@@ -71,6 +79,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             add_security_headers(exc)
             raise
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else f"{exc.reason}."
+        if not wants_json(request):
+            message = PAGE_MESSAGES.get(exc.status, message)
         error = AppError(exc.status, message, CODE_FOR_STATUS.get(exc.status))
         response = await error_response(request, error)
         if exc.status == 405:
@@ -79,12 +89,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await error_response(request, exc)
     except (DatabaseUnavailable, *REDIS_UNAVAILABLE) as exc:
         log.warning("service unavailable [request %s]: %s", request_id, exc)
-        error = AppError(503, "The service is temporarily unavailable. Please try again shortly.")
+        error = AppError(503, N_("The service is temporarily unavailable. Please try again shortly."))
         response = await error_response(request, error)
         response.headers["Retry-After"] = "5"
     except Exception:
         log.exception("unhandled error [request %s] %s %s", request_id, request.method, request.path)
-        error = AppError(500, "An unexpected error occurred.", ErrorCode.INTERNAL_ERROR)
+        error = AppError(500, N_("An unexpected error occurred."), ErrorCode.INTERNAL_ERROR)
         response = await error_response(request, error)
     response.headers["X-Request-ID"] = request_id
     add_security_headers(response)

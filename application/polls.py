@@ -16,6 +16,7 @@ from aiohttp import web
 from application import live
 from application.auth import USER
 from application.errors import AppError, ErrorCode, not_found
+from application.i18n import N_
 from application.keys import DB
 from models import ballot, choice, question
 from models.clock import utcnow
@@ -28,11 +29,11 @@ VISIBILITIES = ("always", "after_vote", "after_close")
 MAX_ID = 2**31 - 1  # the id columns are INT; larger numbers would overflow SQLite's binding
 
 VOTE_REFUSALS: dict[type[ballot.VoteRefused], tuple[int, str, ErrorCode]] = {
-    ballot.NoChoice: (400, "You didn't select a choice.", ErrorCode.INVALID_INPUT),
-    ballot.InvalidChoice: (400, "That choice does not belong to this poll.", ErrorCode.INVALID_INPUT),
-    ballot.TooManyChoices: (400, "You selected more choices than this poll allows.", ErrorCode.INVALID_INPUT),
-    ballot.PollClosed: (403, "This poll is closed.", ErrorCode.POLL_CLOSED),
-    ballot.AlreadyVoted: (409, "You have already voted in this poll.", ErrorCode.ALREADY_VOTED),
+    ballot.NoChoice: (400, N_("You didn't select a choice."), ErrorCode.INVALID_INPUT),
+    ballot.InvalidChoice: (400, N_("That choice does not belong to this poll."), ErrorCode.INVALID_INPUT),
+    ballot.TooManyChoices: (400, N_("You selected more choices than this poll allows."), ErrorCode.INVALID_INPUT),
+    ballot.PollClosed: (403, N_("This poll is closed."), ErrorCode.POLL_CLOSED),
+    ballot.AlreadyVoted: (409, N_("You have already voted in this poll."), ErrorCode.ALREADY_VOTED),
 }
 
 
@@ -44,14 +45,14 @@ def privileged(request: web.Request, poll: Row) -> bool:
 
 def require_owner_or_admin(request: web.Request, poll: Row) -> None:
     if not privileged(request, poll):
-        raise AppError(403, "Only the poll's owner or an administrator may do this.")
+        raise AppError(403, N_("Only the poll's owner or an administrator may do this."))
 
 
 async def visible_poll(request: web.Request) -> Row:
     """The poll in the URL: 404 when unknown, deleted, or scheduled and not ours."""
     found = await question.get(request.app[DB], int(request.match_info["question_id"]))
     if found is None or not (question.is_published(found, utcnow()) or privileged(request, found)):
-        raise not_found("Question")
+        raise not_found(N_("Poll not found."))
     return found
 
 
@@ -105,7 +106,7 @@ def parse_time(value: Any, field: str, errors: dict[str, str]) -> datetime | Non
     try:
         parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
-        errors[field] = "Use an ISO 8601 date and time, e.g. 2026-12-31T18:00 (UTC)."
+        errors[field] = N_("Use an ISO 8601 date and time, e.g. 2026-12-31T18:00 (UTC).")
         return None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
@@ -120,10 +121,12 @@ def parse_choice_ids(raw: Any) -> list[int]:
         if isinstance(value, bool) or not (
             isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
         ):
-            raise AppError(400, "Choices are identified by whole numbers.", fields={"choice": "Not a choice id."})
+            raise AppError(
+                400, N_("Choices are identified by whole numbers."), fields={"choice": N_("Not a choice id.")}
+            )
         ids.append(int(value))
     if any(choice_id > MAX_ID for choice_id in ids):
-        raise AppError(400, "That choice does not belong to this poll.", fields={"choice": "Unknown choice."})
+        raise AppError(400, N_("That choice does not belong to this poll."), fields={"choice": N_("Unknown choice.")})
     return ids
 
 
@@ -139,25 +142,25 @@ class PollFields:
 
 def _check_text(value: Any, field: str, errors: dict[str, str]) -> str:
     if not isinstance(value, str) or not value.strip():
-        errors[field] = "This field is required." if value in (None, "") else "This field must be text."
+        errors[field] = N_("This field is required.") if value in (None, "") else N_("This field must be text.")
         return ""
     if len(value.strip()) > TEXT_MAX:
-        errors[field] = f"Use at most {TEXT_MAX} characters."
+        errors[field] = N_("Use at most %(count)s characters.", count=TEXT_MAX)
     return value.strip()
 
 
 def _check_choices(raw: Any, errors: dict[str, str]) -> list[str]:
     if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
-        errors["choice"] = "Give the choices as a list of texts."
+        errors["choice"] = N_("Give the choices as a list of texts.")
         return []
     texts = [item.strip() for item in raw if item.strip()]  # blank ones are ignored
     lowered = [text.casefold() for text in texts]
     if not MIN_CHOICES <= len(texts) <= MAX_CHOICES:
-        errors["choice"] = f"Give between {MIN_CHOICES} and {MAX_CHOICES} choices."
+        errors["choice"] = N_("Give between %(low)s and %(high)s choices.", low=MIN_CHOICES, high=MAX_CHOICES)
     elif any(len(text) > TEXT_MAX for text in texts):
-        errors["choice"] = f"Each choice may have at most {TEXT_MAX} characters."
+        errors["choice"] = N_("Each choice may have at most %(count)s characters.", count=TEXT_MAX)
     elif len(set(lowered)) != len(lowered):
-        errors["choice"] = "Each choice must be different."
+        errors["choice"] = N_("Each choice must be different.")
     return texts
 
 
@@ -165,11 +168,11 @@ def _check_max_choices(raw: Any, count: int, errors: dict[str, str]) -> int:
     if raw in (None, ""):
         return 1
     if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit())):
-        errors["max_choices"] = "Enter a whole number."
+        errors["max_choices"] = N_("Enter a whole number.")
         return 1
     value = int(raw)
     if not 1 <= value <= max(count, 1):
-        errors["max_choices"] = "Between 1 and the number of choices."
+        errors["max_choices"] = N_("Between 1 and the number of choices.")
     return value
 
 
@@ -181,13 +184,13 @@ def check_poll(data: Mapping[str, Any], choices: Any, now: datetime) -> PollFiel
     pub_date = parse_time(data.get("pub_date"), "pub_date", errors) or now
     closes_at = parse_time(data.get("closes_at"), "closes_at", errors)
     if closes_at is not None and "closes_at" not in errors and closes_at <= max(pub_date, now):
-        errors["closes_at"] = "The closing time must be in the future and after the publication time."
+        errors["closes_at"] = N_("The closing time must be in the future and after the publication time.")
     visibility = data.get("results_visibility") or "always"
     if visibility not in VISIBILITIES:
-        errors["results_visibility"] = "Choose always, after_vote or after_close."
+        errors["results_visibility"] = N_("Choose always, after_vote or after_close.")
     max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors)
     if errors:
-        raise AppError(400, "The poll could not be saved: please correct the fields.", fields=errors)
+        raise AppError(400, N_("The poll could not be saved: please correct the fields."), fields=errors)
     return PollFields(text, texts, pub_date, closes_at, max_choices, str(visibility))
 
 
@@ -208,7 +211,7 @@ async def create_poll(db: Database, owner_id: int, fields: PollFields) -> int:
 
 
 def _already_voted() -> AppError:
-    return AppError(409, "This poll has votes already, so it can no longer be edited.", ErrorCode.ALREADY_VOTED)
+    return AppError(409, N_("This poll has votes already, so it can no longer be edited."), ErrorCode.ALREADY_VOTED)
 
 
 async def edit_poll(db: Database, poll: Row, fields: PollFields) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from application import wechat
-from application.views import accounts, admin, api_accounts, api_questions, live, questions, system
+from application.views import accounts, admin, api_accounts, api_questions, language, live, questions, system
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -53,6 +53,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_view(api_question + "/close", api_questions.ApiClose, name="api_close")
     router.add_view("/api/v1/openapi.yaml", api_questions.OpenApiSpec, name="openapi")
 
+    router.add_view("/language/{code}", language.SwitchLanguage, name="language")
     router.add_view("/hello", system.Hello, name="hello")
     router.add_view("/healthz", system.Healthz, name="healthz")
     router.add_view("/readyz", system.Readyz, name="readyz")

@@ -5,15 +5,39 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from application.auth import USER
+from application import i18n
+from application.auth import USER, safe_next
 from application.csrf import existing_csrf_token
+from application.i18n import N_
+from application.keys import SETTINGS
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "template"
+
+# Flash messages travel in a short-lived cookie holding one of these codes (never free text), so
+# showing one needs no session: an anonymous visitor's pages stay session-free.
+FLASH_COOKIE = "flash"
+FLASH_MAX_AGE = 60
+FLASHES = {
+    "registered": N_("Welcome! Your account is ready and you are logged in."),
+    "logged_in": N_("You are logged in."),
+    "logged_out": N_("You are logged out. See you soon!"),
+    "poll_created": N_("Your poll is published. Share its link to collect votes."),
+    "poll_scheduled": N_("Your poll is saved. It will be published at the time you chose."),
+    "poll_edited": N_("Your changes are saved."),
+    "poll_closed": N_("You closed the poll. Its results stay available."),
+    "poll_deleted": N_("The poll was deleted."),
+    "vote_counted": N_("Thank you: your vote was counted."),
+    "user_enabled": N_("The account is enabled again."),
+    "user_disabled": N_("The account is disabled; its sessions and tokens stopped working."),
+    "question_deleted": N_("The poll is deleted; it can be restored below."),
+    "question_restored": N_("The poll is restored and visible again."),
+}
 
 
 def _static_url(app: web.Application) -> Any:
@@ -35,9 +59,48 @@ def setup_templates(app: web.Application) -> None:
         auto_reload=False,  # templates change only with a deploy; no stat() per render
     )
     env.globals["static"] = _static_url(app)
+    i18n.install(env)
+    i18n.load_catalogues()
+
+
+def redirect(request: web.Request, location: str, flash: str | None = None) -> web.HTTPFound:
+    """A 302 after an action; ``flash`` names the message the next page shows."""
+    response = web.HTTPFound(location)
+    if flash is not None:
+        assert flash in FLASHES, flash
+        secure = request.app[SETTINGS].cookie_secure
+        response.set_cookie(
+            FLASH_COOKIE, flash, max_age=FLASH_MAX_AGE, path="/", httponly=True, samesite="Lax", secure=secure
+        )
+    return response
+
+
+def _this_page(request: web.Request) -> str:
+    """Where the language switch comes back to: this page, or for a form's answer, the form."""
+    if request.method == "GET":
+        return request.path_qs
+    referer = urlsplit(request.headers.get("Referer", ""))
+    if referer.netloc.lower() != request.host.lower():
+        return "/"
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
 
 
 async def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
-    """Render with what every page needs: who is logged in and the session's CSRF token."""
-    page = {"current_user": request.get(USER), "csrf_token": await existing_csrf_token(request), **context}
-    return aiohttp_jinja2.render_template(template, request, page, status=status)
+    """Render with what every page needs: who is logged in, the CSRF token, language, flash message."""
+    flash = request.cookies.get(FLASH_COOKIE)
+    language = i18n.language(request)
+    page = {
+        "current_user": request.get(USER),
+        "csrf_token": await existing_csrf_token(request),
+        "lang": language,
+        "path": request.path,
+        "this_page": _this_page(request),
+        "flash": FLASHES.get(flash or ""),
+        **context,
+    }
+    response = aiohttp_jinja2.render_template(template, request, page, status=status)
+    response.headers["Vary"] = "Accept-Language, Cookie"  # the language and login state come from them
+    response.headers["Content-Language"] = language.code
+    if flash is not None:
+        response.del_cookie(FLASH_COOKIE, path="/")  # shown once
+    return response

@@ -64,7 +64,7 @@ async def test_vote_increments_and_redirects_to_results(client: Any) -> None:
     assert response.headers["Location"] == f"/questions/{qid}/results"
     assert await votes_of(client, qid) == [0, 1]
     results = await (await client.get(f"/questions/{qid}/results")).text()
-    assert "(your vote)" in results and "100.0" in results
+    assert 'class="mine-label"' in results and "Your vote" in results and "100.0" in results
 
 
 async def test_no_choice_re_renders_the_form(client: Any) -> None:

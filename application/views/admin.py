@@ -6,8 +6,9 @@ from aiohttp import web
 
 from application.auth import require_admin
 from application.errors import AppError, not_found
+from application.i18n import N_
 from application.keys import DB
-from application.templating import render
+from application.templating import redirect, render
 from models import question, user
 
 
@@ -27,10 +28,10 @@ class AdminUserActive(web.View):
         user_id = int(self.request.match_info["user_id"])
         active = self.request.match_info["action"] == "enable"
         if user_id == admin["id"] and not active:
-            raise AppError(400, "You cannot disable your own account.")
+            raise AppError(400, N_("You cannot disable your own account."))
         if not await user.set_active(self.request.app[DB], user_id, active):
-            raise not_found("User")
-        raise web.HTTPFound("/admin")
+            raise not_found(N_("User not found."))
+        raise redirect(self.request, "/admin", "user_enabled" if active else "user_disabled")
 
 
 class AdminQuestionDeleted(web.View):
@@ -41,5 +42,5 @@ class AdminQuestionDeleted(web.View):
         question_id = int(self.request.match_info["question_id"])
         deleted = self.request.match_info["action"] == "delete"
         if not await question.set_deleted(self.request.app[DB], question_id, deleted):
-            raise not_found("Question")
-        raise web.HTTPFound("/admin")
+            raise not_found(N_("Poll not found."))
+        raise redirect(self.request, "/admin", "question_deleted" if deleted else "question_restored")

@@ -49,5 +49,5 @@ class ApiToken(web.View):
     async def delete(self) -> web.Response:
         me = require_user(self.request)
         if not await api_token.delete(self.request.app[DB], int(self.request.match_info["token_id"]), me["id"]):
-            raise not_found("Token")
+            raise not_found("Token not found.")
         return web.Response(status=204)

@@ -14,9 +14,10 @@ from application.auth import USER, require_user
 from application.csrf import csrf_token
 from application.errors import AppError, ErrorCode, not_found
 from application.forms import read_form
+from application.i18n import N_
 from application.jsonutil import json_response
 from application.keys import DB
-from application.templating import render
+from application.templating import redirect, render
 from models import choice, question
 from models.clock import utcnow
 
@@ -28,7 +29,7 @@ FORM_TIME_FORMAT = "%Y-%m-%dT%H:%M"
 def page_number(request: web.Request) -> int:
     raw = request.query.get("page", "1")
     if not raw.isdigit() or int(raw) < 1:
-        raise AppError(400, "page must be a positive whole number.", fields={"page": "Not a page number."})
+        raise AppError(400, N_("page must be a positive whole number."), fields={"page": N_("Not a page number.")})
     return int(raw)
 
 
@@ -40,11 +41,9 @@ class QuestionIndex(web.View):
         total = await question.count_published(db, now)
         pages = max(1, ceil(total / PAGE_SIZE))
         if page > pages:
-            raise not_found("Page")
+            raise not_found()
         items = await question.list_published(db, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        for item in items:
-            item["is_open"] = question.is_open(item, now)
-        context = {"questions": items, "page": page, "pages": pages, "total": total}
+        context = {"questions": items, "page": page, "pages": pages, "total": total, "now": now}
         return await render(self.request, "questions/index.html", context)
 
 
@@ -76,14 +75,19 @@ class QuestionVote(web.View):
             if exc.status != 400:
                 raise
             return await render_detail(self.request, poll, exc.message, status=400)
-        raise web.HTTPFound(f"/questions/{poll['id']}/results")
+        raise redirect(self.request, f"/questions/{poll['id']}/results", "vote_counted")
 
 
 class QuestionResults(web.View):
     async def get(self) -> web.Response:
         poll = await polls.visible_poll(self.request)
         view = await polls.poll_view(self.request, poll)
-        context = {"view": view, "poll": poll, "results": view.results() if view.results_visible else None}
+        context = {
+            "view": view,
+            "poll": poll,
+            "results": view.results() if view.results_visible else None,
+            "now": utcnow(),
+        }
         return await render(self.request, "questions/results.html", context, 200 if view.results_visible else 403)
 
 
@@ -104,10 +108,11 @@ class QuestionResultsCsv(web.View):
 
 
 def poll_form_values(source: Any, choices: list[str]) -> dict[str, Any]:
-    """What the create/edit form shows: at least four choice boxes, filled from ``choices``."""
+    """What the create/edit form shows: ``choices`` and empty boxes, at least four and one spare."""
+    boxes = min(polls.MAX_CHOICES, max(4, len(choices) + 1))
     return {
         "question_text": source.get("question_text", ""),
-        "choices": choices + [""] * max(0, 4 - len(choices)),
+        "choices": choices + [""] * max(0, boxes - len(choices)),
         "pub_date": source.get("pub_date", ""),
         "closes_at": source.get("closes_at", ""),
         "max_choices": source.get("max_choices", 1),
@@ -138,7 +143,8 @@ class QuestionNew(web.View):
             values = poll_form_values(form, [text for text in choices if text.strip()])
             return await render_poll_form(self.request, "/questions/new", values, exc.fields, exc.status)
         question_id = await polls.create_poll(self.request.app[DB], me["id"], fields)
-        raise web.HTTPFound(f"/questions/{question_id}")
+        flash = "poll_scheduled" if fields.pub_date > utcnow() else "poll_created"
+        raise redirect(self.request, f"/questions/{question_id}", flash)
 
 
 class QuestionEdit(web.View):
@@ -146,7 +152,7 @@ class QuestionEdit(web.View):
         me = require_user(self.request)
         poll = await polls.visible_poll(self.request)
         if poll["user_id"] != me["id"]:
-            raise AppError(403, "Only the poll's owner may edit it.")
+            raise AppError(403, N_("Only the poll's owner may edit it."))
         return poll
 
     async def get(self) -> web.Response:
@@ -169,7 +175,7 @@ class QuestionEdit(web.View):
             values = poll_form_values(form, [text for text in choices if text.strip()])
             return await render_poll_form(self.request, f"/questions/{poll['id']}/edit", values, exc.fields, 400)
         await polls.edit_poll(self.request.app[DB], poll, fields)
-        raise web.HTTPFound(f"/questions/{poll['id']}")
+        raise redirect(self.request, f"/questions/{poll['id']}", "poll_edited")
 
 
 class QuestionClose(web.View):
@@ -178,7 +184,7 @@ class QuestionClose(web.View):
         poll = await polls.visible_poll(self.request)
         polls.require_owner_or_admin(self.request, poll)
         await question.close(self.request.app[DB], poll["id"], utcnow())
-        raise web.HTTPFound(f"/questions/{poll['id']}")
+        raise redirect(self.request, f"/questions/{poll['id']}", "poll_closed")
 
 
 class QuestionDelete(web.View):
@@ -187,7 +193,7 @@ class QuestionDelete(web.View):
         poll = await polls.visible_poll(self.request)
         polls.require_owner_or_admin(self.request, poll)
         await question.set_deleted(self.request.app[DB], poll["id"], True)
-        raise web.HTTPFound("/")
+        raise redirect(self.request, "/", "poll_deleted")
 
 
 class QuestionChoices(web.View):

@@ -1,5 +1,6 @@
-// Keeps a results page current: the server pushes the results over a WebSocket
-// after every vote. Without JavaScript the page refreshes itself instead (noscript).
+// Keeps a results page current: the server pushes the results over a WebSocket after every vote,
+// and the bars glide to their new length. Without JavaScript the page refreshes itself (noscript).
+// Words come from data attributes the template rendered in the page's language.
 (function () {
   "use strict";
   var list = document.querySelector(".results[data-question-id]");
@@ -7,18 +8,53 @@
     return;
   }
   var questionId = list.getAttribute("data-question-id");
+  var units = { one: list.getAttribute("data-unit-one"), other: list.getAttribute("data-unit-other") };
+  var liveStatus = document.querySelector(".live-status");
   var RESULTS_HIDDEN = 4403;
   var retryDelay = 1000;
+  var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
   function unit(count) {
-    return count === 1 ? "vote" : "votes";
+    return count === 1 ? units.one : units.other;
   }
 
   function setText(parent, selector, text) {
     var node = parent.querySelector(selector);
-    if (node) {
+    if (node && node.textContent !== text) {
       node.textContent = text;
+      return true;
     }
+    return false;
+  }
+
+  function showStatus(live) {
+    if (!liveStatus) {
+      return;
+    }
+    liveStatus.classList.toggle("is-offline", !live);
+    setText(liveStatus, ".live-text", liveStatus.getAttribute(live ? "data-live" : "data-offline"));
+  }
+
+  // Ease a <progress> bar from its value to the new one over ~400 ms.
+  function glide(bar, target) {
+    var start = Number(bar.value) || 0;
+    if (reduceMotion || Math.abs(target - start) < 0.05) {
+      bar.value = target;
+      return;
+    }
+    var began = null;
+    function step(now) {
+      if (began === null) {
+        began = now;
+      }
+      var t = Math.min(1, (now - began) / 400);
+      var eased = 1 - Math.pow(1 - t, 3);
+      bar.value = start + (target - start) * eased;
+      if (t < 1) {
+        window.requestAnimationFrame(step);
+      }
+    }
+    window.requestAnimationFrame(step);
   }
 
   function apply(results) {
@@ -29,13 +65,14 @@
       if (!item) {
         return;
       }
-      setText(item, ".result-votes", String(choice.votes));
+      var changed = setText(item, ".result-votes", String(choice.votes));
       setText(item, ".result-unit", unit(choice.votes));
       setText(item, ".result-percent", choice.percent.toFixed(1));
+      item.classList.toggle("is-changed", changed);
       var bar = item.querySelector(".result-bar");
       if (bar) {
-        bar.value = choice.percent;
         bar.textContent = choice.percent.toFixed(1) + "%";
+        glide(bar, choice.percent);
       }
     });
   }
@@ -43,14 +80,21 @@
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     var socket = new WebSocket(scheme + "//" + window.location.host + "/questions/" + questionId + "/live");
+    socket.onopen = function () {
+      showStatus(true);
+    };
     socket.onmessage = function (event) {
       retryDelay = 1000;
       apply(JSON.parse(event.data));
     };
     socket.onclose = function (event) {
       if (event.code === RESULTS_HIDDEN || event.code === 1000) {
+        if (liveStatus) {
+          liveStatus.hidden = true;
+        }
         return;
       }
+      showStatus(false);
       window.setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 30000);
     };

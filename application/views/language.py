@@ -1,0 +1,27 @@
+"""GET /language/{code}?next=/path: the footer's language switch; a cookie, no session, no JavaScript."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from application import i18n
+from application.auth import safe_next
+from application.errors import not_found
+from application.keys import SETTINGS
+
+
+class SwitchLanguage(web.View):
+    async def get(self) -> web.StreamResponse:
+        chosen = i18n.BY_CODE.get(self.request.match_info["code"])
+        if chosen is None:
+            raise not_found()
+        response = web.HTTPFound(safe_next(self.request.query.get("next")))
+        response.set_cookie(
+            i18n.COOKIE_NAME,
+            chosen.code,
+            max_age=i18n.COOKIE_MAX_AGE,
+            path="/",
+            samesite="Lax",
+            secure=self.request.app[SETTINGS].cookie_secure,
+        )
+        raise response

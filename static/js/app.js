@@ -1,0 +1,69 @@
+// Small enhancements; every page works without them. No inline scripts: the CSP allows only 'self'.
+(function () {
+  "use strict";
+
+  // Controls that need JavaScript (copy, add a choice, dismiss) stay hidden without it.
+  document.querySelectorAll("[data-js-only]").forEach(function (node) {
+    node.hidden = false;
+  });
+
+  // Copy the share link; the field stays selectable for browsers without the clipboard API.
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var field = document.querySelector(button.getAttribute("data-copy"));
+    var label = button.querySelector(".copy-text");
+    if (!field || !label) {
+      return;
+    }
+    var original = label.textContent;
+    button.addEventListener("click", function () {
+      field.select();
+      var done = function () {
+        label.textContent = button.getAttribute("data-copied");
+        window.setTimeout(function () { label.textContent = original; }, 2000);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () {});
+      } else if (document.execCommand && document.execCommand("copy")) {
+        done();
+      }
+    });
+  });
+
+  // Ask before closing or deleting: the question is rendered, translated, into data-confirm.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) {
+        event.preventDefault();
+      }
+    });
+  });
+
+  // "Add a choice" appends one more box, up to the 20 a poll may have.
+  var MAX_CHOICES = 20;
+  document.querySelectorAll("[data-add-choice]").forEach(function (button) {
+    var fieldset = button.closest("fieldset");
+    var list = fieldset && fieldset.querySelector(".choice-inputs");
+    if (!list) {
+      return;
+    }
+    var labelText = fieldset.getAttribute("data-choice-label") || "{n}";
+    var update = function () {
+      button.hidden = list.children.length >= MAX_CHOICES;
+    };
+    button.addEventListener("click", function () {
+      var number = list.children.length + 1;
+      var item = list.lastElementChild.cloneNode(true);
+      var label = item.querySelector("label");
+      var input = item.querySelector("input");
+      var text = labelText.replace("{n}", String(number));
+      label.setAttribute("for", "choice" + number);
+      label.textContent = text;
+      input.id = "choice" + number;
+      input.value = "";
+      list.appendChild(item);
+      input.focus();
+      update();
+    });
+    update();
+  });
+})();
