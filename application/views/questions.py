@@ -168,7 +168,7 @@ class QuestionEdit(web.View):
         except AppError as exc:
             values = poll_form_values(form, [text for text in choices if text.strip()])
             return await render_poll_form(self.request, f"/questions/{poll['id']}/edit", values, exc.fields, 400)
-        await polls.edit_poll(self.request.app[DB], poll, fields)
+        await polls.edit_poll(self.request.app, poll, fields)
         raise web.HTTPFound(f"/questions/{poll['id']}")
 
 
@@ -177,7 +177,7 @@ class QuestionClose(web.View):
         require_user(self.request)
         poll = await polls.visible_poll(self.request)
         polls.require_owner_or_admin(self.request, poll)
-        await question.close(self.request.app[DB], poll["id"], utcnow())
+        await polls.close_poll(self.request.app, poll)
         raise web.HTTPFound(f"/questions/{poll['id']}")
 
 
@@ -186,7 +186,7 @@ class QuestionDelete(web.View):
         require_user(self.request)
         poll = await polls.visible_poll(self.request)
         polls.require_owner_or_admin(self.request, poll)
-        await question.set_deleted(self.request.app[DB], poll["id"], True)
+        await polls.set_poll_deleted(self.request.app, poll["id"], True)
         raise web.HTTPFound("/")
 
 
