@@ -11,6 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+import uvloop
 from aiohttp import web
 
 from application import PendingMigrations, accounts, init
@@ -99,7 +100,13 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         log.info("serving on %s (%s)", where, settings.database.dialect)
 
     app.on_startup.append(announce)
-    options = {"shutdown_timeout": settings.shutdown_timeout, "access_log_class": AccessLogger, "print": None}
+    options = {
+        "shutdown_timeout": settings.shutdown_timeout,
+        "access_log_class": AccessLogger,
+        "access_log": logging.getLogger("aiohttp.access") if settings.access_log else None,
+        "print": None,
+        "loop": uvloop.new_event_loop(),
+    }
     if args.path:
         web.run_app(app, path=args.path, **options)
     else:

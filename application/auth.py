@@ -50,9 +50,7 @@ async def _token_user(request: web.Request, header: str) -> Row:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("Use the header Authorization: Bearer <token>.")
-    db = request.app[DB]
-    user_id = await api_token.user_id_for(db, token.strip())
-    found = await user.get(db, user_id) if user_id is not None else None
+    found = await api_token.owner_of(request.app[DB], token.strip())
     if found is None or not found["is_active"]:
         raise unauthorized("The token is invalid, revoked, or its account is disabled.")
     return found

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from application.jsonutil import dumps
 from application.keys import DB, REDIS, SETTINGS
+from application.poll_cache import PollCache
 from models import choice
 from models.redis_client import REDIS_UNAVAILABLE
 
@@ -114,6 +115,12 @@ class LiveHub:
 
 
 HUB: web.AppKey[LiveHub] = web.AppKey("live_hub")
+POLLS: web.AppKey[PollCache] = web.AppKey("poll_cache")
+
+
+def _changed_here(app: web.Application, question_id: int) -> None:
+    app[POLLS].drop(question_id)
+    app[HUB].mark_dirty(question_id)
 
 
 async def results_message(app: web.Application, question_id: int) -> str:
@@ -126,8 +133,10 @@ def _channel(app: web.Application) -> str:
 
 
 async def results_changed(app: web.Application, question_id: int) -> None:
-    """Tell every process that a poll's counts moved. The vote is already committed, so a
-    Redis outage only costs this update: listeners re-read everything when Redis returns."""
+    """Tell every process that a poll changed (a vote, closed, edited, deleted). The change is
+    already committed, so a Redis outage only costs this announcement: cached copies expire
+    within seconds and listeners re-read everything when Redis returns."""
+    app[POLLS].drop(question_id)  # this process at once, before the answer goes out
     redis = app[REDIS]
     if redis is None:
         app[HUB].mark_dirty(question_id)
@@ -157,11 +166,12 @@ async def _listen(app: web.Application, stop: asyncio.Event) -> None:
                         continue
                     if message["type"] == "subscribe":
                         # First subscription, or redis-py re-subscribed after a reconnect:
-                        # whatever changed meanwhile was not announced, so re-send it all.
+                        # whatever changed meanwhile was not announced, so forget and re-send it all.
+                        app[POLLS].clear()
                         hub.mark_all_dirty()
                     elif message["type"] == "message":
                         with contextlib.suppress(ValueError):
-                            hub.mark_dirty(int(message["data"]))
+                            _changed_here(app, int(message["data"]))
         except REDIS_UNAVAILABLE as exc:
             log.warning("live updates: Redis subscription lost (%s); retrying", exc)
             with contextlib.suppress(TimeoutError):
@@ -171,6 +181,7 @@ async def _listen(app: web.Application, stop: asyncio.Event) -> None:
 async def live_context(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: the hub and, with Redis, its listener."""
     app[HUB] = LiveHub(app)
+    app[POLLS] = PollCache()
     stop = asyncio.Event()
     listener = asyncio.create_task(_listen(app, stop)) if app[REDIS] is not None else None
     yield

@@ -48,9 +48,21 @@ def require_owner_or_admin(request: web.Request, poll: Row) -> None:
         raise AppError(403, N_("Only the poll's owner or an administrator may do this."))
 
 
+async def cached_poll(app: web.Application, question_id: int) -> Row | None:
+    """A poll with its choices, from this process's cache when it has a current copy."""
+    cache = app[live.POLLS]
+    found = cache.get(question_id)
+    if found is None:
+        generation = cache.generation(question_id)
+        found = await question.get_with_choices(app[DB], question_id)
+        if found is not None:
+            cache.put(question_id, generation, dict(found))
+    return found
+
+
 async def visible_poll(request: web.Request) -> Row:
-    """The poll in the URL: 404 when unknown, deleted, or scheduled and not ours."""
-    found = await question.get(request.app[DB], int(request.match_info["question_id"]))
+    """The poll in the URL, with its choices: 404 when unknown, deleted, or scheduled and not ours."""
+    found = await cached_poll(request.app, int(request.match_info["question_id"]))
     if found is None or not (question.is_published(found, utcnow()) or privileged(request, found)):
         raise not_found(N_("Poll not found."))
     return found
@@ -76,12 +88,12 @@ class PollView:
 
 
 async def poll_view(request: web.Request, poll: Row) -> PollView:
-    db = request.app[DB]
+    """``poll`` as ``visible_poll`` returns it, with its choices."""
     now = utcnow()
     voter = voter_of(request)
-    my_vote = await ballot.choices_of(db, poll["id"], voter) if voter else None
+    my_vote = await ballot.choices_of(request.app[DB], poll["id"], voter) if voter else None
     visible = question.results_visible(poll, now, my_vote is not None, privileged(request, poll))
-    return PollView(poll, await choice.for_question(db, poll["id"]), my_vote, question.is_open(poll, now), visible)
+    return PollView(poll, poll["choices"], my_vote, question.is_open(poll, now), visible)
 
 
 async def record_vote(app: web.Application, poll: Row, choice_ids: list[int], voter: ballot.Voter) -> None:
@@ -214,8 +226,21 @@ def _already_voted() -> AppError:
     return AppError(409, N_("This poll has votes already, so it can no longer be edited."), ErrorCode.ALREADY_VOTED)
 
 
-async def edit_poll(db: Database, poll: Row, fields: PollFields) -> None:
+async def close_poll(app: web.Application, poll: Row) -> None:
+    await question.close(app[DB], poll["id"], utcnow())
+    await live.results_changed(app, poll["id"])
+
+
+async def set_poll_deleted(app: web.Application, question_id: int, deleted: bool) -> bool:
+    """Soft delete or restore; False when there is no such question."""
+    found = await question.set_deleted(app[DB], question_id, deleted)
+    await live.results_changed(app, question_id)
+    return found
+
+
+async def edit_poll(app: web.Application, poll: Row, fields: PollFields) -> None:
     """Rewrite a poll nobody voted on; 409 once the first vote is in."""
+    db = app[DB]
     if await ballot.count_for(db, poll["id"]):
         raise _already_voted()
     try:
@@ -232,3 +257,4 @@ async def edit_poll(db: Database, poll: Row, fields: PollFields) -> None:
             await choice.replace_all(tx, poll["id"], fields.choices)
     except IntegrityError:  # a vote arrived meanwhile: its ballot holds the old choices
         raise _already_voted() from None
+    await live.results_changed(app, poll["id"])

@@ -88,6 +88,7 @@ class Settings(BaseModel):
     db_query_timeout: float = Field(default=3.0, gt=0, le=300)
     redis_timeout: float = Field(default=2.0, gt=0, le=60)
     shutdown_timeout: float = Field(default=10.0, ge=0, le=300)
+    access_log: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")

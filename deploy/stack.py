@@ -45,6 +45,8 @@ class Stack:
         self.env = {**os.environ}
         for key, value in DEFAULTS.items():
             self.env.setdefault(key, value)
+        # nginx logs every request already; a second line per request in the app only costs CPU.
+        self.env.setdefault("VOTE_ACCESS_LOG", "0")
         self.env.setdefault("VOTE_SECRET_KEY", self._secret())
 
     # --- configuration -----------------------------------------------------------
@@ -191,18 +193,22 @@ http {{
             raise SystemExit("nginx is not installed (Debian: apt-get install nginx)")
         self.prepare_database()
         self.render()
-        if self._pid("supervisord.pid") is None:
-            subprocess.run(
-                [str(BIN / "supervisord"), "-c", str(self.dir / "supervisord.conf")], env=self.env, check=True
-            )
-        for index in range(WORKERS):
-            self.wait_worker_ready(index)
-        self.wait_running()
-        if self._pid("nginx.pid") is None:
-            subprocess.run(
-                [nginx_binary(), "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)], env=self.env, check=True
-            )
-        self.wait_port()
+        try:
+            if self._pid("supervisord.pid") is None:
+                subprocess.run(
+                    [str(BIN / "supervisord"), "-c", str(self.dir / "supervisord.conf")], env=self.env, check=True
+                )
+            for index in range(WORKERS):
+                self.wait_worker_ready(index)
+            self.wait_running()
+            if self._pid("nginx.pid") is None:
+                subprocess.run(
+                    [nginx_binary(), "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)], env=self.env, check=True
+                )
+            self.wait_port()
+        except BaseException:
+            self.down()  # a half-started stack would leave processes behind
+            raise
         print(f"stack up: http://127.0.0.1:{self.port} ({WORKERS} processes; logs in {self.log_dir})")
 
     def restart(self) -> None:

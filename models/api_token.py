@@ -37,13 +37,17 @@ async def delete(db: Database, token_id: int, user_id: int) -> bool:
     return result.rowcount == 1
 
 
-async def user_id_for(db: Database, token: str) -> int | None:
-    """Whose token this is; also notes when it was last used."""
-    token_hash = hash_token(token)
-    row = await db.fetch_one("SELECT id, user_id, last_used_at FROM api_token WHERE token_hash = %s", (token_hash,))
+async def owner_of(db: Database, token: str) -> Row | None:
+    """The user this token belongs to (one query); also notes, at most once a minute, its last use."""
+    row = await db.fetch_one(
+        "SELECT t.id AS token_id, t.last_used_at, u.id, u.name, u.phone, u.email, u.password, u.is_admin,"
+        " u.is_active, u.create_time FROM api_token t JOIN user u ON u.id = t.user_id"
+        " WHERE t.token_hash = %s AND u.delete_flag = 0",
+        (hash_token(token),),
+    )
     if row is None:
         return None
     now = utcnow()
     if row["last_used_at"] is None or (now - row["last_used_at"]).total_seconds() > 60:
-        await db.execute("UPDATE api_token SET last_used_at = %s WHERE id = %s", (now, row["id"]))
-    return int(row["user_id"])
+        await db.execute("UPDATE api_token SET last_used_at = %s WHERE id = %s", (now, row["token_id"]))
+    return row

@@ -34,6 +34,45 @@ async def create(
     return result.last_id
 
 
+_QUESTION_FIELDS = (
+    "id",
+    "question_text",
+    "pub_date",
+    "closes_at",
+    "max_choices",
+    "results_visibility",
+    "user_id",
+    "create_time",
+)
+
+
+async def get_with_choices(db: Database, question_id: int) -> Row | None:
+    """A question that is not deleted, with its choices, in one round trip (the hot read path)."""
+    rows = await db.fetch_all(
+        "SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility, q.user_id,"
+        " q.create_time, c.id AS choice_id, c.choice_text, c.votes, c.create_time AS choice_create_time"
+        " FROM question q LEFT JOIN choice c ON c.question_id = q.id AND c.delete_flag = 0"
+        " WHERE q.id = %s AND q.delete_flag = 0 ORDER BY c.id",
+        (question_id,),
+    )
+    if not rows:
+        return None
+    found = {key: rows[0][key] for key in _QUESTION_FIELDS}
+    found["choices"] = [
+        {
+            "id": row["choice_id"],
+            "choice_text": row["choice_text"],
+            "votes": int(row["votes"]),
+            "question_id": question_id,
+            "create_time": row["choice_create_time"],
+        }
+        for row in rows
+        if row["choice_id"] is not None
+    ]
+    found["total_votes"] = sum(item["votes"] for item in found["choices"])
+    return found
+
+
 async def list_published(db: Database, now: datetime, limit: int, offset: int) -> list[Row]:
     """Newest first, as the index shows them."""
     return await db.fetch_all(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from application import polls
 from application.keys import DB
 from models import question, user
 from tests.browser import csrf_from, form_token, register
@@ -320,7 +321,7 @@ async def test_results_hidden_until_vote_or_close(client: Any) -> None:
     await vote(client, after_close, (await choice_ids(client, after_close))[0])
     assert (await client.get(f"/questions/{after_vote}/results")).status == 200
     assert (await client.get(f"/questions/{after_close}/results")).status == 403
-    await db.execute("UPDATE question SET closes_at = pub_date WHERE id = %s", (after_close,))
+    await polls.close_poll(client.app, {"id": after_close})  # as the owner's Close button does
     assert (await client.get(f"/questions/{after_close}/results")).status == 200
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from application import polls
 from application.auth import require_admin
 from application.errors import AppError, not_found
 from application.i18n import N_
@@ -41,6 +42,6 @@ class AdminQuestionDeleted(web.View):
         require_admin(self.request)
         question_id = int(self.request.match_info["question_id"])
         deleted = self.request.match_info["action"] == "delete"
-        if not await question.set_deleted(self.request.app[DB], question_id, deleted):
+        if not await polls.set_poll_deleted(self.request.app, question_id, deleted):
             raise not_found(N_("Poll not found."))
         raise redirect(self.request, "/admin", "question_deleted" if deleted else "question_restored")

@@ -15,7 +15,7 @@ from application.errors import AppError, ErrorCode
 from application.forms import read_json
 from application.jsonutil import json_response
 from application.keys import DB
-from models import question
+from models import choice, question
 from models.clock import utcnow
 from models.db import Row
 
@@ -79,7 +79,7 @@ class ApiQuestions(web.View):
         data = await read_json(self.request)
         fields = polls.check_poll(data, data.get("choices"), utcnow())
         question_id = await polls.create_poll(self.request.app[DB], me["id"], fields)
-        created = await question.get(self.request.app[DB], question_id)
+        created = await question.get_with_choices(self.request.app[DB], question_id)
         assert created is not None
         return json_response(detail(await polls.poll_view(self.request, created)), status=201)
 
@@ -93,7 +93,7 @@ class ApiQuestion(web.View):
         require_user(self.request)
         poll = await polls.visible_poll(self.request)
         polls.require_owner_or_admin(self.request, poll)
-        await question.set_deleted(self.request.app[DB], poll["id"], True)
+        await polls.set_poll_deleted(self.request.app, poll["id"], True)
         return web.Response(status=204)
 
 
@@ -106,10 +106,10 @@ class ApiVotes(web.View):
         if not isinstance(raw, list):
             raise AppError(400, "Send choice_ids as a list of choice ids.", fields={"choice_ids": "Expected a list."})
         await polls.cast_vote(self.request, poll, polls.parse_choice_ids(raw))
-        view = await polls.poll_view(self.request, poll)
-        if not view.results_visible:
+        if not question.results_visible(poll, utcnow(), voted=True, privileged=polls.privileged(self.request, poll)):
             return json_response({"question_id": poll["id"], "results_hidden": True}, status=201)
-        return json_response(view.results(), status=201)
+        counts = await choice.for_question(self.request.app[DB], poll["id"])  # now including this vote
+        return json_response(choice.tally(poll["id"], counts), status=201)
 
 
 class ApiResults(web.View):
@@ -126,8 +126,8 @@ class ApiClose(web.View):
         require_user(self.request)
         poll = await polls.visible_poll(self.request)
         polls.require_owner_or_admin(self.request, poll)
-        await question.close(self.request.app[DB], poll["id"], utcnow())
-        closed = await question.get(self.request.app[DB], poll["id"])
+        await polls.close_poll(self.request.app, poll)
+        closed = await question.get_with_choices(self.request.app[DB], poll["id"])
         assert closed is not None
         return json_response(detail(await polls.poll_view(self.request, closed)))
 

@@ -174,7 +174,7 @@ class QuestionEdit(web.View):
         except AppError as exc:
             values = poll_form_values(form, [text for text in choices if text.strip()])
             return await render_poll_form(self.request, f"/questions/{poll['id']}/edit", values, exc.fields, 400)
-        await polls.edit_poll(self.request.app[DB], poll, fields)
+        await polls.edit_poll(self.request.app, poll, fields)
         raise redirect(self.request, f"/questions/{poll['id']}", "poll_edited")
 
 
@@ -183,7 +183,7 @@ class QuestionClose(web.View):
         require_user(self.request)
         poll = await polls.visible_poll(self.request)
         polls.require_owner_or_admin(self.request, poll)
-        await question.close(self.request.app[DB], poll["id"], utcnow())
+        await polls.close_poll(self.request.app, poll)
         raise redirect(self.request, f"/questions/{poll['id']}", "poll_closed")
 
 
@@ -192,7 +192,7 @@ class QuestionDelete(web.View):
         require_user(self.request)
         poll = await polls.visible_poll(self.request)
         polls.require_owner_or_admin(self.request, poll)
-        await question.set_deleted(self.request.app[DB], poll["id"], True)
+        await polls.set_poll_deleted(self.request.app, poll["id"], True)
         raise redirect(self.request, "/", "poll_deleted")
 
 

@@ -1,0 +1,374 @@
+"""make bench: the real stack (nginx + 4 processes + MariaDB + Redis) under wrk.
+
+Brings the stack up as `make stack-up` does (on its own port, database and Redis prefix),
+creates users, API tokens, logged-in browser sessions and polls, then drives each scenario
+with wrk (64 connections, 2 threads) and prints requests/s, p50/p99 latency and the ratio to
+GET /hello measured through the same stack in the same run. Vote scenarios replay prepared
+requests (bench/replay.lua), each voter/poll pair once, and the votes in the database are
+compared with the answers wrk counted. Writes the table and a chart into docs/performance.md.
+
+Usage: .venv/bin/python bench/stack_bench.py [--seconds 10] [--no-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pymysql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models.passwords import hash_password  # noqa: E402
+
+PORT = int(os.environ.get("BENCH_PORT", "8018"))
+BASE = f"http://127.0.0.1:{PORT}"
+DB_NAME = "vote_bench"
+CONNECTIONS, THREADS = 64, 2
+VOTERS = 20_000  # enough distinct voters for the hot-choice run
+DISTINCT_POLLS = 40
+FORM_SESSIONS, FORM_POLLS = 64, 400
+PASSWORD = "bench-password-2026"
+DOCS = ROOT / "docs" / "performance.md"
+CHART = ROOT / "docs" / "performance-stack.png"
+MARK_START, MARK_END = "<!-- stack-bench:start -->", "<!-- stack-bench:end -->"
+
+
+@dataclass
+class Outcome:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    ok: int | None = None
+    refused: int | None = None
+    db_votes: int | None = None
+    in_flight: int | None = None
+
+
+def stack_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "STACK_PORT": str(PORT),
+        "STACK_DIR": str(ROOT / "var" / "bench-stack"),
+        "VOTE_DATABASE_URL": f"mysql://root@127.0.0.1:3306/{DB_NAME}",
+        "VOTE_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "VOTE_REDIS_PREFIX": "vote-bench:",
+        "VOTE_SECRET_KEY": "bench-secret",
+    }
+
+
+def stack(command: str) -> None:
+    subprocess.run([sys.executable, "deploy/stack.py", command], cwd=ROOT, env=stack_env(), check=True)
+
+
+def db() -> pymysql.Connection:
+    return pymysql.connect(host="127.0.0.1", user="root", database=DB_NAME, autocommit=True, charset="utf8mb4")
+
+
+def reset_database() -> None:
+    conn = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+    with conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{DB_NAME}`")
+    conn.close()
+
+
+# --- data ------------------------------------------------------------------------
+
+
+def create_data() -> dict[str, object]:
+    """Users, tokens and polls written straight into the database: setting up is not measured."""
+    password_hash = asyncio.run(hash_password(PASSWORD))
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(minutes=1)
+    conn = db()
+    with conn.cursor() as cursor:
+        users = [(f"v{n}", f"1{n:010d}", f"v{n}@bench.example", password_hash) for n in range(VOTERS + 1)]
+        cursor.executemany("INSERT INTO user (name, phone, email, password) VALUES (%s, %s, %s, %s)", users)
+        cursor.execute("SELECT id FROM user ORDER BY id")
+        user_ids = [row[0] for row in cursor.fetchall()]
+        tokens = [f"vote_{secrets.token_urlsafe(32)}" for _ in user_ids]
+        cursor.executemany(
+            "INSERT INTO api_token (user_id, name, token_hash) VALUES (%s, 'bench', %s)",
+            [(uid, hashlib.sha256(t.encode()).hexdigest()) for uid, t in zip(user_ids, tokens, strict=True)],
+        )
+
+        def polls(count: int, label: str, choices: int = 3) -> list[tuple[int, list[int]]]:
+            made = []
+            for n in range(count):
+                cursor.execute(
+                    "INSERT INTO question (user_id, question_text, pub_date) VALUES (%s, %s, %s)",
+                    (user_ids[0], f"{label} poll {n}: which one do you prefer?", now),
+                )
+                question_id = cursor.lastrowid
+                cursor.executemany(
+                    "INSERT INTO choice (question_id, choice_text, votes) VALUES (%s, %s, %s)",
+                    [(question_id, f"Choice {c + 1} of {label} {n}", 0) for c in range(choices)],
+                )
+                cursor.execute("SELECT id FROM choice WHERE question_id = %s ORDER BY id", (question_id,))
+                made.append((question_id, [row[0] for row in cursor.fetchall()]))
+            return made
+
+        data = {
+            "tokens": tokens[1:],
+            "emails": [f"v{n}@bench.example" for n in range(1, VOTERS + 1)],
+            "reads": polls(1, "Results", choices=5),
+            "distinct": polls(DISTINCT_POLLS, "Distinct"),
+            "hot": polls(1, "Hot", choices=2),
+            "form": polls(FORM_POLLS, "Form"),
+        }
+        _, choice_ids = data["reads"][0]  # type: ignore[index]
+        for offset, choice_id in enumerate(choice_ids):
+            cursor.execute("UPDATE choice SET votes = %s WHERE id = %s", (100 + 37 * offset, choice_id))
+    conn.close()
+    return data
+
+
+async def browser_sessions(emails: list[str], poll_id: int) -> list[tuple[str, str]]:
+    """Log in for real (form + CSRF) and keep each session's cookie and form token."""
+
+    async def one(email: str) -> tuple[str, str]:
+        # unsafe=True: keep cookies from an IP-address host (127.0.0.1).
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            page = await (await session.get(f"{BASE}/login")).text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+            data = {"account": email, "password": PASSWORD, "csrf_token": token}
+            async with session.post(f"{BASE}/login", data=data, allow_redirects=False) as response:
+                assert response.status == 302, await response.text()
+            page = await (await session.get(f"{BASE}/questions/{poll_id}")).text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+            cookie = session.cookie_jar.filter_cookies(BASE)["vote_session"].value
+            return cookie, token
+
+    return list(await asyncio.gather(*(one(email) for email in emails)))
+
+
+def request_files(data: dict[str, object], sessions: list[tuple[str, str]], directory: Path) -> dict[str, Path]:
+    tokens: list[str] = data["tokens"]  # type: ignore[assignment]
+    distinct: list[tuple[int, list[int]]] = data["distinct"]  # type: ignore[assignment]
+    (hot_id, hot_choices) = data["hot"][0]  # type: ignore[index]
+    form: list[tuple[int, list[int]]] = data["form"]  # type: ignore[assignment]
+
+    def api_line(token: str, poll: int, choice: int) -> str:
+        body = json.dumps({"choice_ids": [choice]})
+        return f"POST\t/api/v1/questions/{poll}/votes\tAuthorization\tBearer {token}\tapplication/json\t{body}"
+
+    files = {
+        # Consecutive requests go to different polls: every voter/poll pair once.
+        "api_distinct": [
+            api_line(tokens[n // DISTINCT_POLLS], *pick(distinct[n % DISTINCT_POLLS], n))
+            for n in range(DISTINCT_POLLS * len(tokens))
+        ][:200_000],
+        "api_hot": [api_line(token, hot_id, hot_choices[0]) for token in tokens],
+        "form": [
+            f"POST\t/questions/{poll}/vote\tCookie\tvote_session={sessions[n % len(sessions)][0]}"
+            f"\tapplication/x-www-form-urlencoded\tcsrf_token={sessions[n % len(sessions)][1]}&choice={choices[0]}"
+            for n, (poll, choices) in ((n, form[n // len(sessions)]) for n in range(len(sessions) * len(form)))
+        ],
+    }
+    paths = {}
+    for name, lines in files.items():
+        path = directory / f"{name}.tsv"
+        path.write_text("\n".join(lines) + "\n")
+        paths[name] = path
+    return paths
+
+
+def pick(poll: tuple[int, list[int]], n: int) -> tuple[int, int]:
+    return poll[0], poll[1][n % len(poll[1])]
+
+
+# --- wrk -----------------------------------------------------------------------
+
+
+def wrk(name: str, url: str, seconds: int, requests: Path | None = None) -> tuple[Outcome, str]:
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    env = dict(os.environ)
+    if requests is not None:
+        command += ["-s", str(ROOT / "bench" / "replay.lua")]
+        env.update(BENCH_REQUESTS=str(requests), BENCH_THREADS=str(THREADS))
+    output = subprocess.run([*command, url], capture_output=True, text=True, env=env, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    return Outcome(name, rps, latency(output, "50%"), latency(output, "99%")), output
+
+
+def latency(output: str, percentile: str) -> float:
+    value, unit = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def votes_in(polls: list[tuple[int, list[int]]]) -> int:
+    conn = db()
+    with conn.cursor() as cursor:
+        ids = [poll for poll, _ in polls]
+        cursor.execute(
+            "SELECT COALESCE(SUM(votes), 0) FROM choice WHERE question_id IN (" + ",".join(["%s"] * len(ids)) + ")", ids
+        )
+        total = int(cursor.fetchone()[0])
+    conn.close()
+    return total
+
+
+def replay(name: str, path: Path, polls: list[tuple[int, list[int]]], seconds: int) -> Outcome:
+    outcome, output = wrk(name, BASE, seconds, path)
+    counts = dict(re.findall(r"(\w+)=(\d+)", output.split("REPLAY", 1)[1]))
+    sent, ok, refused, filler = (int(counts[key]) for key in ("sent", "ok", "refused", "filler"))
+    if filler:
+        raise SystemExit(f"{name}: ran out of prepared requests; prepare more")
+    time.sleep(1)  # let requests wrk abandoned at the deadline finish on the server
+    outcome.ok, outcome.refused, outcome.db_votes = ok, refused, votes_in(polls)
+    outcome.in_flight = sent - ok - refused
+    # The votes in wrk's duration window are req/s * seconds; report the vote rate, not the filler.
+    return outcome
+
+
+# --- process figures ---------------------------------------------------------------
+
+
+def startup_seconds() -> float:
+    """Median time for a fresh `python main.py` to answer /readyz on a unix socket."""
+    times = []
+    for _ in range(3):
+        sock = Path(tempfile.mkdtemp()) / "s.sock"
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "main.py", "--path", str(sock)],
+            cwd=ROOT,
+            env=stack_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while (
+            subprocess.run(
+                ["curl", "-sf", "--unix-socket", str(sock), "http://x/readyz"], capture_output=True
+            ).returncode
+            != 0
+        ):
+            time.sleep(0.02)
+        times.append(time.monotonic() - started)
+        process.terminate()
+        process.wait()
+    return statistics.median(times)
+
+
+def worker_rss_mib() -> list[float]:
+    output = subprocess.run(["pgrep", "-f", "main.py serve --path .*bench-stack"], capture_output=True, text=True)
+    sizes = []
+    for pid in output.stdout.split():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+# --- report --------------------------------------------------------------------------
+
+
+def table(outcomes: list[Outcome], hello: float) -> str:
+    rows = ["| scenario | requests/s | p50 | p99 | ratio to /hello |", "|---|---|---|---|---|"]
+    for o in outcomes:
+        rows.append(f"| {o.name} | {o.rps:,.0f} | {o.p50_ms:.1f} ms | {o.p99_ms:.1f} ms | {o.rps / hello:.2f} |")
+    return "\n".join(rows)
+
+
+def chart(outcomes: list[Outcome], hello: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 3.6), dpi=110)
+    names = [o.name for o in outcomes][::-1]
+    values = [o.rps / hello for o in outcomes][::-1]
+    bars = axis.barh(names, values, color="#1e5bd8")
+    axis.bar_label(bars, labels=[f"{o.rps:,.0f}/s" for o in outcomes][::-1], padding=3, fontsize=8)
+    axis.set_xlabel("requests/s as a ratio to GET /hello (same stack, same run)")
+    axis.set_xlim(0, max(values) * 1.25)
+    axis.set_title("vote on nginx + 4 processes + MariaDB + Redis, wrk -c64", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(CHART)
+
+
+def write_docs(report: str) -> None:
+    text = DOCS.read_text()
+    block = f"{MARK_START}\n{report}\n{MARK_END}"
+    if MARK_START in text:
+        text = re.sub(re.escape(MARK_START) + r".*?" + re.escape(MARK_END), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    DOCS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--no-docs", action="store_true", help="print only")
+    args = parser.parse_args()
+    reset_database()
+    stack("down")
+    stack("up")
+    try:
+        started = startup_seconds()
+        data = create_data()
+        form_polls: list[tuple[int, list[int]]] = data["form"]  # type: ignore[assignment]
+        sessions = asyncio.run(browser_sessions(data["emails"][:FORM_SESSIONS], form_polls[0][0]))  # type: ignore[index]
+        workdir = Path(tempfile.mkdtemp())
+        files = request_files(data, sessions, workdir)
+        time.sleep(2)
+        idle = worker_rss_mib()
+        reads_id = data["reads"][0][0]  # type: ignore[index]
+        seconds = args.seconds
+        hello, _ = wrk("GET /hello", f"{BASE}/hello", seconds)
+        outcomes = [
+            hello,
+            wrk("GET / (index)", f"{BASE}/", seconds)[0],
+            wrk("GET results page (HTML)", f"{BASE}/questions/{reads_id}/results", seconds)[0],
+            wrk("GET results (JSON API)", f"{BASE}/api/v1/questions/{reads_id}/results", seconds)[0],
+            replay("POST vote (API, distinct pairs)", files["api_distinct"], data["distinct"], seconds),  # type: ignore[arg-type]
+            replay("POST vote (API, one hot choice)", files["api_hot"], data["hot"], seconds),  # type: ignore[arg-type]
+            replay("POST vote (form, session + CSRF)", files["form"], form_polls, seconds),
+        ]
+        busy = worker_rss_mib()
+    finally:
+        stack("down")
+        reset_database()
+
+    lines = [table(outcomes, hello.rps), ""]
+    for o in outcomes:
+        if o.ok is not None:
+            exact = "exact" if o.ok <= (o.db_votes or 0) <= o.ok + (o.in_flight or 0) else "MISMATCH"
+            lines.append(
+                f"- {o.name}: {o.ok:,} answered 201/302, {o.refused:,} refused, {o.db_votes:,} votes in the database"
+                f" ({o.in_flight} still in flight when wrk stopped): {exact}"
+            )
+    lines += [
+        "",
+        f"- start-up, `python main.py` to a ready `/readyz` (median of 3): {started:.2f} s",
+        f"- memory per process: {statistics.median(idle):.1f} MiB idle, {statistics.median(busy):.1f} MiB after the run"
+        f" (median of {len(idle)} processes)",
+        f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s, 2 cores shared"
+        " by wrk, nginx, 4 app processes, MariaDB and Redis",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if not args.no_docs:
+        chart(outcomes, hello.rps)
+        write_docs(report + "\n\n![requests/s by scenario](performance-stack.png)")
+
+
+if __name__ == "__main__":
+    main()
