@@ -1,43 +1,73 @@
-"""A per-process cache of polls with their choices, the read path's one database query.
+"""A per-process cache of polls, the index listing and anonymous visitors' pages.
 
-Every change to a poll is announced through ``live.results_changed`` (votes, close, edit,
-delete), which reaches every process; each drops its copy at once. A short lifetime bounds
-staleness should an announcement be lost (Redis down). A read that started before a change
-never stores its older result: a generation number per poll tells.
+Every change to a poll is announced through ``live.results_changed`` (votes, create, close,
+edit, delete), which reaches every process; each drops what it holds of that poll, and the
+index listing, at once. A short lifetime bounds staleness should an announcement be lost
+(Redis down) or time alone change a page (a poll's closing time passing). A read that started
+before a change never stores its older result: generation numbers tell.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from models.db import Row
 
 LIFETIME_SECONDS = 2.0
+INDEX = -1  # the key of the index listing and its pages
 
 
 class PollCache:
     def __init__(self, lifetime: float = LIFETIME_SECONDS) -> None:
         self.lifetime = lifetime
-        self.entries: dict[int, tuple[float, Row]] = {}
+        self.polls: dict[int, tuple[float, Row]] = {}
+        self.listings: dict[int, tuple[float, Any]] = {}
+        self.pages: dict[int, dict[str, tuple[float, str]]] = {}
         self.generations: dict[int, int] = {}
 
     def generation(self, question_id: int) -> int:
         return self.generations.get(question_id, 0)
 
+    def deadline(self, seconds_left: float | None = None) -> float:
+        """When an entry made now expires: after the lifetime, or sooner if the page changes by
+        itself sooner (``seconds_left``: until a poll on it closes)."""
+        return time.monotonic() + min(self.lifetime, self.lifetime if seconds_left is None else seconds_left)
+
     def get(self, question_id: int) -> Row | None:
-        entry = self.entries.get(question_id)
+        entry = self.polls.get(question_id)
         if entry is None or entry[0] < time.monotonic():
             return None
         return dict(entry[1])  # a copy: callers may add keys
 
     def put(self, question_id: int, generation: int, row: Row) -> None:
         if generation == self.generation(question_id):
-            self.entries[question_id] = (time.monotonic() + self.lifetime, row)
+            self.polls[question_id] = (self.deadline(), row)
+
+    def listing(self, page: int) -> Any:
+        entry = self.listings.get(page)
+        return entry[1] if entry is not None and entry[0] >= time.monotonic() else None
+
+    def put_listing(self, page: int, generation: int, value: Any) -> None:
+        if generation == self.generation(INDEX):
+            self.listings[page] = (self.deadline(), value)
+
+    def page(self, question_id: int, key: str) -> str | None:
+        entry = self.pages.get(question_id, {}).get(key)
+        return entry[1] if entry is not None and entry[0] >= time.monotonic() else None
+
+    def put_page(self, question_id: int, generation: int, key: str, html: str, until: float) -> None:
+        if generation == self.generation(question_id):
+            self.pages.setdefault(question_id, {})[key] = (until, html)
 
     def drop(self, question_id: int) -> None:
-        self.entries.pop(question_id, None)
-        self.generations[question_id] = self.generation(question_id) + 1
+        """This poll changed; the index may show it, so it goes too."""
+        for key in (question_id, INDEX):
+            self.polls.pop(key, None)
+            self.pages.pop(key, None)
+            self.generations[key] = self.generation(key) + 1
+        self.listings.clear()
 
     def clear(self) -> None:
-        for question_id in list(self.entries):
+        for question_id in {*self.polls, *self.pages, INDEX}:
             self.drop(question_id)

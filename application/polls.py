@@ -20,7 +20,7 @@ from application.i18n import N_
 from application.keys import DB
 from models import ballot, choice, question
 from models.clock import utcnow
-from models.db import Database, IntegrityError, Row
+from models.db import IntegrityError, Row
 
 TEXT_MAX = 200
 MIN_CHOICES = 2
@@ -51,13 +51,21 @@ def require_owner_or_admin(request: web.Request, poll: Row) -> None:
 async def cached_poll(app: web.Application, question_id: int) -> Row | None:
     """A poll with its choices, from this process's cache when it has a current copy."""
     cache = app[live.POLLS]
+    generation = cache.generation(question_id)
     found = cache.get(question_id)
     if found is None:
-        generation = cache.generation(question_id)
         found = await question.get_with_choices(app[DB], question_id)
         if found is not None:
             cache.put(question_id, generation, dict(found))
+    if found is not None:
+        found["cache_generation"] = generation  # what pages rendered from it may be shared under
     return found
+
+
+def seconds_left(poll: Row, now: datetime) -> float | None:
+    """Seconds until the poll closes by itself, when that is still to come."""
+    closes_at = poll["closes_at"]
+    return (closes_at - now).total_seconds() if closes_at is not None and closes_at > now else None
 
 
 async def visible_poll(request: web.Request) -> Row:
@@ -206,8 +214,8 @@ def check_poll(data: Mapping[str, Any], choices: Any, now: datetime) -> PollFiel
     return PollFields(text, texts, pub_date, closes_at, max_choices, str(visibility))
 
 
-async def create_poll(db: Database, owner_id: int, fields: PollFields) -> int:
-    async with db.transaction() as tx:
+async def create_poll(app: web.Application, owner_id: int, fields: PollFields) -> int:
+    async with app[DB].transaction() as tx:
         question_id = await question.create(
             tx,
             user_id=owner_id,
@@ -219,6 +227,7 @@ async def create_poll(db: Database, owner_id: int, fields: PollFields) -> int:
         )
         for text in fields.choices:
             await choice.create(tx, question_id=question_id, choice_text=text)
+    await live.results_changed(app, question_id)  # the index lists it now
     return question_id
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,14 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp_session import SESSION_KEY
 
 from application import i18n
 from application.auth import USER, safe_next
 from application.csrf import existing_csrf_token
 from application.i18n import N_
 from application.keys import SETTINGS
+from application.live import POLLS
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "template"
 
@@ -85,20 +88,42 @@ def _this_page(request: web.Request) -> str:
     return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
 
 
-async def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
-    """Render with what every page needs: who is logged in, the CSRF token, language, flash message."""
+@dataclass(frozen=True)
+class Shared:
+    """A page that, rendered for one anonymous visitor, may be given to every other one."""
+
+    question_id: int  # poll_cache.INDEX for the index
+    generation: int  # of that poll in the cache when its data was read
+    seconds_left: float | None = None  # until the page changes by itself (a poll closes)
+
+
+async def render(
+    request: web.Request, template: str, context: dict[str, Any], status: int = 200, shared: Shared | None = None
+) -> web.Response:
+    """Render with what every page needs: who is logged in, the CSRF token, language, flash message.
+
+    With ``shared``, anonymous visitors without a message to show get the same HTML, rendered
+    once per language and poll change (rendering is most of such a request's cost).
+    """
     flash = request.cookies.get(FLASH_COOKIE)
     language = i18n.language(request)
-    page = {
-        "current_user": request.get(USER),
-        "csrf_token": await existing_csrf_token(request),
-        "lang": language,
-        "path": request.path,
-        "this_page": _this_page(request),
-        "flash": FLASHES.get(flash or ""),
-        **context,
-    }
-    response = aiohttp_jinja2.render_template(template, request, page, status=status)
+    reusable = shared is not None and flash is None and request.get(USER) is None and SESSION_KEY not in request
+    pages, key = request.app[POLLS], f"{language.code} {status} {request.host} {request.path_qs}"
+    html = pages.page(shared.question_id, key) if reusable and shared else None
+    if html is None:
+        page = {
+            "current_user": request.get(USER),
+            "csrf_token": await existing_csrf_token(request),
+            "lang": language,
+            "path": request.path,
+            "this_page": _this_page(request),
+            "flash": FLASHES.get(flash or ""),
+            **context,
+        }
+        html = aiohttp_jinja2.render_string(template, request, page)
+        if reusable and shared:
+            pages.put_page(shared.question_id, shared.generation, key, html, pages.deadline(shared.seconds_left))
+    response = web.Response(text=html, status=status, content_type="text/html")
     response.headers["Vary"] = "Accept-Language, Cookie"  # the language and login state come from them
     response.headers["Content-Language"] = language.code
     if flash is not None:

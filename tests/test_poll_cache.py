@@ -11,6 +11,7 @@ from application.keys import DB
 from application.poll_cache import PollCache
 from config import Settings
 from models import api_token
+from tests.browser import register
 from tests.factories import make_question, make_user
 
 
@@ -66,3 +67,24 @@ def test_entries_expire() -> None:
     cache = PollCache(lifetime=0.0)
     cache.put(1, cache.generation(1), {"id": 1})
     assert cache.get(1) is None
+
+
+async def test_anonymous_pages_are_shared_but_never_with_a_logged_in_user(client: Any) -> None:
+    db = client.app[DB]
+    qid = await make_question(db, "Shared?")
+    first = await (await client.get(f"/questions/{qid}/results")).text()
+    assert await (await client.get(f"/questions/{qid}/results")).text() == first  # the stored copy
+    chinese = await (await client.get(f"/questions/{qid}/results", headers={"Accept-Language": "zh-CN"})).text()
+    assert chinese != first  # one copy per language
+
+    _, token = await api_token.create(db, await make_user(db), "t")
+    choice = (await db.fetch_one("SELECT MIN(id) AS id FROM choice WHERE question_id = %s", (qid,)))["id"]
+    await client.post(
+        f"/api/v1/questions/{qid}/votes", json={"choice_ids": [choice]}, headers={"Authorization": f"Bearer {token}"}
+    )
+    after_vote = await (await client.get(f"/questions/{qid}/results")).text()
+    assert after_vote != first and 'class="result-votes">1<' in after_vote.replace(" ", "")
+
+    assert (await register(client)).status == 302
+    mine = await (await client.get(f"/questions/{qid}/results")).text()
+    assert "Voter 1" in mine and "Voter 1" not in after_vote

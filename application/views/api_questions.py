@@ -78,7 +78,7 @@ class ApiQuestions(web.View):
         me = require_user(self.request)
         data = await read_json(self.request)
         fields = polls.check_poll(data, data.get("choices"), utcnow())
-        question_id = await polls.create_poll(self.request.app[DB], me["id"], fields)
+        question_id = await polls.create_poll(self.request.app, me["id"], fields)
         created = await question.get_with_choices(self.request.app[DB], question_id)
         assert created is not None
         return json_response(detail(await polls.poll_view(self.request, created)), status=201)

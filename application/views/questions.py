@@ -17,7 +17,9 @@ from application.forms import read_form
 from application.i18n import N_
 from application.jsonutil import json_response
 from application.keys import DB
-from application.templating import redirect, render
+from application.live import POLLS
+from application.poll_cache import INDEX
+from application.templating import Shared, redirect, render
 from models import choice, question
 from models.clock import utcnow
 
@@ -35,16 +37,25 @@ def page_number(request: web.Request) -> int:
 
 class QuestionIndex(web.View):
     async def get(self) -> web.Response:
-        db = self.request.app[DB]
         page = page_number(self.request)
+        cache = self.request.app[POLLS]
+        generation = cache.generation(INDEX)
         now = utcnow()
-        total = await question.count_published(db, now)
+        listing = cache.listing(page)
+        if listing is None:
+            db = self.request.app[DB]
+            total = await question.count_published(db, now)
+            items = await question.list_published(db, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+            listing = (total, items)
+            cache.put_listing(page, generation, listing)
+        total, items = listing
         pages = max(1, ceil(total / PAGE_SIZE))
         if page > pages:
             raise not_found()
-        items = await question.list_published(db, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
         context = {"questions": items, "page": page, "pages": pages, "total": total, "now": now}
-        return await render(self.request, "questions/index.html", context)
+        closing = [left for item in items if (left := polls.seconds_left(item, now)) is not None]
+        shared = Shared(INDEX, generation, min(closing, default=None))
+        return await render(self.request, "questions/index.html", context, shared=shared)
 
 
 async def render_detail(
@@ -54,8 +65,10 @@ async def render_detail(
     if view.is_open and request[USER] is not None:
         await csrf_token(request)
     share_url = f"{request.url.origin()}/questions/{poll['id']}"
-    context = {"view": view, "poll": poll, "message": message, "now": utcnow(), "share_url": share_url}
-    return await render(request, "questions/detail.html", context, status)
+    now = utcnow()
+    context = {"view": view, "poll": poll, "message": message, "now": now, "share_url": share_url}
+    shared = Shared(poll["id"], poll["cache_generation"], polls.seconds_left(poll, now))
+    return await render(request, "questions/detail.html", context, status, shared)
 
 
 class QuestionDetail(web.View):
@@ -82,13 +95,11 @@ class QuestionResults(web.View):
     async def get(self) -> web.Response:
         poll = await polls.visible_poll(self.request)
         view = await polls.poll_view(self.request, poll)
-        context = {
-            "view": view,
-            "poll": poll,
-            "results": view.results() if view.results_visible else None,
-            "now": utcnow(),
-        }
-        return await render(self.request, "questions/results.html", context, 200 if view.results_visible else 403)
+        now = utcnow()
+        context = {"view": view, "poll": poll, "results": view.results() if view.results_visible else None, "now": now}
+        status = 200 if view.results_visible else 403
+        shared = Shared(poll["id"], poll["cache_generation"], polls.seconds_left(poll, now))
+        return await render(self.request, "questions/results.html", context, status, shared)
 
 
 class QuestionResultsCsv(web.View):
@@ -142,7 +153,7 @@ class QuestionNew(web.View):
         except AppError as exc:
             values = poll_form_values(form, [text for text in choices if text.strip()])
             return await render_poll_form(self.request, "/questions/new", values, exc.fields, exc.status)
-        question_id = await polls.create_poll(self.request.app[DB], me["id"], fields)
+        question_id = await polls.create_poll(self.request.app, me["id"], fields)
         flash = "poll_scheduled" if fields.pub_date > utcnow() else "poll_created"
         raise redirect(self.request, f"/questions/{question_id}", flash)
 
