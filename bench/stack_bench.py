@@ -30,6 +30,7 @@ from pathlib import Path
 
 import aiohttp
 import pymysql
+from yarl import URL
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -151,7 +152,7 @@ async def browser_sessions(emails: list[str], poll_id: int) -> list[tuple[str, s
                 assert response.status == 302, await response.text()
             page = await (await session.get(f"{BASE}/questions/{poll_id}")).text()
             token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-            cookie = session.cookie_jar.filter_cookies(BASE)["vote_session"].value
+            cookie = session.cookie_jar.filter_cookies(URL(BASE))["vote_session"].value
             return cookie, token
 
     return list(await asyncio.gather(*(one(email) for email in emails)))
