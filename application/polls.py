@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from application import live
-from application.auth import USER
+from application.auth import USER, require_user
 from application.errors import AppError, ErrorCode, not_found
 from application.i18n import N_
 from application.keys import DB
@@ -43,9 +43,13 @@ def privileged(request: web.Request, poll: Row) -> bool:
     return current is not None and (current["is_admin"] or current["id"] == poll["user_id"])
 
 
-def require_owner_or_admin(request: web.Request, poll: Row) -> None:
+async def managed_poll(request: web.Request) -> Row:
+    """The poll in the URL, for its owner or an administrator to manage; 403 for anyone else."""
+    require_user(request)
+    poll = await visible_poll(request)
     if not privileged(request, poll):
         raise AppError(403, N_("Only the poll's owner or an administrator may do this."))
+    return poll
 
 
 async def cached_poll(app: web.Application, question_id: int) -> Row | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import aiohttp
 import pymysql
+from common import wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = (9131, 9132)
@@ -32,18 +33,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-async def wait_ready(session: aiohttp.ClientSession, port: int) -> None:
-    for _ in range(200):
-        try:
-            async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise SystemExit(f"port {port} never became ready")
 
 
 async def api(session: aiohttp.ClientSession, path: str, body: dict[str, object], token: str = "") -> dict:
@@ -66,7 +55,7 @@ async def measure(servers: list[subprocess.Popen[bytes]], per_process: int) -> N
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         for port in PORTS:
-            await wait_ready(session, port)
+            await wait_ready(session, f"http://127.0.0.1:{port}")
         tokens = [await make_voter(session, n) for n in range(VOTES + 1)]
         poll = await api(session, "/api/v1/questions", {"question_text": "Bench?", "choices": ["a", "b"]}, tokens[0])
         choice = poll["choices"][0]["id"]

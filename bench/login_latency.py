@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from common import wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 9123
@@ -30,18 +31,6 @@ CREDENTIALS = {"account": ACCOUNT["email"], "password": ACCOUNT["password"], "na
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
-
-
-async def wait_ready(session: aiohttp.ClientSession) -> None:
-    for _ in range(200):
-        try:
-            async with session.get(f"{BASE}/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise SystemExit("the app did not become ready")
 
 
 async def timed_login(session: aiohttp.ClientSession) -> float:
@@ -72,7 +61,7 @@ async def poll_healthz(session: aiohttp.ClientSession, stop: asyncio.Event) -> l
 
 async def measure() -> None:
     async with aiohttp.ClientSession() as session:
-        await wait_ready(session)
+        await wait_ready(session, BASE)
         async with session.post(f"{BASE}/api/v1/register", json=ACCOUNT) as response:
             assert response.status in (201, 409), await response.text()
         sequential = [await timed_login(session) for _ in range(20)]

@@ -267,6 +267,7 @@ class SQLiteDatabase(Database):
         )
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA foreign_keys = ON")
+        # PRAGMA takes no parameters; the value is a number validated by the config loader.
         await conn.execute(f"PRAGMA busy_timeout = {int(settings.db_query_timeout * 1000)}")
         return cls(conn)
 

@@ -90,9 +90,7 @@ class ApiQuestion(web.View):
         return json_response(detail(await polls.poll_view(self.request, poll)))
 
     async def delete(self) -> web.Response:
-        require_user(self.request)
-        poll = await polls.visible_poll(self.request)
-        polls.require_owner_or_admin(self.request, poll)
+        poll = await polls.managed_poll(self.request)
         await polls.set_poll_deleted(self.request.app, poll["id"], True)
         return web.Response(status=204)
 
@@ -123,9 +121,7 @@ class ApiResults(web.View):
 
 class ApiClose(web.View):
     async def post(self) -> web.Response:
-        require_user(self.request)
-        poll = await polls.visible_poll(self.request)
-        polls.require_owner_or_admin(self.request, poll)
+        poll = await polls.managed_poll(self.request)
         await polls.close_poll(self.request.app, poll)
         closed = await question.get_with_choices(self.request.app[DB], poll["id"])
         assert closed is not None

@@ -104,9 +104,7 @@ class QuestionResults(web.View):
 
 class QuestionResultsCsv(web.View):
     async def get(self) -> web.Response:
-        require_user(self.request)
-        poll = await polls.visible_poll(self.request)
-        polls.require_owner_or_admin(self.request, poll)
+        poll = await polls.managed_poll(self.request)
         results = choice.tally(poll["id"], await choice.for_question(self.request.app[DB], poll["id"]))
         out = io.StringIO()
         writer = csv.writer(out)
@@ -191,18 +189,14 @@ class QuestionEdit(web.View):
 
 class QuestionClose(web.View):
     async def post(self) -> web.StreamResponse:
-        require_user(self.request)
-        poll = await polls.visible_poll(self.request)
-        polls.require_owner_or_admin(self.request, poll)
+        poll = await polls.managed_poll(self.request)
         await polls.close_poll(self.request.app, poll)
         raise redirect(self.request, f"/questions/{poll['id']}", "poll_closed")
 
 
 class QuestionDelete(web.View):
     async def post(self) -> web.StreamResponse:
-        require_user(self.request)
-        poll = await polls.visible_poll(self.request)
-        polls.require_owner_or_admin(self.request, poll)
+        poll = await polls.managed_poll(self.request)
         await polls.set_poll_deleted(self.request.app, poll["id"], True)
         raise redirect(self.request, "/", "poll_deleted")
 
