@@ -58,9 +58,15 @@ async def cached_poll(app: web.Application, question_id: int) -> Row | None:
     generation = cache.generation(question_id)
     found = cache.get(question_id)
     if found is None:
-        found = await question.get_with_choices(app[DB], question_id)
-        if found is not None:
-            cache.put(question_id, generation, dict(found))
+
+        async def fetch() -> Row | None:
+            row = await question.get_with_choices(app[DB], question_id)
+            if row is not None:
+                cache.put(question_id, generation, row)
+            return row
+
+        loaded = await cache.once(("poll", question_id, generation), fetch)
+        found = dict(loaded) if loaded is not None else None  # shared by every waiter: copy
     if found is not None:
         found["cache_generation"] = generation  # what pages rendered from it may be shared under
     return found

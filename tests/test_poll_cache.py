@@ -88,3 +88,25 @@ async def test_anonymous_pages_are_shared_but_never_with_a_logged_in_user(client
     assert (await register(client)).status == 302
     mine = await (await client.get(f"/questions/{qid}/results")).text()
     assert "Voter 1" in mine and "Voter 1" not in after_vote
+
+
+async def test_concurrent_misses_share_one_fetch_and_its_failure() -> None:
+    cache = PollCache()
+    calls = 0
+
+    async def fetch() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return calls
+
+    assert await asyncio.gather(*(cache.once("k", fetch) for _ in range(20))) == [1] * 20
+    assert await cache.once("k", fetch) == 2  # the next miss fetches again
+
+    async def broken() -> int:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("database down")
+
+    outcomes = await asyncio.gather(*(cache.once("k", broken) for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
+    assert cache.loading == {}

@@ -44,10 +44,16 @@ class QuestionIndex(web.View):
         listing = cache.listing(page)
         if listing is None:
             db = self.request.app[DB]
-            total = await question.count_published(db, now)
-            items = await question.list_published(db, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-            listing = (total, items)
-            cache.put_listing(page, generation, listing)
+
+            async def fetch() -> tuple[int, list[dict[str, Any]]]:
+                loaded = (
+                    await question.count_published(db, now),
+                    await question.list_published(db, now, PAGE_SIZE, (page - 1) * PAGE_SIZE),
+                )
+                cache.put_listing(page, generation, loaded)
+                return loaded
+
+            listing = await cache.once(("index", page, generation), fetch)
         total, items = listing
         pages = max(1, ceil(total / PAGE_SIZE))
         if page > pages:
