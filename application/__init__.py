@@ -62,7 +62,6 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        redis = app[REDIS]
         if redis is not None:
             await redis.aclose()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from abc import abstractmethod
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from aiohttp_session import AbstractStorage, Session
@@ -98,6 +98,12 @@ class RedisSessionStorage(ServerSideStorage):
 
 
 class DatabaseSessionStorage(ServerSideStorage):
+    """Expired rows are deleted as sessions are written, at most once an hour per process
+    (Redis expires its keys by itself)."""
+
+    PURGE_EVERY = timedelta(hours=1)
+    next_purge = datetime.min
+
     @property
     def db(self) -> Database:
         return self.app[DB]
@@ -106,7 +112,11 @@ class DatabaseSessionStorage(ServerSideStorage):
         return await web_session.load(self.db, session_id, utcnow())
 
     async def write(self, session_id: str, data: str, max_age: int) -> None:
-        await web_session.save(self.db, session_id, data, utcnow() + timedelta(seconds=max_age))
+        now = utcnow()
+        await web_session.save(self.db, session_id, data, now + timedelta(seconds=max_age))
+        if now >= self.next_purge:
+            self.next_purge = now + self.PURGE_EVERY
+            await web_session.purge_expired(self.db, now)
 
     async def delete(self, session_id: str) -> None:
         await web_session.delete(self.db, session_id)

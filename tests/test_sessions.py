@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import aiohttp_session
@@ -69,3 +70,16 @@ async def test_session_round_trip_and_server_side_deletion(settings: Settings, a
     # A copy of the old cookie is worthless once the session is gone.
     use_session(client, session_id)
     assert await (await client.get("/_test/recall")).text() == "nothing"
+
+
+async def test_expired_database_sessions_are_purged(sqlite_settings: Settings, aiohttp_client: Any) -> None:
+    app = init(sqlite_settings)
+    app.router.add_get("/_test/remember", remember)
+    client = await aiohttp_client(app)
+    await app[DB].execute(
+        "INSERT INTO web_session (id, data, expires_at) VALUES (%s, %s, %s)",
+        ("old", "{}", utcnow() - timedelta(days=1)),
+    )
+    await client.get("/_test/remember", params={"colour": "red"})
+    ids = [row["id"] for row in await app[DB].fetch_all("SELECT id FROM web_session")]
+    assert "old" not in ids and len(ids) == 1
