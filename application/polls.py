@@ -1,7 +1,9 @@
-"""Poll rules shared by the pages, the API (and later live updates and WeChat).
+"""Poll rules shared by the pages, the API, live updates and WeChat.
 
-Who may see a poll, who may see its results, checking a new poll's fields, and
-turning a refused vote into the right HTTP answer.
+Who may see a poll and its results, checking a new poll's fields, reading polls through the
+per-process cache, and the one way to vote, create, edit, close or delete: each change is
+announced to every process (``live.results_changed``), which drops its cached copies and
+updates live sockets. A refused vote becomes the right HTTP answer here too.
 """
 
 from __future__ import annotations
