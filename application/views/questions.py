@@ -143,6 +143,17 @@ async def render_poll_form(
     return await render(request, "questions/form.html", context, status)
 
 
+async def read_poll_form(request: web.Request, action: str) -> tuple[polls.PollFields | None, web.Response | None]:
+    """The submitted poll's checked fields, or the form shown again with its errors (400)."""
+    form = await read_form(request)
+    choices = [str(item) for item in form.getall("choice", [])]
+    try:
+        return polls.check_poll(form, choices, utcnow()), None
+    except AppError as exc:
+        values = poll_form_values(form, [text for text in choices if text.strip()])
+        return None, await render_poll_form(request, action, values, exc.fields, exc.status)
+
+
 class QuestionNew(web.View):
     async def get(self) -> web.Response:
         require_user(self.request)
@@ -150,13 +161,10 @@ class QuestionNew(web.View):
 
     async def post(self) -> web.StreamResponse:
         me = require_user(self.request)
-        form = await read_form(self.request)
-        choices = [str(item) for item in form.getall("choice", [])]
-        try:
-            fields = polls.check_poll(form, choices, utcnow())
-        except AppError as exc:
-            values = poll_form_values(form, [text for text in choices if text.strip()])
-            return await render_poll_form(self.request, "/questions/new", values, exc.fields, exc.status)
+        fields, invalid = await read_poll_form(self.request, "/questions/new")
+        if fields is None:
+            assert invalid is not None
+            return invalid
         question_id = await polls.create_poll(self.request.app, me["id"], fields)
         flash = "poll_scheduled" if fields.pub_date > utcnow() else "poll_created"
         raise redirect(self.request, f"/questions/{question_id}", flash)
@@ -172,7 +180,7 @@ class QuestionEdit(web.View):
 
     async def get(self) -> web.Response:
         poll = await self._owned_poll()
-        texts = [item["choice_text"] for item in await choice.for_question(self.request.app[DB], poll["id"])]
+        texts = [item["choice_text"] for item in poll["choices"]]
         source = {
             **poll,
             "pub_date": poll["pub_date"].strftime(FORM_TIME_FORMAT),
@@ -182,13 +190,10 @@ class QuestionEdit(web.View):
 
     async def post(self) -> web.StreamResponse:
         poll = await self._owned_poll()
-        form = await read_form(self.request)
-        choices = [str(item) for item in form.getall("choice", [])]
-        try:
-            fields = polls.check_poll(form, choices, utcnow())
-        except AppError as exc:
-            values = poll_form_values(form, [text for text in choices if text.strip()])
-            return await render_poll_form(self.request, f"/questions/{poll['id']}/edit", values, exc.fields, 400)
+        fields, invalid = await read_poll_form(self.request, f"/questions/{poll['id']}/edit")
+        if fields is None:
+            assert invalid is not None
+            return invalid
         await polls.edit_poll(self.request.app, poll, fields)
         raise redirect(self.request, f"/questions/{poll['id']}", "poll_edited")
 
