@@ -118,8 +118,8 @@ HUB: web.AppKey[LiveHub] = web.AppKey("live_hub")
 POLLS: web.AppKey[PollCache] = web.AppKey("poll_cache")
 
 
-def _changed_here(app: web.Application, question_id: int, votes_only: bool) -> None:
-    app[POLLS].drop(question_id, votes_only)
+def _changed_here(app: web.Application, question_id: int) -> None:
+    app[POLLS].drop(question_id)
     app[HUB].mark_dirty(question_id)
 
 
@@ -132,17 +132,17 @@ def _channel(app: web.Application) -> str:
     return app[SETTINGS].redis_prefix + "results"
 
 
-async def results_changed(app: web.Application, question_id: int, votes_only: bool = False) -> None:
+async def results_changed(app: web.Application, question_id: int) -> None:
     """Tell every process that a poll changed (a vote, closed, edited, deleted). The change is
     already committed, so a Redis outage only costs this announcement: cached copies expire
     within seconds and listeners re-read everything when Redis returns."""
+    app[POLLS].drop(question_id)  # this process at once, before the answer goes out
     redis = app[REDIS]
     if redis is None:
-        _changed_here(app, question_id, votes_only)
+        app[HUB].mark_dirty(question_id)
         return
-    app[POLLS].drop(question_id, votes_only)  # this process at once, before the answer goes out
     try:
-        await redis.publish(_channel(app), f"{question_id} votes" if votes_only else str(question_id))
+        await redis.publish(_channel(app), str(question_id))
     except REDIS_UNAVAILABLE as exc:
         log.warning("live update of question %s not published: %s", question_id, exc)
 
@@ -170,9 +170,8 @@ async def _listen(app: web.Application, stop: asyncio.Event) -> None:
                         app[POLLS].clear()
                         hub.mark_all_dirty()
                     elif message["type"] == "message":
-                        question_id, _, kind = message["data"].decode().partition(" ")
                         with contextlib.suppress(ValueError):
-                            _changed_here(app, int(question_id), votes_only=kind == "votes")
+                            _changed_here(app, int(message["data"]))
         except REDIS_UNAVAILABLE as exc:
             log.warning("live updates: Redis subscription lost (%s); retrying", exc)
             with contextlib.suppress(TimeoutError):

@@ -25,9 +25,6 @@ class PollCache:
     def __init__(self, lifetime: float = LIFETIME_SECONDS) -> None:
         self.lifetime = lifetime
         self.polls: dict[int, tuple[float, Row]] = {}
-        # The last row read of each poll, kept through votes: the vote path needs a poll's rules
-        # (open, max_choices, visibility, choices), not its counts.
-        self.rules: dict[int, tuple[float, Row]] = {}
         self.listings: dict[int, tuple[float, Any]] = {}
         self.pages: dict[int, dict[str, tuple[float, str]]] = {}
         self.generations: dict[int, int] = {}
@@ -64,12 +61,7 @@ class PollCache:
 
     def put(self, question_id: int, generation: int, row: Row) -> None:
         if generation == self.generation(question_id):
-            self.polls[question_id] = self.rules[question_id] = (self.deadline(), row)
-
-    def rules_of(self, question_id: int) -> Row | None:
-        """The poll as last read, whose counts may be older than the last vote."""
-        entry = self.rules.get(question_id)
-        return dict(entry[1]) if entry is not None and entry[0] >= time.monotonic() else None
+            self.polls[question_id] = (self.deadline(), row)
 
     def listing(self, page: int) -> Any:
         entry = self.listings.get(page)
@@ -87,10 +79,8 @@ class PollCache:
         if generation == self.generation(question_id):
             self.pages.setdefault(question_id, {})[key] = (until, html)
 
-    def drop(self, question_id: int, votes_only: bool = False) -> None:
-        """This poll changed (only its counts, with ``votes_only``); the index may show it too."""
-        if not votes_only:
-            self.rules.pop(question_id, None)
+    def drop(self, question_id: int) -> None:
+        """This poll changed; the index may show it, so it goes too."""
         for key in (question_id, INDEX):
             self.polls.pop(key, None)
             self.pages.pop(key, None)
@@ -98,5 +88,5 @@ class PollCache:
         self.listings.clear()
 
     def clear(self) -> None:
-        for question_id in {*self.polls, *self.rules, *self.pages, INDEX}:
+        for question_id in {*self.polls, *self.pages, INDEX}:
             self.drop(question_id)

@@ -80,19 +80,9 @@ def seconds_left(poll: Row, now: datetime) -> float | None:
     return (closes_at - now).total_seconds() if closes_at is not None and closes_at > now else None
 
 
-async def votable_poll(request: web.Request) -> Row:
-    """The poll in the URL with the rules a vote is checked against; its counts may be old."""
-    found = request.app[live.POLLS].rules_of(int(request.match_info["question_id"]))
-    return _visible(request, found) if found is not None else await visible_poll(request)
-
-
 async def visible_poll(request: web.Request) -> Row:
     """The poll in the URL, with its choices: 404 when unknown, deleted, or scheduled and not ours."""
-    return _visible(request, await cached_poll(request.app, int(request.match_info["question_id"])))
-
-
-def _visible(request: web.Request, found: Row | None) -> Row:
-    """404 when unknown, deleted, or scheduled and not ours."""
+    found = await cached_poll(request.app, int(request.match_info["question_id"]))
     if found is None or not (question.is_published(found, utcnow()) or privileged(request, found)):
         raise not_found(N_("Poll not found."))
     return found
@@ -129,7 +119,7 @@ async def poll_view(request: web.Request, poll: Row) -> PollView:
 async def record_vote(app: web.Application, poll: Row, choice_ids: list[int], voter: ballot.Voter) -> None:
     """The one vote path of the site, the API and WeChat; raises ``ballot.VoteRefused``."""
     await ballot.cast(app[DB], poll, choice_ids, voter, utcnow())
-    await live.results_changed(app, poll["id"], votes_only=True)
+    await live.results_changed(app, poll["id"])
 
 
 async def cast_vote(request: web.Request, poll: Row, choice_ids: list[int]) -> None:

@@ -110,37 +110,3 @@ async def test_concurrent_misses_share_one_fetch_and_its_failure() -> None:
     outcomes = await asyncio.gather(*(cache.once("k", broken) for _ in range(5)), return_exceptions=True)
     assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
     assert cache.loading == {}
-
-
-def test_a_poll_s_rules_outlive_a_vote_but_not_a_change() -> None:
-    cache = PollCache()
-    cache.put(3, cache.generation(3), {"id": 3, "closes_at": None})
-    cache.drop(3, votes_only=True)
-    assert cache.get(3) is None  # counts changed: pages re-read them
-    assert cache.rules_of(3) == {"id": 3, "closes_at": None}  # the vote path still knows the rules
-    cache.drop(3)  # closed, edited or deleted
-    assert cache.rules_of(3) is None
-
-
-async def test_a_close_on_a_reaches_the_vote_path_on_b(mysql_settings: Settings, aiohttp_client: Any) -> None:
-    a, b = await aiohttp_client(init(mysql_settings)), await aiohttp_client(init(mysql_settings))
-    db = a.app[DB]
-    qid = await make_question(db)
-    choice = (await db.fetch_one("SELECT MIN(id) AS id FROM choice WHERE question_id = %s", (qid,)))["id"]
-    tokens = [(await api_token.create(db, await make_user(db), "t"))[1] for _ in range(2)]
-
-    async def vote(token: str) -> int:
-        response = await b.post(
-            f"/api/v1/questions/{qid}/votes",
-            json={"choice_ids": [choice]},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        return response.status
-
-    assert await vote(tokens[0]) == 201  # B now holds the poll's rules through the vote
-    await polls.close_poll(a.app, {"id": qid})
-    started = time.monotonic()
-    status = await vote(tokens[1])
-    while status == 201 and time.monotonic() - started < 0.5:  # only a missed announcement could let it in
-        status = await vote(tokens[1])
-    assert status == 403

@@ -98,7 +98,7 @@ class ApiQuestion(web.View):
 class ApiVotes(web.View):
     async def post(self) -> web.Response:
         require_user(self.request)
-        poll = await polls.votable_poll(self.request)
+        poll = await polls.visible_poll(self.request)
         data = await read_json(self.request)
         raw = data.get("choice_ids")
         if not isinstance(raw, list):
