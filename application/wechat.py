@@ -304,7 +304,7 @@ class Conversation:
 
     async def _poll(self, poll_id: int) -> Row | None:
         """A published poll; followers never see scheduled or deleted ones. Sets the answer's language."""
-        found = await question.get(self.db, poll_id) if poll_id <= polls.MAX_ID else None
+        found = await question.get_with_choices(self.db, poll_id) if poll_id <= polls.MAX_ID else None
         if found is None or not question.is_published(found, self.now):
             return None
         if self.lang is None:
@@ -323,7 +323,7 @@ class Conversation:
         poll = await self._poll(poll_id)
         if poll is None:
             return self.t("no_poll", id=poll_id)
-        choices = await choice.for_question(self.db, poll_id)
+        choices = poll["choices"]
         mine = await ballot.choices_of(self.db, poll_id, self.voter)
         lines = [_title(poll)]
         lines += [f"{n}. {_shorten(item['choice_text'])}" for n, item in enumerate(choices, 1)]
@@ -347,7 +347,7 @@ class Conversation:
         poll = await self._poll(poll_id)
         if poll is None:
             return self.t("no_poll", id=poll_id)
-        choices = await choice.for_question(self.db, poll_id)
+        choices = poll["choices"]
         if not all(1 <= n <= len(choices) for n in numbers):
             return self.t("choose_between", n=len(choices))
         chosen = [choices[n - 1]["id"] for n in numbers]
@@ -371,7 +371,7 @@ class Conversation:
         voted = await ballot.choices_of(self.db, poll_id, self.voter) is not None
         if not question.results_visible(poll, self.now, voted, privileged=False):
             return self.t(poll["results_visibility"])  # the texts "after_vote" and "after_close"
-        tally = choice.tally(poll_id, await choice.for_question(self.db, poll_id))
+        tally = choice.tally(poll_id, poll["choices"])
         lines = [_title(poll)]
         lines += [
             self.t("result_line", n=n, text=_shorten(item["choice_text"]), votes=item["votes"], percent=item["percent"])

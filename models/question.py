@@ -96,11 +96,6 @@ async def count_published(db: Database, now: datetime) -> int:
     return int(row["n"]) if row else 0
 
 
-async def get(db: Database, question_id: int) -> Row | None:
-    """A question that is not deleted, published or not: callers decide who may see it."""
-    return await db.fetch_one(_SUMMARY + " WHERE q.id = %s AND q.delete_flag = 0", (question_id,))
-
-
 def is_published(question: Row, now: datetime) -> bool:
     return question["pub_date"] <= now
 

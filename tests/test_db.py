@@ -74,7 +74,7 @@ async def test_in_lists_unicode_and_times_round_trip(db: Database) -> None:
         "SELECT choice_text FROM choice WHERE id IN (" + placeholders(2) + ") ORDER BY id", ids[:2]
     )
     assert [r["choice_text"] for r in rows] == ["😀", "ü"]
-    found = await question.get(db, qid)
+    found = await question.get_with_choices(db, qid)
     assert found is not None
     assert found["question_text"] == "最喜欢的 emoji? 🗳️"
     assert found["pub_date"] == when

@@ -237,7 +237,7 @@ async def test_owner_edits_before_the_first_vote_only(client: Any) -> None:
     await vote(client, qid, yes)
     refused = await client.post(f"/questions/{qid}/edit", data=data, allow_redirects=False)
     assert refused.status == 409
-    assert (await question.get(client.app[DB], qid))["question_text"] == "Fixed?"
+    assert (await question.get_with_choices(client.app[DB], qid))["question_text"] == "Fixed?"
 
 
 async def test_only_the_owner_edits_and_only_owner_or_admin_closes_or_deletes(client: Any) -> None:
