@@ -9,6 +9,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from config import Settings
+from models.ballot import BallotBox
 from models.db import Database
 from models.throttle import FailureCounter
 
@@ -22,3 +23,4 @@ DB: web.AppKey[Database] = web.AppKey("db")
 REDIS: web.AppKey[Redis | None] = web.AppKey("redis")
 SESSION_STORAGE: web.AppKey[ServerSideStorage] = web.AppKey("session_storage")
 FAILED_LOGINS: web.AppKey[FailureCounter] = web.AppKey("failed_logins")
+BALLOTS: web.AppKey[BallotBox] = web.AppKey("ballots")

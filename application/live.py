@@ -1,8 +1,9 @@
 """Live results: votes anywhere reach every WebSocket watching that poll, in every process.
 
-A vote calls ``results_changed``. With Redis, that publishes the poll id on one
-channel; each process holds a single subscription (not one per socket) and marks
-the poll dirty in its ``LiveHub``. Without Redis the hub is marked directly.
+Each batch of votes calls ``votes_counted``, any other change ``results_changed``. With
+Redis, that publishes the poll ids on one channel; each process holds a single subscription
+(not one per socket) and marks the polls dirty in its ``LiveHub``. Without Redis the hub is
+marked directly.
 
 The hub coalesces: a dirty poll is read from the database once, at most every
 ``MIN_INTERVAL`` seconds, and the same JSON goes to all its sockets. Each socket
@@ -21,9 +22,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from application.jsonutil import dumps
-from application.keys import DB, REDIS, SETTINGS
+from application.keys import BALLOTS, DB, REDIS, SETTINGS
 from application.poll_cache import PollCache
 from models import choice
+from models.ballot import BallotBox
 from models.redis_client import REDIS_UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -118,9 +120,10 @@ HUB: web.AppKey[LiveHub] = web.AppKey("live_hub")
 POLLS: web.AppKey[PollCache] = web.AppKey("poll_cache")
 
 
-def _changed_here(app: web.Application, question_id: int) -> None:
-    app[POLLS].drop(question_id)
-    app[HUB].mark_dirty(question_id)
+def _changed_here(app: web.Application, question_ids: list[int], votes_only: bool) -> None:
+    for question_id in question_ids:
+        app[POLLS].drop(question_id, votes_only)
+        app[HUB].mark_dirty(question_id)
 
 
 async def results_message(app: web.Application, question_id: int) -> str:
@@ -132,19 +135,42 @@ def _channel(app: web.Application) -> str:
     return app[SETTINGS].redis_prefix + "results"
 
 
+# Messages on the channel: "12" (poll 12 changed) or "votes 12,31" (those polls gained votes).
+VOTES = "votes "
+
+
 async def results_changed(app: web.Application, question_id: int) -> None:
-    """Tell every process that a poll changed (a vote, closed, edited, deleted). The change is
-    already committed, so a Redis outage only costs this announcement: cached copies expire
-    within seconds and listeners re-read everything when Redis returns."""
-    app[POLLS].drop(question_id)  # this process at once, before the answer goes out
+    """Tell every process that a poll was created, closed, edited or deleted."""
+    await _announce(app, [question_id], votes_only=False)
+
+
+async def votes_counted(app: web.Application, question_ids: set[int]) -> None:
+    """Tell every process that these polls gained votes: counts change, the polls' rules do not."""
+    if question_ids:
+        await _announce(app, sorted(question_ids), votes_only=True)
+
+
+async def _announce(app: web.Application, question_ids: list[int], votes_only: bool) -> None:
+    """The change is already committed, so a Redis outage only costs this announcement: cached
+    copies expire within seconds and listeners re-read everything when Redis returns."""
     redis = app[REDIS]
     if redis is None:
-        app[HUB].mark_dirty(question_id)
+        _changed_here(app, question_ids, votes_only)
         return
+    for question_id in question_ids:  # this process at once, before the answer goes out
+        app[POLLS].drop(question_id, votes_only)
+    message = VOTES + ",".join(map(str, question_ids)) if votes_only else str(question_ids[0])
     try:
-        await redis.publish(_channel(app), str(question_id))
+        await redis.publish(_channel(app), message)
     except REDIS_UNAVAILABLE as exc:
-        log.warning("live update of question %s not published: %s", question_id, exc)
+        log.warning("live update of questions %s not published: %s", question_ids, exc)
+
+
+def _received(app: web.Application, data: bytes) -> None:
+    text = data.decode("ascii", "replace")
+    votes_only = text.startswith(VOTES)
+    with contextlib.suppress(ValueError):
+        _changed_here(app, [int(part) for part in text.removeprefix(VOTES).split(",")], votes_only)
 
 
 async def _listen(app: web.Application, stop: asyncio.Event) -> None:
@@ -170,8 +196,7 @@ async def _listen(app: web.Application, stop: asyncio.Event) -> None:
                         app[POLLS].clear()
                         hub.mark_all_dirty()
                     elif message["type"] == "message":
-                        with contextlib.suppress(ValueError):
-                            _changed_here(app, int(message["data"]))
+                        _received(app, message["data"])
         except REDIS_UNAVAILABLE as exc:
             log.warning("live updates: Redis subscription lost (%s); retrying", exc)
             with contextlib.suppress(TimeoutError):
@@ -179,9 +204,10 @@ async def _listen(app: web.Application, stop: asyncio.Event) -> None:
 
 
 async def live_context(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context: the hub and, with Redis, its listener."""
+    """Cleanup context: the hub, the poll cache, the ballot box and, with Redis, the listener."""
     app[HUB] = LiveHub(app)
     app[POLLS] = PollCache()
+    app[BALLOTS] = BallotBox(app[DB], lambda question_ids: votes_counted(app, question_ids))
     stop = asyncio.Event()
     listener = asyncio.create_task(_listen(app, stop)) if app[REDIS] is not None else None
     yield

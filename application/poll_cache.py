@@ -1,10 +1,12 @@
 """A per-process cache of polls, the index listing and anonymous visitors' pages.
 
-Every change to a poll is announced through ``live.results_changed`` (votes, create, close,
-edit, delete), which reaches every process; each drops what it holds of that poll, and the
-index listing, at once. A short lifetime bounds staleness should an announcement be lost
-(Redis down) or time alone change a page (a poll's closing time passing). A read that started
-before a change never stores its older result: generation numbers tell.
+Every change to a poll is announced (``live.results_changed`` for create, close, edit and
+delete, ``live.votes_counted`` for votes) and reaches every process; each drops what it holds
+of that poll, and the index listing, at once. Votes change only counts, so the poll's rules
+(open, choices, limits, visibility) stay for the vote path, which needs no counts. A short
+lifetime bounds staleness should an announcement be lost (Redis down) or time alone change a
+page (a poll's closing time passing). A read that started before a change never stores its
+older result: generation numbers tell.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class PollCache:
     def __init__(self, lifetime: float = LIFETIME_SECONDS) -> None:
         self.lifetime = lifetime
         self.polls: dict[int, tuple[float, Row]] = {}
+        self.rules: dict[int, tuple[float, Row]] = {}  # the last row read of each poll, kept through votes
         self.listings: dict[int, tuple[float, Any]] = {}
         self.pages: dict[int, dict[str, tuple[float, str]]] = {}
         self.generations: dict[int, int] = {}
@@ -61,7 +64,12 @@ class PollCache:
 
     def put(self, question_id: int, generation: int, row: Row) -> None:
         if generation == self.generation(question_id):
-            self.polls[question_id] = (self.deadline(), row)
+            self.polls[question_id] = self.rules[question_id] = (self.deadline(), row)
+
+    def rules_of(self, question_id: int) -> Row | None:
+        """The poll as last read: its rules are current, its counts may predate the last votes."""
+        entry = self.rules.get(question_id)
+        return dict(entry[1]) if entry is not None and entry[0] >= time.monotonic() else None
 
     def listing(self, page: int) -> Any:
         entry = self.listings.get(page)
@@ -79,8 +87,10 @@ class PollCache:
         if generation == self.generation(question_id):
             self.pages.setdefault(question_id, {})[key] = (until, html)
 
-    def drop(self, question_id: int) -> None:
-        """This poll changed; the index may show it, so it goes too."""
+    def drop(self, question_id: int, votes_only: bool = False) -> None:
+        """This poll changed (only its counts, with ``votes_only``); the index may show it, so it goes too."""
+        if not votes_only:
+            self.rules.pop(question_id, None)
         for key in (question_id, INDEX):
             self.polls.pop(key, None)
             self.pages.pop(key, None)
@@ -88,5 +98,5 @@ class PollCache:
         self.listings.clear()
 
     def clear(self) -> None:
-        for question_id in {*self.polls, *self.pages, INDEX}:
+        for question_id in {*self.polls, *self.rules, *self.pages, INDEX}:
             self.drop(question_id)

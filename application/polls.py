@@ -2,8 +2,8 @@
 
 Who may see a poll and its results, checking a new poll's fields, reading polls through the
 per-process cache, and the one way to vote, create, edit, close or delete: each change is
-announced to every process (``live.results_changed``), which drops its cached copies and
-updates live sockets. A refused vote becomes the right HTTP answer here too.
+announced to every process (``live.votes_counted``, ``live.results_changed``), which drops its
+cached copies and updates live sockets. A refused vote becomes the right HTTP answer here too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from application import live
 from application.auth import USER, require_user
 from application.errors import AppError, ErrorCode, not_found
 from application.i18n import N_
-from application.keys import DB
+from application.keys import BALLOTS, DB
 from models import ballot, choice, question
 from models.clock import utcnow
 from models.db import IntegrityError, Row
@@ -36,6 +36,7 @@ VOTE_REFUSALS: dict[type[ballot.VoteRefused], tuple[int, str, ErrorCode]] = {
     ballot.TooManyChoices: (400, N_("You selected more choices than this poll allows."), ErrorCode.INVALID_INPUT),
     ballot.PollClosed: (403, N_("This poll is closed."), ErrorCode.POLL_CLOSED),
     ballot.AlreadyVoted: (409, N_("You have already voted in this poll."), ErrorCode.ALREADY_VOTED),
+    ballot.PollNotFound: (404, N_("Poll not found."), ErrorCode.NOT_FOUND),
 }
 
 
@@ -82,7 +83,16 @@ def seconds_left(poll: Row, now: datetime) -> float | None:
 
 async def visible_poll(request: web.Request) -> Row:
     """The poll in the URL, with its choices: 404 when unknown, deleted, or scheduled and not ours."""
-    found = await cached_poll(request.app, int(request.match_info["question_id"]))
+    return _visible(request, await cached_poll(request.app, int(request.match_info["question_id"])))
+
+
+async def votable_poll(request: web.Request) -> Row:
+    """The poll in the URL with the rules a vote is checked against; its counts may be old."""
+    found = request.app[live.POLLS].rules_of(int(request.match_info["question_id"]))
+    return _visible(request, found) if found is not None else await visible_poll(request)
+
+
+def _visible(request: web.Request, found: Row | None) -> Row:
     if found is None or not (question.is_published(found, utcnow()) or privileged(request, found)):
         raise not_found(N_("Poll not found."))
     return found
@@ -116,17 +126,17 @@ async def poll_view(request: web.Request, poll: Row) -> PollView:
     return PollView(poll, poll["choices"], my_vote, question.is_open(poll, now), visible)
 
 
-async def record_vote(app: web.Application, poll: Row, choice_ids: list[int], voter: ballot.Voter) -> None:
-    """The one vote path of the site, the API and WeChat; raises ``ballot.VoteRefused``."""
-    await ballot.cast(app[DB], poll, choice_ids, voter, utcnow())
-    await live.results_changed(app, poll["id"])
+async def record_vote(app: web.Application, poll: Row, choice_ids: list[int], voter: ballot.Voter) -> list[Row]:
+    """The one vote path of the site, the API and WeChat: the poll's choices with their counts,
+    this vote included, or ``ballot.VoteRefused``. Every process hears of it (``live.votes_counted``)."""
+    return await app[BALLOTS].cast(poll, choice_ids, voter, utcnow())
 
 
-async def cast_vote(request: web.Request, poll: Row, choice_ids: list[int]) -> None:
+async def cast_vote(request: web.Request, poll: Row, choice_ids: list[int]) -> list[Row]:
     voter = voter_of(request)
     assert voter is not None
     try:
-        await record_vote(request.app, poll, choice_ids, voter)
+        return await record_vote(request.app, poll, choice_ids, voter)
     except ballot.VoteRefused as exc:
         raise AppError(*VOTE_REFUSALS[type(exc)]) from None
 

@@ -357,6 +357,8 @@ class Conversation:
             return self.t("already_voted")
         except ballot.PollClosed:
             return self.t("closed")
+        except ballot.PollNotFound:  # deleted meanwhile
+            return self.t("no_poll", id=poll_id)
         except ballot.TooManyChoices:
             return self.t("too_many", max=poll["max_choices"])
         except ballot.VoteRefused:  # no choice, or a choice removed meanwhile

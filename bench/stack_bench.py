@@ -7,7 +7,7 @@ GET /hello measured through the same stack in the same run. Vote scenarios repla
 requests (bench/replay.lua), each voter/poll pair once, and the votes in the database are
 compared with the answers wrk counted. Writes the table and a chart into docs/performance.md.
 
-Usage: .venv/bin/python bench/stack_bench.py [--seconds 10] [--no-docs]
+Usage: .venv/bin/python bench/stack_bench.py [--seconds 10] [--no-docs] [--only vote] [--profile]
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ import json
 import os
 import re
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +50,7 @@ FORM_SESSIONS, FORM_POLLS = 64, 400
 PASSWORD = "bench-password-2026"
 DOCS = ROOT / "docs" / "performance.md"
 CHART = ROOT / "docs" / "performance-stack.png"
+PROFILES = ROOT / "var" / "profiles"
 MARK_START, MARK_END = "<!-- stack-bench:start -->", "<!-- stack-bench:end -->"
 
 
@@ -276,6 +280,37 @@ def worker_rss_mib() -> list[float]:
     return sizes
 
 
+@contextmanager
+def profiled(name: str, enabled: bool) -> Iterator[None]:
+    """Record one worker with py-spy while the scenario runs: collapsed stacks, for speedscope or flamegraph.pl."""
+    if not enabled:
+        yield
+        return
+    pid = subprocess.run(["pgrep", "-f", "main.py serve --path .*bench-stack"], capture_output=True, text=True)
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    target = PROFILES / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".folded")
+    spy = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--format",
+            "raw",
+            "--pid",
+            pid.stdout.split()[0],
+            "-o",
+            str(target),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait()
+        print(f"profile of one worker: {target}")
+
+
 # --- report --------------------------------------------------------------------------
 
 
@@ -318,7 +353,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--no-docs", action="store_true", help="print only")
+    parser.add_argument(
+        "--only", help="run only the scenarios whose name contains this (and /hello); implies --no-docs"
+    )
+    parser.add_argument("--profile", action="store_true", help="py-spy one worker per scenario into var/profiles/")
     args = parser.parse_args()
+    args.no_docs = args.no_docs or bool(args.only)
     reset_database()
     stack("down")
     stack("up")
@@ -333,16 +373,27 @@ def main() -> None:
         idle = worker_rss_mib()
         reads_id = data["reads"][0][0]  # type: ignore[index]
         seconds = args.seconds
-        hello, _ = wrk("GET /hello", f"{BASE}/hello", seconds)
-        outcomes = [
-            hello,
-            wrk("GET / (index)", f"{BASE}/", seconds)[0],
-            wrk("GET results page (HTML)", f"{BASE}/questions/{reads_id}/results", seconds)[0],
-            wrk("GET results (JSON API)", f"{BASE}/api/v1/questions/{reads_id}/results", seconds)[0],
-            replay("POST vote (API, distinct pairs)", files["api_distinct"], data["distinct"], seconds),  # type: ignore[arg-type]
-            replay("POST vote (API, one hot choice)", files["api_hot"], data["hot"], seconds),  # type: ignore[arg-type]
-            replay("POST vote (form, session + CSRF)", files["form"], form_polls, seconds),
+        scenarios = [
+            ("GET / (index)", lambda name: wrk(name, f"{BASE}/", seconds)[0]),
+            ("GET results page (HTML)", lambda name: wrk(name, f"{BASE}/questions/{reads_id}/results", seconds)[0]),
+            (
+                "GET results (JSON API)",
+                lambda name: wrk(name, f"{BASE}/api/v1/questions/{reads_id}/results", seconds)[0],
+            ),
+            (
+                "POST vote (API, distinct pairs)",
+                lambda name: replay(name, files["api_distinct"], data["distinct"], seconds),
+            ),  # type: ignore[arg-type]
+            ("POST vote (API, one hot choice)", lambda name: replay(name, files["api_hot"], data["hot"], seconds)),  # type: ignore[arg-type]
+            ("POST vote (form, session + CSRF)", lambda name: replay(name, files["form"], form_polls, seconds)),
         ]
+        hello, _ = wrk("GET /hello", f"{BASE}/hello", seconds)
+        outcomes = [hello]
+        for name, run in scenarios:
+            if args.only and args.only.lower() not in name.lower():
+                continue
+            with profiled(name, args.profile):
+                outcomes.append(run(name))
         busy = worker_rss_mib()
     finally:
         stack("down")

@@ -1,18 +1,26 @@
-"""Voting: one ballot per voter per question, counted atomically.
+"""Voting: one ballot per voter per question, counted atomically, written in batches.
 
-The ballot row and ``choice.votes = votes + 1`` are written in one transaction;
-the UNIQUE keys on ballot make a second ballot by the same voter impossible,
-however many requests race.
+A ballot row and ``choice.votes = votes + 1`` are written in one transaction; the UNIQUE
+keys on ballot make a second ballot by the same voter impossible, however many requests race.
+``BallotBox`` writes the ballots that arrive together in one transaction (group commit), each
+under its own savepoint, so that a refused ballot leaves the others of its batch counted. On
+MySQL the whole batch is one call of the ``cast_ballots`` procedure (sql/mysql/0002).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from models import question
-from models.db import Database, IntegrityError, Row, placeholders
+from models.batching import Batcher
+from models.clock import utcnow
+from models.db import Conflict, Database, DatabaseUnavailable, IntegrityError, Row, Session, placeholders
+
+MAX_BATCH = 100
+CONFLICT_RETRIES = 5
 
 
 class VoteRefused(Exception):
@@ -35,8 +43,22 @@ class PollClosed(VoteRefused):
     pass
 
 
+class PollNotFound(VoteRefused):
+    """Deleted since the voter saw it."""
+
+
 class AlreadyVoted(VoteRefused):
     pass
+
+
+# The letters cast_ballots answers with, one per ballot.
+OUTCOMES: dict[str, type[VoteRefused] | None] = {
+    "V": None,
+    "A": AlreadyVoted,
+    "C": PollClosed,
+    "N": PollNotFound,
+    "I": InvalidChoice,
+}
 
 
 @dataclass(frozen=True)
@@ -47,36 +69,133 @@ class Voter:
     openid: str | None = None
 
 
-async def cast(db: Database, poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime) -> None:
-    """Count one ballot for ``choice_ids``, or raise a ``VoteRefused`` having changed nothing."""
-    chosen = sorted(set(choice_ids))
+@dataclass(frozen=True)
+class Ballot:
+    question_id: int
+    choice_ids: tuple[int, ...]  # distinct, ascending
+    voter: Voter
+
+
+def check(poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime) -> Ballot:
+    """The ballot for ``choice_ids``, checked against the poll's rules as the caller read them.
+    The database checks again as it writes: the poll may have changed since."""
+    chosen = tuple(sorted(set(choice_ids)))
     if not chosen:
         raise NoChoice
     if not question.is_open(poll, now):
         raise PollClosed
     if len(chosen) > poll["max_choices"]:
         raise TooManyChoices
-    async with db.transaction() as tx:
-        try:
-            result = await tx.execute(
-                "INSERT INTO ballot (question_id, user_id, wechat_openid) VALUES (%s, %s, %s)",
-                (poll["id"], voter.user_id, voter.openid),
-            )
-        except IntegrityError:
-            raise AlreadyVoted from None
-        # Count first: the UPDATE takes the choice rows' exclusive locks before the
-        # ballot_choice foreign keys would take shared ones, which deadlocks under load.
-        counted = await tx.execute(
-            "UPDATE choice SET votes = votes + 1 WHERE question_id = %s AND delete_flag = 0"
-            " AND id IN (" + placeholders(len(chosen)) + ")",
-            (poll["id"], *chosen),
+    if not set(chosen) <= {item["id"] for item in poll["choices"]}:
+        raise InvalidChoice
+    return Ballot(poll["id"], chosen, voter)
+
+
+Counts = dict[int, list[Row]]  # question id -> its choices with their votes
+
+
+async def cast_many(db: Database, ballots: Sequence[Ballot], now: datetime) -> tuple[list[str], Counts]:
+    """Write ``ballots`` in one transaction: an ``OUTCOMES`` letter for each, and the counts of
+    their polls after the commit. Raises ``Conflict`` when the server broke a deadlock."""
+    if db.dialect == "mysql":
+        outcomes, rows = await db.fetch_sets("CALL cast_ballots(%s, %s)", (now, _procedure_input(ballots)))
+        letters = list(outcomes[0]["outcomes"])
+    else:
+        async with db.transaction() as tx:
+            letters = [await _write_one(tx, ballot, now) for ballot in ballots]
+        polls = sorted({ballot.question_id for ballot in ballots})
+        rows = await db.fetch_all(
+            "SELECT id, question_id, choice_text, votes, create_time FROM choice WHERE delete_flag = 0"
+            " AND question_id IN (" + placeholders(len(polls)) + ") ORDER BY question_id, id",
+            polls,
         )
-        if counted.rowcount != len(chosen):
-            raise InvalidChoice  # rolls the ballot back
-        for choice_id in chosen:
-            await tx.execute(
-                "INSERT INTO ballot_choice (ballot_id, choice_id) VALUES (%s, %s)", (result.last_id, choice_id)
-            )
+    counts: Counts = {ballot.question_id: [] for ballot in ballots}
+    for row in rows:
+        counts[row["question_id"]].append(row)
+    return letters, counts
+
+
+def _procedure_input(ballots: Sequence[Ballot]) -> str:
+    """cast_ballots' argument: [[question_id, user_id, openid, "choice_id,choice_id", n], ...]."""
+    return json.dumps(
+        [
+            [b.question_id, b.voter.user_id, b.voter.openid, ",".join(map(str, b.choice_ids)), len(b.choice_ids)]
+            for b in ballots
+        ]
+    )
+
+
+async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
+    """What cast_ballots does for one ballot, for SQLite."""
+    poll = await tx.fetch_one(
+        "SELECT pub_date, closes_at FROM question WHERE id = %s AND delete_flag = 0", (ballot.question_id,)
+    )
+    if poll is None:
+        return "N"
+    if not question.is_open(poll, now):
+        return "C"
+    await tx.execute("SAVEPOINT one_ballot")
+    try:
+        result = await tx.execute(
+            "INSERT INTO ballot (question_id, user_id, wechat_openid) VALUES (%s, %s, %s)",
+            (ballot.question_id, ballot.voter.user_id, ballot.voter.openid),
+        )
+    except IntegrityError:
+        await tx.execute("ROLLBACK TO SAVEPOINT one_ballot")
+        return "A"
+    counted = await tx.execute(
+        "UPDATE choice SET votes = votes + 1 WHERE question_id = %s AND delete_flag = 0"
+        " AND id IN (" + placeholders(len(ballot.choice_ids)) + ")",
+        (ballot.question_id, *ballot.choice_ids),
+    )
+    if counted.rowcount != len(ballot.choice_ids):
+        await tx.execute("ROLLBACK TO SAVEPOINT one_ballot")
+        return "I"
+    for choice_id in ballot.choice_ids:
+        await tx.execute(
+            "INSERT INTO ballot_choice (ballot_id, choice_id) VALUES (%s, %s)", (result.last_id, choice_id)
+        )
+    await tx.execute("RELEASE SAVEPOINT one_ballot")
+    return "V"
+
+
+class BallotBox:
+    """This process's way in for votes: ballots that arrive while a batch is being written wait
+    and go together in the next one (``models.batching``); a lone ballot goes at once.
+
+    ``counted`` hears, after each commit and before any voter is answered, which polls gained
+    votes: the application tells every process from there.
+    """
+
+    def __init__(self, db: Database, counted: Callable[[set[int]], Awaitable[None]]) -> None:
+        self.db = db
+        self.counted = counted
+        self.batcher: Batcher[Ballot, list[Row]] = Batcher(self._write, MAX_BATCH)
+
+    async def cast(self, poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime) -> list[Row]:
+        """Count one ballot and return the poll's choices with their votes, this one included;
+        or raise a ``VoteRefused`` having changed nothing."""
+        return await self.batcher.submit(check(poll, choice_ids, voter, now))
+
+    async def _write(self, ballots: list[Ballot]) -> list[list[Row] | Exception]:
+        # Concurrent batches lock choice rows in the same order: by poll, then choices.
+        ordered = sorted(enumerate(ballots), key=lambda pair: (pair[1].question_id, pair[1].choice_ids))
+        letters, counts = await self._commit([ballot for _, ballot in ordered])
+        outcomes = list(zip(ordered, letters, strict=True))
+        await self.counted({ballot.question_id for (_, ballot), letter in outcomes if letter == "V"})
+        answers: list[list[Row] | Exception] = [[] for _ in ballots]
+        for (n, ballot), letter in outcomes:
+            refusal = OUTCOMES[letter]
+            answers[n] = refusal() if refusal is not None else counts[ballot.question_id]
+        return answers
+
+    async def _commit(self, ballots: list[Ballot]) -> tuple[list[str], Counts]:
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return await cast_many(self.db, ballots, utcnow())
+            except Conflict:
+                continue  # the server rolled the whole batch back: nothing of it was counted
+        raise DatabaseUnavailable("votes kept meeting deadlocks; try again")
 
 
 async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] | None:

@@ -39,6 +39,10 @@ class IntegrityError(Exception):
     """A constraint (unique key, foreign key, not null) refused the write."""
 
 
+class Conflict(Exception):
+    """The server rolled the transaction back to break a deadlock or a lock wait; it may be retried."""
+
+
 @dataclass(frozen=True)
 class Result:
     rowcount: int
@@ -68,6 +72,10 @@ class Session(ABC):
         _, result = await self._run(sql, args, False)
         return result
 
+    @abstractmethod
+    async def fetch_sets(self, sql: str, args: Args = ()) -> list[list[Row]]:
+        """Every result set of one statement, as a stored procedure returns several."""
+
 
 class Database(ABC):
     """A pool of connections; each call borrows one, ``transaction()`` holds one."""
@@ -96,6 +104,10 @@ class Database(ABC):
         async with self._session() as session:
             return await session.execute(sql, args)
 
+    async def fetch_sets(self, sql: str, args: Args = ()) -> list[list[Row]]:
+        async with self._session() as session:
+            return await session.fetch_sets(sql, args)
+
     async def table_exists(self, table: str) -> bool:
         return await self.fetch_one(self._table_exists_sql, (table,)) is not None
 
@@ -103,16 +115,34 @@ class Database(ABC):
         await self.fetch_one("SELECT 1 AS ok")
 
     async def run_script(self, script: str) -> None:
-        """Run a migration file: statements separated by ';' at the end of a line."""
+        """Run a migration file statement by statement (see ``statements``)."""
         async with self._session() as session:
-            for statement in re.split(r";\s*$", script, flags=re.MULTILINE):
-                if statement.strip():
-                    await session.execute(statement)
+            for statement in statements(script):
+                await session.execute(statement)
+
+
+def statements(script: str) -> list[str]:
+    """A script's statements: each ends with ';' at the end of a line, or with what a
+    ``DELIMITER`` line chose, as in the mysql client, so that a routine's body may hold ';'."""
+    delimiter, found, lines = ";", [], []
+    for line in script.splitlines():
+        if line.strip().upper().startswith("DELIMITER "):
+            delimiter = line.split()[1]
+        elif line.rstrip().endswith(delimiter):
+            lines.append(line.rstrip()[: -len(delimiter)])
+            found.append("\n".join(lines))
+            lines = []
+        else:
+            lines.append(line)
+    found.append("\n".join(lines))
+    return [statement for statement in found if statement.strip()]
 
 
 # --- MySQL / MariaDB -------------------------------------------------------
 
 _CONNECTION_LOST = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+# Errors after which the server has rolled back and the connection is still good.
+_CONFLICTS = {1205, 1213}  # lock wait timeout, deadlock
 
 
 class _MySQLSession(Session):
@@ -121,13 +151,32 @@ class _MySQLSession(Session):
         self.query_timeout = query_timeout
 
     async def _run(self, sql: str, args: Args, fetch: bool) -> tuple[list[Row], Result]:
+        async with self._cursor(sql, args) as cursor:
+            rows = list(await cursor.fetchall()) if fetch else []
+            return rows, Result(cursor.rowcount, cursor.lastrowid)
+
+    async def fetch_sets(self, sql: str, args: Args = ()) -> list[list[Row]]:
+        async with self._cursor(sql, args) as cursor:
+            sets = []
+            while cursor.description is not None:  # a CALL ends with a status that has none
+                sets.append(list(await cursor.fetchall()))
+                await cursor.nextset()
+            return sets
+
+    @asynccontextmanager
+    async def _cursor(self, sql: str, args: Args) -> AsyncIterator[aiomysql.DictCursor]:
+        """A cursor that has run ``sql``, with the driver's errors turned into ours."""
         try:
             async with asyncio.timeout(self.query_timeout), self.conn.cursor(aiomysql.DictCursor) as cursor:
                 await cursor.execute(sql, tuple(args) or None)
-                rows = list(await cursor.fetchall()) if fetch else []
-                return rows, Result(cursor.rowcount, cursor.lastrowid)
+                yield cursor
         except pymysql.err.IntegrityError as exc:
             raise IntegrityError(exc.args[-1]) from exc
+        except pymysql.err.OperationalError as exc:
+            if exc.args and exc.args[0] in _CONFLICTS:
+                raise Conflict(exc.args[-1]) from exc
+            self.conn.close()  # the connection may be mid-protocol: never hand it out again
+            raise DatabaseUnavailable(f"MySQL query failed: {exc!r}") from exc
         except (TimeoutError, *_CONNECTION_LOST) as exc:
             # The connection may be mid-protocol: never hand it out again.
             self.conn.close()
@@ -225,6 +274,9 @@ def _qmark(sql: str) -> str:
 class _SQLiteSession(Session):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
+
+    async def fetch_sets(self, sql: str, args: Args = ()) -> list[list[Row]]:
+        return [await self.fetch_all(sql, args)]  # SQLite statements return one set
 
     async def _run(self, sql: str, args: Args, fetch: bool) -> tuple[list[Row], Result]:
         try:

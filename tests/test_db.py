@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import pytest
 
+from config import Settings
 from models import choice, migrations, question, user
-from models.db import Database, IntegrityError, placeholders
+from models.db import Conflict, Database, IntegrityError, open_database, placeholders, statements
 
 
 async def make_user(db: Database, n: int = 1) -> int:
@@ -88,3 +90,45 @@ async def test_migrations_are_idempotent(db: Database) -> None:
     tables = {"user", "question", "choice", "ballot", "ballot_choice", "api_token", "wechat_message", "web_session"}
     for table in tables:
         await db.fetch_all("SELECT * FROM " + table + " WHERE 1 = 0")
+
+
+def test_scripts_split_on_semicolons_or_on_the_delimiter_a_line_sets() -> None:
+    script = (
+        "CREATE TABLE a (id INT);\n"
+        "-- a routine holds ';' in its body\n"
+        "DELIMITER //\n"
+        "CREATE PROCEDURE p()\nBEGIN\n    SELECT 1;\n    SELECT 2;\nEND //\n"
+        "DELIMITER ;\n"
+        "INSERT INTO a VALUES (1);\n"
+    )
+    assert statements(script) == [
+        "CREATE TABLE a (id INT)",
+        "-- a routine holds ';' in its body\nCREATE PROCEDURE p()\nBEGIN\n    SELECT 1;\n    SELECT 2;\nEND ",
+        "INSERT INTO a VALUES (1)",
+    ]
+
+
+async def test_a_deadlock_is_a_conflict_and_leaves_the_connections_usable(mysql_settings: Settings) -> None:
+    db = await open_database(mysql_settings)
+    try:
+        owner = await make_user(db)
+        first, second = [
+            await question.create(db, user_id=owner, question_text=text, pub_date=datetime(2024, 1, 1))
+            for text in ("first", "second")
+        ]
+        both_locked_one = asyncio.Barrier(2)
+
+        async def lock(one: int, then: int) -> None:
+            async with db.transaction() as tx:
+                await tx.execute("UPDATE question SET question_text = 'x' WHERE id = %s", (one,))
+                await both_locked_one.wait()
+                await tx.execute("UPDATE question SET question_text = 'y' WHERE id = %s", (then,))
+
+        outcomes = await asyncio.gather(lock(first, second), lock(second, first), return_exceptions=True)
+        assert sum(isinstance(outcome, Conflict) for outcome in outcomes) == 1
+        assert outcomes.count(None) == 1
+        rows = await db.fetch_all("SELECT question_text FROM question WHERE id IN (%s, %s)", (first, second))
+        assert sorted(row["question_text"] for row in rows) == ["x", "y"]  # the survivor's writes, whole
+        assert db.pool.size - db.pool.freesize == 0 and db.pool.size >= 2  # none was closed or leaked
+    finally:
+        await db.close()

@@ -110,3 +110,13 @@ async def test_concurrent_misses_share_one_fetch_and_its_failure() -> None:
     outcomes = await asyncio.gather(*(cache.once("k", broken) for _ in range(5)), return_exceptions=True)
     assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
     assert cache.loading == {}
+
+
+def test_a_poll_s_rules_outlive_a_vote_but_not_a_change() -> None:
+    cache = PollCache()
+    cache.put(3, cache.generation(3), {"id": 3, "closes_at": None})
+    cache.drop(3, votes_only=True)
+    assert cache.get(3) is None  # counts changed: pages read them again
+    assert cache.rules_of(3) == {"id": 3, "closes_at": None}  # the vote path still knows the rules
+    cache.drop(3)  # closed, edited or deleted
+    assert cache.rules_of(3) is None

@@ -98,15 +98,14 @@ class ApiQuestion(web.View):
 class ApiVotes(web.View):
     async def post(self) -> web.Response:
         require_user(self.request)
-        poll = await polls.visible_poll(self.request)
+        poll = await polls.votable_poll(self.request)
         data = await read_json(self.request)
         raw = data.get("choice_ids")
         if not isinstance(raw, list):
             raise AppError(400, "Send choice_ids as a list of choice ids.", fields={"choice_ids": "Expected a list."})
-        await polls.cast_vote(self.request, poll, polls.parse_choice_ids(raw))
+        counts = await polls.cast_vote(self.request, poll, polls.parse_choice_ids(raw))
         if not question.results_visible(poll, utcnow(), voted=True, privileged=polls.privileged(self.request, poll)):
             return json_response({"question_id": poll["id"], "results_hidden": True}, status=201)
-        counts = await choice.for_question(self.request.app[DB], poll["id"])  # now including this vote
         return json_response(choice.tally(poll["id"], counts), status=201)
 
 

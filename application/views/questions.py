@@ -85,7 +85,7 @@ class QuestionDetail(web.View):
 class QuestionVote(web.View):
     async def post(self) -> web.StreamResponse:
         require_user(self.request)
-        poll = await polls.visible_poll(self.request)
+        poll = await polls.votable_poll(self.request)
         form = await read_form(self.request)
         try:
             choice_ids = polls.parse_choice_ids(form.getall("choice", []))
@@ -93,7 +93,8 @@ class QuestionVote(web.View):
         except AppError as exc:
             if exc.status != 400:
                 raise
-            return await render_detail(self.request, poll, exc.message, status=400)
+            current = await polls.visible_poll(self.request)  # the form again, with today's counts
+            return await render_detail(self.request, current, exc.message, status=400)
         raise redirect(self.request, f"/questions/{poll['id']}/results", "vote_counted")
 
 
