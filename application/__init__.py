@@ -10,14 +10,16 @@ from aiohttp import web
 
 from application.auth import auth_middleware
 from application.csrf import csrf_middleware
-from application.keys import DB, FAILED_LOGINS, REDIS, SESSION_STORAGE, SETTINGS
-from application.live import close_sockets, live_context
+from application.keys import BALLOTS, DB, FAILED_LOGINS, REDIS, SESSION_STORAGE, SETTINGS, TOKEN_OWNERS, USERS
+from application.live import close_sockets, live_context, votes_counted
 from application.middlewares import error_middleware
 from application.routes import setup_routes
 from application.sessions import DatabaseSessionStorage, RedisSessionStorage
 from application.templating import setup_templates
 from config import Settings, load_settings
-from models import migrations, seed
+from models import api_token, migrations, seed, user
+from models.ballot import BallotBox
+from models.batching import Batcher
 from models.db import open_database
 from models.redis_client import open_redis
 from models.throttle import MemoryFailureCounter, RedisFailureCounter
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 LOGIN_WINDOW_SECONDS = 15 * 60
+LOOKUP_BATCH = 100
 
 
 class PendingMigrations(Exception):
@@ -46,6 +49,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             names = ", ".join(migration.version for migration in todo)
             raise PendingMigrations(f"pending migrations ({names}): run `python main.py migrate` first")
         app[DB] = db
+        app[BALLOTS] = BallotBox(db, lambda question_ids: votes_counted(app, question_ids))
+        app[TOKEN_OWNERS] = Batcher(lambda tokens: api_token.owners_of(db, tokens), LOOKUP_BATCH)
+        app[USERS] = Batcher(lambda user_ids: user.get_many(db, user_ids), LOOKUP_BATCH)
         yield
     finally:
         await db.close()

@@ -17,10 +17,10 @@ from aiohttp_session import Session, get_session, new_session
 
 from application.errors import AppError, ErrorCode
 from application.i18n import N_
-from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, Handler
+from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, TOKEN_OWNERS, USERS, Handler
 from application.security import client_ip
 from application.sessions import COOKIE_NAME
-from models import api_token, user
+from models import user
 from models.db import Row
 from models.passwords import hash_password, verify_password
 
@@ -50,7 +50,7 @@ async def _token_user(request: web.Request, header: str) -> Row:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("Use the header Authorization: Bearer <token>.")
-    found = await api_token.owner_of(request.app[DB], token.strip())
+    found = await request.app[TOKEN_OWNERS].submit(token.strip())
     if found is None or not found["is_active"]:
         raise unauthorized("The token is invalid, revoked, or its account is disabled.")
     return found
@@ -64,7 +64,7 @@ async def _session_user(request: web.Request, session: Session) -> Row | None:
     if now - session.get(SESSION_AUTH_TIME, 0) > request.app[SETTINGS].session_absolute_seconds:
         session.invalidate()
         return None
-    found = await user.get(request.app[DB], user_id)
+    found = await request.app[USERS].submit(user_id)
     if found is None or not found["is_active"]:
         session.invalidate()  # a disabled account's sessions end at once
         return None

@@ -10,7 +10,8 @@ from redis.asyncio import Redis
 
 from config import Settings
 from models.ballot import BallotBox
-from models.db import Database
+from models.batching import Batcher
+from models.db import Database, Row
 from models.throttle import FailureCounter
 
 if TYPE_CHECKING:
@@ -24,3 +25,6 @@ REDIS: web.AppKey[Redis | None] = web.AppKey("redis")
 SESSION_STORAGE: web.AppKey[ServerSideStorage] = web.AppKey("session_storage")
 FAILED_LOGINS: web.AppKey[FailureCounter] = web.AppKey("failed_logins")
 BALLOTS: web.AppKey[BallotBox] = web.AppKey("ballots")
+# Lookups every signed-in request makes; concurrent requests share one query (models/batching.py).
+TOKEN_OWNERS: web.AppKey[Batcher[str, Row | None]] = web.AppKey("token_owners")
+USERS: web.AppKey[Batcher[int, Row | None]] = web.AppKey("users")

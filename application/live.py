@@ -22,10 +22,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from application.jsonutil import dumps
-from application.keys import BALLOTS, DB, REDIS, SETTINGS
+from application.keys import DB, REDIS, SETTINGS
 from application.poll_cache import PollCache
 from models import choice
-from models.ballot import BallotBox
 from models.redis_client import REDIS_UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -204,10 +203,9 @@ async def _listen(app: web.Application, stop: asyncio.Event) -> None:
 
 
 async def live_context(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context: the hub, the poll cache, the ballot box and, with Redis, the listener."""
+    """Cleanup context: the hub, the poll cache and, with Redis, the listener."""
     app[HUB] = LiveHub(app)
     app[POLLS] = PollCache()
-    app[BALLOTS] = BallotBox(app[DB], lambda question_ids: votes_counted(app, question_ids))
     stop = asyncio.Event()
     listener = asyncio.create_task(_listen(app, stop)) if app[REDIS] is not None else None
     yield

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,9 +45,9 @@ PORT = int(os.environ.get("BENCH_PORT", "8018"))
 BASE = f"http://127.0.0.1:{PORT}"
 DB_NAME = "vote_bench"
 CONNECTIONS, THREADS = 64, 2
-VOTERS = 20_000  # enough distinct voters for the hot-choice run
+VOTERS = 60_000  # enough distinct voters for the hot-choice run
 DISTINCT_POLLS = 40
-FORM_SESSIONS, FORM_POLLS = 64, 400
+FORM_SESSIONS, FORM_POLLS = 64, 1_000
 PASSWORD = "bench-password-2026"
 DOCS = ROOT / "docs" / "performance.md"
 CHART = ROOT / "docs" / "performance-stack.png"
@@ -64,6 +65,7 @@ class Outcome:
     refused: int | None = None
     db_votes: int | None = None
     in_flight: int | None = None
+    cpu_us: dict[str, float] = field(default_factory=dict)  # CPU time per request, by component
 
 
 def stack_env() -> dict[str, str]:
@@ -206,9 +208,13 @@ def wrk(name: str, url: str, seconds: int, requests: Path | None = None) -> tupl
     if requests is not None:
         command += ["-s", str(ROOT / "bench" / "replay.lua")]
         env.update(BENCH_REQUESTS=str(requests), BENCH_THREADS=str(THREADS))
+    before = cpu_seconds()
     output = subprocess.run([*command, url], capture_output=True, text=True, env=env, check=True).stdout
+    after = cpu_seconds()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    return Outcome(name, rps, latency(output, "50%"), latency(output, "99%")), output
+    requests_done = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    cpu = {part: (after[part] - before[part]) / requests_done * 1e6 for part in COMPONENTS}
+    return Outcome(name, rps, latency(output, "50%"), latency(output, "99%"), cpu_us=cpu), output
 
 
 def latency(output: str, percentile: str) -> float:
@@ -270,6 +276,29 @@ def startup_seconds() -> float:
     return statistics.median(times)
 
 
+# Processes whose CPU time is charged to the requests of a scenario (wrk itself is not).
+COMPONENTS = {
+    "app": ["pgrep", "-f", "main.py serve --path .*bench-stack"],
+    "MariaDB": ["pgrep", "-x", "mariadbd"],
+    "nginx": ["pgrep", "-x", "nginx"],
+    "Redis": ["pgrep", "-x", "redis-server"],
+}
+
+
+def cpu_seconds() -> dict[str, float]:
+    """User + system CPU seconds used so far by each component's processes (all their threads)."""
+    per_second = os.sysconf("SC_CLK_TCK")
+    totals = {}
+    for part, command in COMPONENTS.items():
+        ticks = 0
+        for pid in subprocess.run(command, capture_output=True, text=True).stdout.split():
+            with contextlib.suppress(FileNotFoundError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        totals[part] = ticks / per_second
+    return totals
+
+
 def worker_rss_mib() -> list[float]:
     output = subprocess.run(["pgrep", "-f", "main.py serve --path .*bench-stack"], capture_output=True, text=True)
     sizes = []
@@ -318,6 +347,15 @@ def table(outcomes: list[Outcome], hello: float) -> str:
     rows = ["| scenario | requests/s | p50 | p99 | ratio to /hello |", "|---|---|---|---|---|"]
     for o in outcomes:
         rows.append(f"| {o.name} | {o.rps:,.0f} | {o.p50_ms:.1f} ms | {o.p99_ms:.1f} ms | {o.rps / hello:.2f} |")
+    return "\n".join(rows)
+
+
+def cpu_table(outcomes: list[Outcome]) -> str:
+    """Where the machine's CPU went, per request: steadier than requests/s on a shared machine."""
+    rows = ["| scenario | " + " | ".join(COMPONENTS) + " | total |", "|---|" + "---|" * (len(COMPONENTS) + 1)]
+    for o in outcomes:
+        cells = [f"{o.cpu_us[part]:,.0f} µs" for part in COMPONENTS]
+        rows.append(f"| {o.name} | " + " | ".join(cells) + f" | {sum(o.cpu_us.values()):,.0f} µs |")
     return "\n".join(rows)
 
 
@@ -399,7 +437,14 @@ def main() -> None:
         stack("down")
         reset_database()
 
-    lines = [table(outcomes, hello.rps), ""]
+    lines = [
+        table(outcomes, hello.rps),
+        "",
+        "CPU time per request, by process (wrk's own not counted):",
+        "",
+        cpu_table(outcomes),
+        "",
+    ]
     for o in outcomes:
         if o.ok is not None:
             exact = "exact" if o.ok <= (o.db_votes or 0) <= o.ok + (o.in_flight or 0) else "MISMATCH"

@@ -1,4 +1,4 @@
-"""The one database helper layer: the same small async API over MySQL/MariaDB and SQLite.
+"""The one database helper layer: the same small async API over MySQL/MariaDB (asyncmy) and SQLite (aiosqlite).
 
 Queries are written once with ``%s`` placeholders and run on both dialects.
 Errors are never swallowed: a server that is down, frozen or out of
@@ -20,10 +20,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import aiomysql
 import aiosqlite
-import pymysql
-import pymysql.constants.CLIENT
+import asyncmy
+import asyncmy.errors
+from asyncmy.constants import CLIENT
+from asyncmy.cursors import DictCursor
 
 from config import DatabaseTarget, Settings
 
@@ -140,13 +141,13 @@ def statements(script: str) -> list[str]:
 
 # --- MySQL / MariaDB -------------------------------------------------------
 
-_CONNECTION_LOST = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+_CONNECTION_LOST = (asyncmy.errors.OperationalError, asyncmy.errors.InterfaceError, OSError)
 # Errors after which the server has rolled back and the connection is still good.
 _CONFLICTS = {1205, 1213}  # lock wait timeout, deadlock
 
 
 class _MySQLSession(Session):
-    def __init__(self, conn: aiomysql.Connection, query_timeout: float) -> None:
+    def __init__(self, conn: asyncmy.Connection, query_timeout: float) -> None:
         self.conn = conn
         self.query_timeout = query_timeout
 
@@ -164,15 +165,15 @@ class _MySQLSession(Session):
             return sets
 
     @asynccontextmanager
-    async def _cursor(self, sql: str, args: Args) -> AsyncIterator[aiomysql.DictCursor]:
+    async def _cursor(self, sql: str, args: Args) -> AsyncIterator[DictCursor]:
         """A cursor that has run ``sql``, with the driver's errors turned into ours."""
         try:
-            async with asyncio.timeout(self.query_timeout), self.conn.cursor(aiomysql.DictCursor) as cursor:
+            async with asyncio.timeout(self.query_timeout), self.conn.cursor(DictCursor) as cursor:
                 await cursor.execute(sql, tuple(args) or None)
                 yield cursor
-        except pymysql.err.IntegrityError as exc:
+        except asyncmy.errors.IntegrityError as exc:
             raise IntegrityError(exc.args[-1]) from exc
-        except pymysql.err.OperationalError as exc:
+        except asyncmy.errors.OperationalError as exc:
             if exc.args and exc.args[0] in _CONFLICTS:
                 raise Conflict(exc.args[-1]) from exc
             self.conn.close()  # the connection may be mid-protocol: never hand it out again
@@ -192,19 +193,19 @@ class MySQLDatabase(Database):
         "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s"
     )
 
-    def __init__(self, pool: aiomysql.Pool, settings: Settings) -> None:
+    def __init__(self, pool: asyncmy.Pool, settings: Settings) -> None:
         self.pool = pool
         self.settings = settings
 
     @classmethod
     async def open(cls, target: DatabaseTarget, settings: Settings) -> MySQLDatabase:
         try:
-            pool = await aiomysql.create_pool(
+            pool = await asyncmy.create_pool(
                 host=target.host,
                 port=target.port,
                 user=target.user,
                 password=target.password,
-                db=target.name,
+                database=target.name,
                 minsize=settings.db_pool_min,
                 maxsize=settings.db_pool_max,
                 pool_recycle=settings.db_pool_recycle,
@@ -212,7 +213,7 @@ class MySQLDatabase(Database):
                 autocommit=True,
                 charset="utf8mb4",
                 # rowcount = rows matched, as on SQLite, not only rows changed.
-                client_flag=pymysql.constants.CLIENT.FOUND_ROWS,
+                client_flag=CLIENT.FOUND_ROWS,
                 # Timestamps are stored and compared in UTC; bad data is an error, not a warning.
                 init_command=(
                     "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
@@ -224,7 +225,7 @@ class MySQLDatabase(Database):
         return cls(pool, settings)
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[aiomysql.Connection]:
+    async def _connection(self) -> AsyncIterator[asyncmy.Connection]:
         try:
             async with asyncio.timeout(self.settings.db_acquire_timeout):
                 conn = await self.pool.acquire()
@@ -248,7 +249,7 @@ class MySQLDatabase(Database):
             try:
                 yield session
             except BaseException:
-                if not conn.closed:
+                if conn.connected:
                     # A failed rollback closes the connection; the pool then drops it.
                     await asyncio.shield(session.execute("ROLLBACK"))
                 raise

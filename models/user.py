@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from models.db import Database, Row, Session
+from collections.abc import Sequence
+
+from models.db import Database, Row, Session, placeholders
 
 _SELECT = "SELECT id, name, phone, email, password, is_admin, is_active, create_time FROM user"
 
@@ -19,7 +21,15 @@ async def create(
 
 
 async def get(db: Database, user_id: int) -> Row | None:
-    return await db.fetch_one(_SELECT + " WHERE id = %s AND delete_flag = 0", (user_id,))
+    return (await get_many(db, [user_id]))[0]
+
+
+async def get_many(db: Database, user_ids: Sequence[int]) -> list[Row | None]:
+    """Each user (None when deleted or unknown), in one query for them all."""
+    wanted = sorted(set(user_ids))
+    rows = await db.fetch_all(_SELECT + " WHERE id IN (" + placeholders(len(wanted)) + ") AND delete_flag = 0", wanted)
+    found = {row["id"]: row for row in rows}
+    return [found.get(user_id) for user_id in user_ids]
 
 
 async def by_account(db: Database, account: str) -> Row | None:
