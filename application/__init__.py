@@ -16,6 +16,7 @@ from application.middlewares import error_middleware
 from application.routes import setup_routes
 from application.sessions import DatabaseSessionStorage, RedisSessionStorage
 from application.templating import setup_templates
+from application.token_cache import token_cache_context
 from config import Settings, load_settings
 from models import api_token, migrations, seed, user
 from models.ballot import BallotBox
@@ -79,6 +80,7 @@ def init(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(token_cache_context)
     app.cleanup_ctx.append(live_context)
     app.on_shutdown.append(close_sockets)
     storage = app[SESSION_STORAGE] = RedisSessionStorage(app) if settings.redis_url else DatabaseSessionStorage(app)

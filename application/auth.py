@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
+from application import token_cache
 from application.errors import AppError, ErrorCode
 from application.i18n import N_
-from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, TOKEN_OWNERS, USERS, Handler
+from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, USERS, Handler
 from application.security import client_ip
 from application.sessions import COOKIE_NAME
 from models import user
@@ -50,7 +51,7 @@ async def _token_user(request: web.Request, header: str) -> Row:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("Use the header Authorization: Bearer <token>.")
-    found = await request.app[TOKEN_OWNERS].submit(token.strip())
+    found = await token_cache.owner_of(request.app, token.strip())
     if found is None or not found["is_active"]:
         raise unauthorized("The token is invalid, revoked, or its account is disabled.")
     return found

@@ -1,9 +1,9 @@
 """Live results: votes anywhere reach every WebSocket watching that poll, in every process.
 
-Each batch of votes calls ``votes_counted``, any other change ``results_changed``. With
-Redis, that publishes the poll ids on one channel; each process holds a single subscription
-(not one per socket) and marks the polls dirty in its ``LiveHub``. Without Redis the hub is
-marked directly.
+Each batch of votes calls ``votes_counted``, any other change ``results_changed``: the
+process marks the polls dirty in its ``LiveHub`` and, with Redis, publishes their ids on one
+channel. Each process holds a single subscription (not one per socket) and marks the polls
+of other processes' messages dirty in its own hub.
 
 The hub coalesces: a dirty poll is read from the database once, at most every
 ``MIN_INTERVAL`` seconds, and the same JSON goes to all its sockets. Each socket
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator
 
@@ -24,6 +25,7 @@ from aiohttp import web
 from application.jsonutil import dumps
 from application.keys import DB, REDIS, SETTINGS
 from application.poll_cache import PollCache
+from application.token_cache import TOKEN_CACHE
 from models import choice
 from models.redis_client import REDIS_UNAVAILABLE
 
@@ -134,42 +136,57 @@ def _channel(app: web.Application) -> str:
     return app[SETTINGS].redis_prefix + "results"
 
 
-# Messages on the channel: "12" (poll 12 changed) or "votes 12,31" (those polls gained votes).
-VOTES = "votes "
+# A message on the channel is "<sender> <change>", the change one of "poll 12" (created, closed,
+# edited or deleted), "votes 12,31" (those polls gained votes) and "account 7" (a token of
+# account 7 revoked, or the account disabled or enabled). The sender applies its own changes
+# at once and skips its own messages.
+SENDER: web.AppKey[str] = web.AppKey("live_sender")
 
 
 async def results_changed(app: web.Application, question_id: int) -> None:
     """Tell every process that a poll was created, closed, edited or deleted."""
-    await _announce(app, [question_id], votes_only=False)
+    await _announce(app, f"poll {question_id}")
 
 
 async def votes_counted(app: web.Application, question_ids: set[int]) -> None:
     """Tell every process that these polls gained votes: counts change, the polls' rules do not."""
     if question_ids:
-        await _announce(app, sorted(question_ids), votes_only=True)
+        await _announce(app, "votes " + ",".join(map(str, sorted(question_ids))))
 
 
-async def _announce(app: web.Application, question_ids: list[int], votes_only: bool) -> None:
+async def account_changed(app: web.Application, user_id: int) -> None:
+    """Tell every process to forget the tokens it remembers of this account (``token_cache``)."""
+    await _announce(app, f"account {user_id}")
+
+
+async def _announce(app: web.Application, change: str) -> None:
     """The change is already committed, so a Redis outage only costs this announcement: cached
     copies expire within seconds and listeners re-read everything when Redis returns."""
+    _apply(app, change)  # this process at once, before the answer goes out
     redis = app[REDIS]
     if redis is None:
-        _changed_here(app, question_ids, votes_only)
         return
-    for question_id in question_ids:  # this process at once, before the answer goes out
-        app[POLLS].drop(question_id, votes_only)
-    message = VOTES + ",".join(map(str, question_ids)) if votes_only else str(question_ids[0])
     try:
-        await redis.publish(_channel(app), message)
+        await redis.publish(_channel(app), f"{app[SENDER]} {change}")
     except REDIS_UNAVAILABLE as exc:
-        log.warning("live update of questions %s not published: %s", question_ids, exc)
+        log.warning("change %r not announced: %s", change, exc)
+
+
+def _apply(app: web.Application, change: str) -> None:
+    kind, _, numbers = change.partition(" ")
+    ids = [int(number) for number in numbers.split(",")]
+    if kind == "account":
+        for user_id in ids:
+            app[TOKEN_CACHE].drop_account(user_id)
+    else:
+        _changed_here(app, ids, votes_only=kind == "votes")
 
 
 def _received(app: web.Application, data: bytes) -> None:
-    text = data.decode("ascii", "replace")
-    votes_only = text.startswith(VOTES)
-    with contextlib.suppress(ValueError):
-        _changed_here(app, [int(part) for part in text.removeprefix(VOTES).split(",")], votes_only)
+    sender, _, change = data.decode("ascii", "replace").partition(" ")
+    if sender != app[SENDER]:
+        with contextlib.suppress(ValueError):
+            _apply(app, change)
 
 
 async def _listen(app: web.Application, stop: asyncio.Event) -> None:
@@ -193,6 +210,7 @@ async def _listen(app: web.Application, stop: asyncio.Event) -> None:
                         # First subscription, or redis-py re-subscribed after a reconnect:
                         # whatever changed meanwhile was not announced, so forget and re-send it all.
                         app[POLLS].clear()
+                        app[TOKEN_CACHE].clear()
                         hub.mark_all_dirty()
                     elif message["type"] == "message":
                         _received(app, message["data"])
@@ -206,6 +224,7 @@ async def live_context(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: the hub, the poll cache and, with Redis, the listener."""
     app[HUB] = LiveHub(app)
     app[POLLS] = PollCache()
+    app[SENDER] = secrets.token_hex(8)
     stop = asyncio.Event()
     listener = asyncio.create_task(_listen(app, stop)) if app[REDIS] is not None else None
     yield

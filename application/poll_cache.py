@@ -11,42 +11,25 @@ older result: generation numbers tell.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any
 
+from models.batching import SingleFlight
 from models.db import Row
 
-T = TypeVar("T")
 LIFETIME_SECONDS = 2.0
 INDEX = -1  # the key of the index listing and its pages
 
 
-class PollCache:
+class PollCache(SingleFlight):
     def __init__(self, lifetime: float = LIFETIME_SECONDS) -> None:
+        super().__init__()
         self.lifetime = lifetime
         self.polls: dict[int, tuple[float, Row]] = {}
         self.rules: dict[int, tuple[float, Row]] = {}  # the last row read of each poll, kept through votes
         self.listings: dict[int, tuple[float, Any]] = {}
         self.pages: dict[int, dict[str, tuple[float, str]]] = {}
         self.generations: dict[int, int] = {}
-        self.loading: dict[Hashable, asyncio.Task[Any]] = {}
-
-    async def once(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
-        """Concurrent misses of one key share a single fetch, instead of a stampede of them
-        each time an entry expires. Put the generation in ``key``: a request that arrives
-        after a change must not be given a fetch that started before it."""
-        task = self.loading.get(key)
-        if task is None:
-            task = self.loading[key] = asyncio.ensure_future(fetch())
-            task.add_done_callback(lambda done: self._loaded(key, done))
-        return await asyncio.shield(task)  # one impatient client must not cancel it for all
-
-    def _loaded(self, key: Hashable, task: asyncio.Task[Any]) -> None:
-        self.loading.pop(key, None)
-        if not task.cancelled():
-            task.exception()  # seen, even if every waiter went away
 
     def generation(self, question_id: int) -> int:
         return self.generations.get(question_id, 0)

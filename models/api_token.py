@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 
-from models.clock import utcnow
 from models.db import Database, Row, placeholders
 
 TOKEN_PREFIX = "vote_"
-LAST_USED_PRECISION_SECONDS = 60  # a write per token per minute at most, not per request
 
 
 def hash_token(token: str) -> str:
@@ -41,23 +40,22 @@ async def delete(db: Database, token_id: int, user_id: int) -> bool:
 
 async def owners_of(db: Database, tokens: Sequence[str]) -> list[Row | None]:
     """The user each token belongs to, in one query for them all (``Batcher`` hands in the
-    tokens of concurrent requests); also notes, at most once a minute per token, its last use."""
+    tokens of concurrent requests)."""
     hashes = [hash_token(token) for token in tokens]
+    wanted = sorted(set(hashes))
     rows = await db.fetch_all(
-        "SELECT t.id AS token_id, t.token_hash, t.last_used_at, u.id, u.name, u.phone, u.email, u.password,"
-        " u.is_admin, u.is_active, u.create_time FROM api_token t JOIN user u ON u.id = t.user_id"
-        " WHERE t.token_hash IN (" + placeholders(len(set(hashes))) + ") AND u.delete_flag = 0",
-        sorted(set(hashes)),
+        "SELECT t.id AS token_id, t.token_hash, u.id, u.name, u.phone, u.email, u.password, u.is_admin,"
+        " u.is_active, u.create_time FROM api_token t JOIN user u ON u.id = t.user_id"
+        " WHERE t.token_hash IN (" + placeholders(len(wanted)) + ") AND u.delete_flag = 0",
+        wanted,
     )
     found = {row["token_hash"]: row for row in rows}
-    now = utcnow()
-    stale = sorted(
-        row["token_id"]
-        for row in rows
-        if row["last_used_at"] is None or (now - row["last_used_at"]).total_seconds() > LAST_USED_PRECISION_SECONDS
-    )
-    if stale:
-        await db.execute(
-            "UPDATE api_token SET last_used_at = %s WHERE id IN (" + placeholders(len(stale)) + ")", (now, *stale)
-        )
     return [found.get(token_hash) for token_hash in hashes]
+
+
+async def note_use(db: Database, token_ids: Collection[int], when: datetime) -> None:
+    """Record when these tokens were last used (written in bulk, every few seconds)."""
+    ids = sorted(token_ids)
+    await db.execute(
+        "UPDATE api_token SET last_used_at = %s WHERE id IN (" + placeholders(len(ids)) + ")", (when, *ids)
+    )

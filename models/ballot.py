@@ -20,6 +20,9 @@ from models.clock import utcnow
 from models.db import Conflict, Database, DatabaseUnavailable, IntegrityError, Row, Session, placeholders
 
 MAX_BATCH = 100
+# While votes keep coming, a batch waits this long for more to join it: a commit costs the
+# database far more than a ballot does (docs/performance.md), and the wait is 2 ms at most.
+LINGER_SECONDS = 0.002
 CONFLICT_RETRIES = 5
 
 
@@ -170,7 +173,7 @@ class BallotBox:
     def __init__(self, db: Database, counted: Callable[[set[int]], Awaitable[None]]) -> None:
         self.db = db
         self.counted = counted
-        self.batcher: Batcher[Ballot, list[Row]] = Batcher(self._write, MAX_BATCH)
+        self.batcher: Batcher[Ballot, list[Row]] = Batcher(self._write, MAX_BATCH, LINGER_SECONDS)
 
     async def cast(self, poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime) -> list[Row]:
         """Count one ballot and return the poll's choices with their votes, this one included;

@@ -1,16 +1,21 @@
-"""Group commit: concurrent calls share one trip to the database.
+"""Concurrent calls share one trip to the database: group commit, and single flight.
 
 While a batch is at the database, new items queue; when it returns, everything queued goes
 together in the next batch. A lone item goes at once, so a quiet site waits for nothing, and a
-busy one pays one round trip and one commit per batch instead of per item.
+busy one pays one round trip and one commit per batch instead of per item. While busy, a
+batcher may also ``linger`` a little before each further batch, so that more items join it:
+the database's commit_delay, applied where the commits are sent.
+
+``SingleFlight`` is the other half: concurrent requests for the same thing share one fetch.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, Generic, TypeVar
 
+T = TypeVar("T")
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
 
@@ -19,9 +24,10 @@ Run = Callable[[list[Item]], Awaitable[Sequence[Answer | Exception]]]
 
 
 class Batcher(Generic[Item, Answer]):
-    def __init__(self, run: Run[Item, Answer], max_size: int) -> None:
+    def __init__(self, run: Run[Item, Answer], max_size: int, linger: float = 0.0) -> None:
         self.run = run
         self.max_size = max_size
+        self.linger = linger
         self.queue: list[tuple[Item, asyncio.Future[Answer]]] = []
         self.worker: asyncio.Task[None] | None = None
 
@@ -37,6 +43,8 @@ class Batcher(Generic[Item, Answer]):
         batch: list[tuple[Item, asyncio.Future[Answer]]] = []
         try:
             while self.queue:
+                if batch and self.linger and len(self.queue) < self.max_size:  # busy: let more join
+                    await asyncio.sleep(self.linger)
                 batch, self.queue = self.queue[: self.max_size], self.queue[self.max_size :]
                 try:
                     answers = await self.run([item for item, _ in batch])
@@ -53,3 +61,23 @@ class Batcher(Generic[Item, Answer]):
             self.worker = None
             for _, future in (*batch, *self.queue):  # only when this task itself was cancelled
                 future.cancel()
+
+
+class SingleFlight:
+    def __init__(self) -> None:
+        self.loading: dict[Hashable, asyncio.Task[Any]] = {}
+
+    async def once(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+        """Concurrent misses of one key share a single fetch, instead of a stampede of them.
+        Put a generation in ``key`` where changes happen: a request that arrives after a change
+        must not be given a fetch that started before it."""
+        task = self.loading.get(key)
+        if task is None:
+            task = self.loading[key] = asyncio.ensure_future(fetch())
+            task.add_done_callback(lambda done: self._loaded(key, done))
+        return await asyncio.shield(task)  # one impatient client must not cancel it for all
+
+    def _loaded(self, key: Hashable, task: asyncio.Task[Any]) -> None:
+        self.loading.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # seen, even if every waiter went away

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
 
+from application import init, token_cache
 from application.keys import DB
-from models import user
-from tests.browser import PASSWORD, register
+from application.token_cache import LIFETIME_SECONDS as TOKEN_LIFETIME
+from config import Settings
+from models import api_token, user
+from tests.browser import PASSWORD, csrf_from, register
 
 ACCOUNT = {"name": "Api User", "email": "api@example.com", "phone": "13600000001", "password": PASSWORD}
 
@@ -155,3 +160,69 @@ async def test_session_cookie_on_the_api_needs_the_csrf_header(client: Any) -> N
     )
     assert ok.status == 201
     assert (await client.get("/api/v1/tokens")).status == 200  # reads need no token
+
+
+async def eventually_refused(client: Any, token: str) -> bool:
+    """401 well within the token cache's lifetime: only an announcement can explain it."""
+    deadline = time.monotonic() + TOKEN_LIFETIME / 4
+    while time.monotonic() < deadline:
+        if (await client.get("/api/v1/tokens", headers=bearer(token))).status == 401:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def test_revoked_and_disabled_tokens_stop_on_every_process(mysql_settings: Settings, aiohttp_client: Any) -> None:
+    a, b = await aiohttp_client(init(mysql_settings)), await aiohttp_client(init(mysql_settings))
+    await api_register(a)
+    keep, other = await new_token(a), await new_token(a, name="phone")
+    assert (await b.get("/api/v1/tokens", headers=bearer(other["token"]))).status == 200  # b remembers it now
+    assert (await a.delete(f"/api/v1/tokens/{other['id']}", headers=bearer(keep["token"]))).status == 204
+    assert await eventually_refused(b, other["token"])
+
+    assert (await b.get("/api/v1/tokens", headers=bearer(keep["token"]))).status == 200
+    await register(a, 9)
+    admin = await user.by_account(a.app[DB], "voter9@example.com")
+    await a.app[DB].execute("UPDATE user SET is_admin = 1 WHERE id = %s", (admin["id"],))
+    owner = await user.by_account(a.app[DB], "api@example.com")
+    csrf = csrf_from(await (await a.get("/admin")).text())
+    response = await a.post(f"/admin/users/{owner['id']}/disable", data={"csrf_token": csrf}, allow_redirects=False)
+    assert response.status == 302
+    assert await eventually_refused(b, keep["token"])
+
+
+async def test_concurrent_requests_with_one_token_share_one_lookup(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await api_register(client)
+    token = (await new_token(client))["token"]
+    looked_up: list[str] = []
+    real_owners_of = api_token.owners_of
+
+    async def counting_owners_of(db: Any, tokens: list[str]) -> Any:
+        looked_up.extend(tokens)
+        return await real_owners_of(db, tokens)
+
+    monkeypatch.setattr(api_token, "owners_of", counting_owners_of)
+    answers = await asyncio.gather(*(client.get("/api/v1/tokens", headers=bearer(token)) for _ in range(10)))
+    assert [answer.status for answer in answers] == [200] * 10
+    assert looked_up == [token]  # then remembered: no lookup at all
+    assert (await client.get("/api/v1/tokens", headers=bearer(token))).status == 200
+    assert looked_up == [token]
+
+
+async def test_a_token_s_last_use_is_written_within_seconds(
+    settings: Settings, aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(token_cache, "USE_FLUSH_SECONDS", 0.05)
+    client = await aiohttp_client(init(settings))
+    await api_register(client)
+    token = (await new_token(client))["token"]
+
+    async def last_used() -> Any:
+        listing = await client.get("/api/v1/tokens", headers=bearer(token))
+        return (await listing.json())["items"][0]["last_used_at"]
+
+    assert await last_used() is None  # the first use is not written by the request itself
+    await asyncio.sleep(0.2)
+    assert await last_used() is not None

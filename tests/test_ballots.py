@@ -53,6 +53,27 @@ async def test_a_lone_item_goes_at_once_and_later_ones_wait_for_the_next_batch()
     assert batcher.worker is None
 
 
+async def test_while_busy_a_batch_lingers_for_more_to_join() -> None:
+    batches: list[list[int]] = []
+
+    async def run(items: list[int]) -> list[int | Exception]:
+        batches.append(items)
+        await asyncio.sleep(0.02)
+        return items
+
+    batcher: Batcher[int, int] = Batcher(run, max_size=10, linger=0.1)
+    started = asyncio.get_running_loop().time()
+    first = asyncio.ensure_future(batcher.submit(1))
+    await asyncio.sleep(0.005)
+    second = asyncio.ensure_future(batcher.submit(2))  # waits for the first batch
+    await asyncio.sleep(0.05)  # the first batch is back; the second lingers
+    third = asyncio.ensure_future(batcher.submit(3))
+    assert await asyncio.gather(first, second, third) == [1, 2, 3]
+    assert batches == [[1], [2, 3]]
+    assert await batcher.submit(4) == 4 and batches[-1] == [4]  # quiet again: no lingering
+    assert asyncio.get_running_loop().time() - started < 0.3
+
+
 async def test_each_item_gets_its_own_error_and_a_failed_batch_fails_all_of_it() -> None:
     async def run(items: list[int]) -> list[int | Exception]:
         if 0 in items:
