@@ -21,8 +21,8 @@ from models.db import Conflict, Database, DatabaseUnavailable, IntegrityError, R
 
 MAX_BATCH = 100
 # While votes keep coming, a batch waits this long for more to join it: a commit costs the
-# database far more than a ballot does (docs/performance.md), and the wait is 2 ms at most.
-LINGER_SECONDS = 0.002
+# database far more than a ballot does (docs/performance.md), and the wait is 5 ms at most.
+LINGER_SECONDS = 0.005
 CONFLICT_RETRIES = 5
 
 
