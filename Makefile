@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean stack-up stack-down stack-restart i18n-extract i18n-update i18n-compile screenshots
+.PHONY: run test lint format clean stack-up stack-down stack-restart bench i18n-extract i18n-update i18n-compile screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ stack-down: $(STAMP)
 
 stack-restart: $(STAMP)
 	$(BIN)/python deploy/stack.py restart
+
+# The stack under wrk, results into docs/performance.md (BENCH_ARGS="--only vote --no-docs", ...).
+# wrk and nginx are Debian's packages, installed when missing; matplotlib and py-spy from PyPI.
+bench: $(STAMP)
+	@(command -v wrk && { command -v nginx || test -x /usr/sbin/nginx; }) >/dev/null || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx)
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	$(BIN)/python bench/stack_bench.py $(BENCH_ARGS)
 
 # Translations (docs/ui.md): extract the texts into translations/messages.pot, merge them into each
 # language's .po (then translate the new ones), compile the .mo files the app loads. Both .po and .mo
