@@ -121,12 +121,6 @@ HUB: web.AppKey[LiveHub] = web.AppKey("live_hub")
 POLLS: web.AppKey[PollCache] = web.AppKey("poll_cache")
 
 
-def _changed_here(app: web.Application, question_ids: list[int], votes_only: bool) -> None:
-    for question_id in question_ids:
-        app[POLLS].drop(question_id, votes_only)
-        app[HUB].mark_dirty(question_id)
-
-
 async def results_message(app: web.Application, question_id: int) -> str:
     """The results document of the API, as the JSON text every socket of the poll receives."""
     return dumps(choice.tally(question_id, await choice.for_question(app[DB], question_id)))
@@ -175,11 +169,12 @@ async def _announce(app: web.Application, change: str) -> None:
 def _apply(app: web.Application, change: str) -> None:
     kind, _, numbers = change.partition(" ")
     ids = [int(number) for number in numbers.split(",")]
-    if kind == "account":
-        for user_id in ids:
-            app[TOKEN_CACHE].drop_account(user_id)
-    else:
-        _changed_here(app, ids, votes_only=kind == "votes")
+    for changed in ids:
+        if kind == "account":
+            app[TOKEN_CACHE].drop_account(changed)
+        else:
+            app[POLLS].drop(changed, votes_only=kind == "votes")
+            app[HUB].mark_dirty(changed)
 
 
 def _received(app: web.Application, data: bytes) -> None:

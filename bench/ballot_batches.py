@@ -19,6 +19,7 @@ from pathlib import Path
 
 import asyncmy
 import pymysql
+from common import cpu_seconds, pids
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "vote_bench_batches"
@@ -26,12 +27,6 @@ CALLERS = 4
 POLLS, CHOICES, VOTERS = 40, 3, 200_000
 BALLOTS_PER_SIZE = 16_000
 SIZES = (1, 4, 8, 16, 32)
-
-
-def mariadb_cpu_seconds() -> float:
-    pid = subprocess.run(["pgrep", "-x", "mariadbd"], capture_output=True, text=True, check=True).stdout.split()[0]
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def prepare() -> list[tuple[int, list[int]]]:
@@ -90,10 +85,10 @@ async def run(polls: list[tuple[int, list[int]]]) -> None:
     print("|---|---|---|")
     for size in SIZES:
         await asyncio.sleep(3)  # InnoDB's background work from the previous size settles
-        cpu, started = mariadb_cpu_seconds(), time.perf_counter()
+        cpu, started = cpu_seconds(pids("-x", "mariadbd")), time.perf_counter()
         await asyncio.gather(*(caller(conn, size) for conn in callers))
         done = BALLOTS_PER_SIZE // size // CALLERS * size * CALLERS
-        per_ballot = (mariadb_cpu_seconds() - cpu) / done * 1e6
+        per_ballot = (cpu_seconds(pids("-x", "mariadbd")) - cpu) / done * 1e6
         print(f"| {size} | {per_ballot:.0f} µs | {done / (time.perf_counter() - started):,.0f} |")
     for conn in callers:
         await conn.ensure_closed()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import subprocess
+from pathlib import Path
 
 import aiohttp
 
@@ -18,3 +22,18 @@ async def wait_ready(session: aiohttp.ClientSession, base_url: str) -> None:
             pass
         await asyncio.sleep(0.1)
     raise SystemExit(f"{base_url} never became ready")
+
+
+def pids(*pgrep_arguments: str) -> list[str]:
+    """The processes ``pgrep`` finds with these arguments (none is no error)."""
+    return subprocess.run(["pgrep", *pgrep_arguments], capture_output=True, text=True).stdout.split()
+
+
+def cpu_seconds(process_ids: list[str]) -> float:
+    """User + system CPU seconds these processes (all their threads) have used so far."""
+    ticks = 0
+    for pid in process_ids:
+        with contextlib.suppress(FileNotFoundError):  # gone meanwhile
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")

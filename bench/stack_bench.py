@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import json
 import os
@@ -38,6 +37,8 @@ from yarl import URL
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import cpu_seconds, pids  # noqa: E402
 
 from models.passwords import hash_password  # noqa: E402
 
@@ -208,9 +209,9 @@ def wrk(name: str, url: str, seconds: int, requests: Path | None = None) -> tupl
     if requests is not None:
         command += ["-s", str(ROOT / "bench" / "replay.lua")]
         env.update(BENCH_REQUESTS=str(requests), BENCH_THREADS=str(THREADS))
-    before = cpu_seconds()
+    before = component_cpu_seconds()
     output = subprocess.run([*command, url], capture_output=True, text=True, env=env, check=True).stdout
-    after = cpu_seconds()
+    after = component_cpu_seconds()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     requests_done = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     cpu = {part: (after[part] - before[part]) / requests_done * 1e6 for part in COMPONENTS}
@@ -276,33 +277,18 @@ def startup_seconds() -> float:
     return statistics.median(times)
 
 
+APP = ("-f", "main.py serve --path .*bench-stack")
 # Processes whose CPU time is charged to the requests of a scenario (wrk itself is not).
-COMPONENTS = {
-    "app": ["pgrep", "-f", "main.py serve --path .*bench-stack"],
-    "MariaDB": ["pgrep", "-x", "mariadbd"],
-    "nginx": ["pgrep", "-x", "nginx"],
-    "Redis": ["pgrep", "-x", "redis-server"],
-}
+COMPONENTS = {"app": APP, "MariaDB": ("-x", "mariadbd"), "nginx": ("-x", "nginx"), "Redis": ("-x", "redis-server")}
 
 
-def cpu_seconds() -> dict[str, float]:
-    """User + system CPU seconds used so far by each component's processes (all their threads)."""
-    per_second = os.sysconf("SC_CLK_TCK")
-    totals = {}
-    for part, command in COMPONENTS.items():
-        ticks = 0
-        for pid in subprocess.run(command, capture_output=True, text=True).stdout.split():
-            with contextlib.suppress(FileNotFoundError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-        totals[part] = ticks / per_second
-    return totals
+def component_cpu_seconds() -> dict[str, float]:
+    return {part: cpu_seconds(pids(*pgrep)) for part, pgrep in COMPONENTS.items()}
 
 
 def worker_rss_mib() -> list[float]:
-    output = subprocess.run(["pgrep", "-f", "main.py serve --path .*bench-stack"], capture_output=True, text=True)
     sizes = []
-    for pid in output.stdout.split():
+    for pid in pids(*APP):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 sizes.append(int(line.split()[1]) / 1024)
@@ -315,7 +301,6 @@ def profiled(name: str, enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    pid = subprocess.run(["pgrep", "-f", "main.py serve --path .*bench-stack"], capture_output=True, text=True)
     PROFILES.mkdir(parents=True, exist_ok=True)
     target = PROFILES / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".folded")
     spy = subprocess.Popen(
@@ -325,7 +310,7 @@ def profiled(name: str, enabled: bool) -> Iterator[None]:
             "--format",
             "raw",
             "--pid",
-            pid.stdout.split()[0],
+            pids(*APP)[0],
             "-o",
             str(target),
         ],

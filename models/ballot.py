@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from models import question
+from models import choice, question
 from models.batching import Batcher
 from models.clock import utcnow
 from models.db import Conflict, Database, DatabaseUnavailable, IntegrityError, Row, Session, placeholders
@@ -100,22 +100,13 @@ Counts = dict[int, list[Row]]  # question id -> its choices with their votes
 async def cast_many(db: Database, ballots: Sequence[Ballot], now: datetime) -> tuple[list[str], Counts]:
     """Write ``ballots`` in one transaction: an ``OUTCOMES`` letter for each, and the counts of
     their polls after the commit. Raises ``Conflict`` when the server broke a deadlock."""
+    polls = {ballot.question_id for ballot in ballots}
     if db.dialect == "mysql":
         outcomes, rows = await db.fetch_sets("CALL cast_ballots(%s, %s)", (now, _procedure_input(ballots)))
-        letters = list(outcomes[0]["outcomes"])
-    else:
-        async with db.transaction() as tx:
-            letters = [await _write_one(tx, ballot, now) for ballot in ballots]
-        polls = sorted({ballot.question_id for ballot in ballots})
-        rows = await db.fetch_all(
-            "SELECT id, question_id, choice_text, votes, create_time FROM choice WHERE delete_flag = 0"
-            " AND question_id IN (" + placeholders(len(polls)) + ") ORDER BY question_id, id",
-            polls,
-        )
-    counts: Counts = {ballot.question_id: [] for ballot in ballots}
-    for row in rows:
-        counts[row["question_id"]].append(row)
-    return letters, counts
+        return list(outcomes[0]["outcomes"]), choice.by_question(polls, rows)
+    async with db.transaction() as tx:
+        letters = [await _write_one(tx, ballot, now) for ballot in ballots]
+    return letters, await choice.for_questions(db, polls)
 
 
 def _procedure_input(ballots: Sequence[Ballot]) -> str:

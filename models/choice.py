@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from models.db import Database, Row, Session
+from collections.abc import Collection, Iterable
+
+from models.db import Database, Row, Session, placeholders
 
 
 async def create(db: Database | Session, *, question_id: int, choice_text: str, votes: int = 0) -> int:
@@ -16,11 +18,26 @@ async def create(db: Database | Session, *, question_id: int, choice_text: str, 
 
 async def for_question(db: Database, question_id: int) -> list[Row]:
     """The question's choices in the order they were written."""
-    return await db.fetch_all(
+    return (await for_questions(db, [question_id]))[question_id]
+
+
+async def for_questions(db: Database, question_ids: Collection[int]) -> dict[int, list[Row]]:
+    """The choices of each question, in one query."""
+    wanted = sorted(set(question_ids))
+    rows = await db.fetch_all(
         "SELECT id, choice_text, votes, question_id, create_time FROM choice"
-        " WHERE question_id = %s AND delete_flag = 0 ORDER BY id",
-        (question_id,),
+        " WHERE question_id IN (" + placeholders(len(wanted)) + ") AND delete_flag = 0 ORDER BY question_id, id",
+        wanted,
     )
+    return by_question(wanted, rows)
+
+
+def by_question(question_ids: Iterable[int], rows: Iterable[Row]) -> dict[int, list[Row]]:
+    """Choice rows ordered by question and id, grouped by question (an empty list for none)."""
+    grouped: dict[int, list[Row]] = {question_id: [] for question_id in question_ids}
+    for row in rows:
+        grouped[row["question_id"]].append(row)
+    return grouped
 
 
 async def replace_all(db: Session, question_id: int, texts: list[str]) -> None:

@@ -173,12 +173,9 @@ class _MySQLSession(Session):
                 yield cursor
         except asyncmy.errors.IntegrityError as exc:
             raise IntegrityError(exc.args[-1]) from exc
-        except asyncmy.errors.OperationalError as exc:
-            if exc.args and exc.args[0] in _CONFLICTS:
-                raise Conflict(exc.args[-1]) from exc
-            self.conn.close()  # the connection may be mid-protocol: never hand it out again
-            raise DatabaseUnavailable(f"MySQL query failed: {exc!r}") from exc
         except (TimeoutError, *_CONNECTION_LOST) as exc:
+            if isinstance(exc, asyncmy.errors.OperationalError) and exc.args and exc.args[0] in _CONFLICTS:
+                raise Conflict(exc.args[-1]) from exc
             # The connection may be mid-protocol: never hand it out again.
             self.conn.close()
             raise DatabaseUnavailable(f"MySQL query failed: {exc!r}") from exc
