@@ -1,6 +1,6 @@
 """What a batch of ballots costs MariaDB, by batch size: why votes are written in batches.
 
-Calls the cast_ballots procedure (sql/mysql/0002) from 4 connections at once, as the 4 app
+Calls the cast_ballots procedure (sql/mysql/0003) from 4 connections at once, as the 4 app
 processes of the stack do, with batches of 1 to 32 ballots on distinct voter/poll pairs, and
 prints MariaDB's CPU time per ballot (user + system, all its threads) and ballots per second.
 

@@ -3,11 +3,13 @@
 Brings the stack up as `make stack-up` does (on its own port, database and Redis prefix),
 creates users, API tokens, logged-in browser sessions and polls, then drives each scenario
 with wrk (64 connections, 2 threads) and prints requests/s, p50/p99 latency and the ratio to
-GET /hello measured through the same stack in the same run. Vote scenarios replay prepared
-requests (bench/replay.lua), each voter/poll pair once, and the votes in the database are
-compared with the answers wrk counted. Writes the table and a chart into docs/performance.md.
+GET /hello measured through the same stack in the same run. The machine is shared and noisy, so
+/hello and every scenario run in several rounds, one after the other, and each figure is the
+median of its rounds. Vote scenarios replay prepared requests (bench/replay.lua), each
+voter/poll pair once, and after each round the votes added to the database are compared with
+the answers wrk counted. Writes the table and a chart into docs/performance.md.
 
-Usage: .venv/bin/python bench/stack_bench.py [--seconds 10] [--no-docs] [--only vote] [--profile]
+Usage: .venv/bin/python bench/stack_bench.py [--seconds 10] [--rounds 3] [--no-docs] [--only vote] [--profile]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import secrets
 import signal
 import statistics
@@ -25,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,7 +49,7 @@ PORT = int(os.environ.get("BENCH_PORT", "8018"))
 BASE = f"http://127.0.0.1:{PORT}"
 DB_NAME = "vote_bench"
 CONNECTIONS, THREADS = 64, 2
-VOTERS = 60_000  # enough distinct voters for the hot-choice run
+VOTERS = 90_000  # enough distinct voters for three rounds of the hot-choice run
 DISTINCT_POLLS = 40
 FORM_SESSIONS, FORM_POLLS = 64, 1_000
 PASSWORD = "bench-password-2026"
@@ -67,6 +70,9 @@ class Outcome:
     db_votes: int | None = None
     in_flight: int | None = None
     cpu_us: dict[str, float] = field(default_factory=dict)  # CPU time per request, by component
+    statements: float = 0.0  # SQL statements MariaDB received per request
+
+    exact: bool = True  # every vote answered 201/302 is in the database, and no other
 
 
 def stack_env() -> dict[str, str]:
@@ -165,7 +171,10 @@ async def browser_sessions(emails: list[str], poll_id: int) -> list[tuple[str, s
     return list(await asyncio.gather(*(one(email) for email in emails)))
 
 
-def request_files(data: dict[str, object], sessions: list[tuple[str, str]], directory: Path) -> dict[str, Path]:
+def request_files(
+    data: dict[str, object], sessions: list[tuple[str, str]], directory: Path, rounds: int
+) -> dict[str, list[Path]]:
+    """Each vote scenario's prepared requests, split into one file per round: no pair twice."""
     tokens: list[str] = data["tokens"]  # type: ignore[assignment]
     distinct: list[tuple[int, list[int]]] = data["distinct"]  # type: ignore[assignment]
     (hot_id, hot_choices) = data["hot"][0]  # type: ignore[index]
@@ -188,11 +197,14 @@ def request_files(data: dict[str, object], sessions: list[tuple[str, str]], dire
             for n, (poll, choices) in ((n, form[n // len(sessions)]) for n in range(len(sessions) * len(form)))
         ],
     }
-    paths = {}
+    paths: dict[str, list[Path]] = {}
     for name, lines in files.items():
-        path = directory / f"{name}.tsv"
-        path.write_text("\n".join(lines) + "\n")
-        paths[name] = path
+        share = len(lines) // rounds
+        paths[name] = []
+        for round_ in range(rounds):
+            path = directory / f"{name}-{round_}.tsv"
+            path.write_text("\n".join(lines[round_ * share : (round_ + 1) * share]) + "\n")
+            paths[name].append(path)
     return paths
 
 
@@ -209,13 +221,32 @@ def wrk(name: str, url: str, seconds: int, requests: Path | None = None) -> tupl
     if requests is not None:
         command += ["-s", str(ROOT / "bench" / "replay.lua")]
         env.update(BENCH_REQUESTS=str(requests), BENCH_THREADS=str(THREADS))
-    before = component_cpu_seconds()
+    before, statements_before, wrk_before = component_cpu_seconds(), statements_received(), children_cpu_seconds()
     output = subprocess.run([*command, url], capture_output=True, text=True, env=env, check=True).stdout
-    after = component_cpu_seconds()
+    after, statements_after, wrk_after = component_cpu_seconds(), statements_received(), children_cpu_seconds()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     requests_done = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     cpu = {part: (after[part] - before[part]) / requests_done * 1e6 for part in COMPONENTS}
-    return Outcome(name, rps, latency(output, "50%"), latency(output, "99%"), cpu_us=cpu), output
+    cpu[LOAD_GENERATOR] = (wrk_after - wrk_before) / requests_done * 1e6
+    statements = (statements_after - statements_before - 1) / requests_done  # less our own SHOW STATUS
+    outcome = Outcome(name, rps, latency(output, "50%"), latency(output, "99%"), cpu_us=cpu, statements=statements)
+    return outcome, output
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this script's finished children: wrk's, measured around one run of it."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def statements_received() -> int:
+    """MariaDB's count of statements sent by clients (a CALL is one), all databases."""
+    conn = db()
+    with conn.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
+        count = int(cursor.fetchone()[1])
+    conn.close()
+    return count
 
 
 def latency(output: str, percentile: str) -> float:
@@ -236,15 +267,21 @@ def votes_in(polls: list[tuple[int, list[int]]]) -> int:
 
 
 def replay(name: str, path: Path, polls: list[tuple[int, list[int]]], seconds: int) -> Outcome:
+    votes_before = votes_in(polls)
     outcome, output = wrk(name, BASE, seconds, path)
     counts = dict(re.findall(r"(\w+)=(\d+)", output.split("REPLAY", 1)[1]))
-    sent, ok, refused, filler = (int(counts[key]) for key in ("sent", "ok", "refused", "filler"))
+    sent, filler = int(counts["sent"]), int(counts["filler"])
     if filler:
         raise SystemExit(f"{name}: ran out of prepared requests; prepare more")
+    answered = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    found = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    refused = int(found.group(1)) if found else 0
+    ok = answered - refused
     time.sleep(1)  # let requests wrk abandoned at the deadline finish on the server
-    outcome.ok, outcome.refused, outcome.db_votes = ok, refused, votes_in(polls)
+    outcome.ok, outcome.refused, outcome.db_votes = ok, refused, votes_in(polls) - votes_before
     outcome.in_flight = sent - ok - refused
-    # The votes in wrk's duration window are req/s * seconds; report the vote rate, not the filler.
+    # Requests wrk gave up on at its deadline may have been counted or not.
+    outcome.exact = ok <= outcome.db_votes <= ok + outcome.in_flight
     return outcome
 
 
@@ -280,6 +317,8 @@ def startup_seconds() -> float:
 APP = ("-f", "main.py serve --path .*bench-stack")
 # Processes whose CPU time is charged to the requests of a scenario (wrk itself is not).
 COMPONENTS = {"app": APP, "MariaDB": ("-x", "mariadbd"), "nginx": ("-x", "nginx"), "Redis": ("-x", "redis-server")}
+# wrk shares the 2 cores with the stack: shown apart, not in the total.
+LOAD_GENERATOR = "wrk"
 
 
 def component_cpu_seconds() -> dict[str, float]:
@@ -337,11 +376,41 @@ def table(outcomes: list[Outcome], hello: float) -> str:
 
 def cpu_table(outcomes: list[Outcome]) -> str:
     """Where the machine's CPU went, per request: steadier than requests/s on a shared machine."""
-    rows = ["| scenario | " + " | ".join(COMPONENTS) + " | total |", "|---|" + "---|" * (len(COMPONENTS) + 1)]
+    rows = [
+        "| scenario | " + " | ".join(COMPONENTS) + f" | total | SQL statements | {LOAD_GENERATOR} (apart) |",
+        "|---|" + "---|" * (len(COMPONENTS) + 3),
+    ]
     for o in outcomes:
         cells = [f"{o.cpu_us[part]:,.0f} µs" for part in COMPONENTS]
-        rows.append(f"| {o.name} | " + " | ".join(cells) + f" | {sum(o.cpu_us.values()):,.0f} µs |")
+        total = sum(o.cpu_us[part] for part in COMPONENTS)
+        rows.append(
+            f"| {o.name} | " + " | ".join(cells) + f" | {total:,.0f} µs | {o.statements:.2f}"
+            f" | {o.cpu_us[LOAD_GENERATOR]:,.0f} µs |"
+        )
     return "\n".join(rows)
+
+
+def median_of(rounds: list[Outcome]) -> Outcome:
+    """Each figure the median of the rounds; votes and answers summed over them."""
+
+    def middle(figure: Callable[[Outcome], float]) -> float:
+        return statistics.median(figure(o) for o in rounds)
+
+    cpu = {part: middle(lambda o, part=part: o.cpu_us[part]) for part in [*COMPONENTS, LOAD_GENERATOR]}  # type: ignore[misc]
+    summary = Outcome(
+        rounds[0].name,
+        middle(lambda o: o.rps),
+        middle(lambda o: o.p50_ms),
+        middle(lambda o: o.p99_ms),
+        cpu_us=cpu,
+        statements=middle(lambda o: o.statements),
+    )
+    if rounds[0].ok is not None:
+        summary.ok, summary.refused = sum(o.ok or 0 for o in rounds), sum(o.refused or 0 for o in rounds)
+        summary.db_votes = sum(o.db_votes or 0 for o in rounds)
+        summary.in_flight = sum(o.in_flight or 0 for o in rounds)
+        summary.exact = all(o.exact for o in rounds)
+    return summary
 
 
 def chart(outcomes: list[Outcome], hello: float) -> None:
@@ -362,6 +431,10 @@ def chart(outcomes: list[Outcome], hello: float) -> None:
     figure.savefig(CHART)
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def write_docs(report: str) -> None:
     text = DOCS.read_text()
     block = f"{MARK_START}\n{report}\n{MARK_END}"
@@ -375,6 +448,7 @@ def write_docs(report: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each scenario; figures are their medians")
     parser.add_argument("--no-docs", action="store_true", help="print only")
     parser.add_argument(
         "--only", help="run only the scenarios whose name contains this (and /hello); implies --no-docs"
@@ -391,7 +465,7 @@ def main() -> None:
         form_polls: list[tuple[int, list[int]]] = data["form"]  # type: ignore[assignment]
         sessions = asyncio.run(browser_sessions(data["emails"][:FORM_SESSIONS], form_polls[0][0]))  # type: ignore[index]
         workdir = Path(tempfile.mkdtemp())
-        files = request_files(data, sessions, workdir)
+        files = request_files(data, sessions, workdir, args.rounds)
         time.sleep(2)
         idle = worker_rss_mib()
         reads_id = data["reads"][0][0]  # type: ignore[index]
@@ -405,18 +479,29 @@ def main() -> None:
             ),
             (
                 "POST vote (API, distinct pairs)",
-                lambda name: replay(name, files["api_distinct"], data["distinct"], seconds),
+                lambda name: replay(name, files["api_distinct"][round_], data["distinct"], seconds),
             ),  # type: ignore[arg-type]
-            ("POST vote (API, one hot choice)", lambda name: replay(name, files["api_hot"], data["hot"], seconds)),  # type: ignore[arg-type]
-            ("POST vote (form, session + CSRF)", lambda name: replay(name, files["form"], form_polls, seconds)),
+            (
+                "POST vote (API, one hot choice)",
+                lambda name: replay(name, files["api_hot"][round_], data["hot"], seconds),
+            ),  # type: ignore[arg-type]
+            (
+                "POST vote (form, session + CSRF)",
+                lambda name: replay(name, files["form"][round_], form_polls, seconds),
+            ),
         ]
-        hello, _ = wrk("GET /hello", f"{BASE}/hello", seconds)
-        outcomes = [hello]
-        for name, run in scenarios:
-            if args.only and args.only.lower() not in name.lower():
-                continue
-            with profiled(name, args.profile):
-                outcomes.append(run(name))
+        scenarios = [("GET /hello", lambda name: wrk(name, f"{BASE}/hello", seconds)[0])] + [
+            (name, run) for name, run in scenarios if not args.only or args.only.lower() in name.lower()
+        ]
+        rounds: dict[str, list[Outcome]] = {name: [] for name, _ in scenarios}
+        for round_ in range(args.rounds):
+            for name, run in scenarios:
+                with profiled(name, args.profile and round_ == 0):
+                    rounds[name].append(run(name))
+            print(f"round {round_ + 1} of {args.rounds}:")
+            print(table([runs[-1] for runs in rounds.values()], rounds["GET /hello"][-1].rps), flush=True)
+        outcomes = [median_of(runs) for runs in rounds.values()]
+        hello = outcomes[0]
         busy = worker_rss_mib()
     finally:
         stack("down")
@@ -425,25 +510,25 @@ def main() -> None:
     lines = [
         table(outcomes, hello.rps),
         "",
-        "CPU time per request, by process (wrk's own not counted):",
+        "CPU time per request, by process, and SQL statements MariaDB received per request:",
         "",
         cpu_table(outcomes),
         "",
     ]
     for o in outcomes:
         if o.ok is not None:
-            exact = "exact" if o.ok <= (o.db_votes or 0) <= o.ok + (o.in_flight or 0) else "MISMATCH"
             lines.append(
-                f"- {o.name}: {o.ok:,} answered 201/302, {o.refused:,} refused, {o.db_votes:,} votes in the database"
-                f" ({o.in_flight} still in flight when wrk stopped): {exact}"
+                f"- {o.name}, {plural(args.rounds, 'round')}: {o.ok:,} answered 201/302, {o.refused:,} refused,"
+                f" {o.db_votes:,} votes in the database ({o.in_flight} still in flight when wrk stopped):"
+                f" {'exact' if o.exact else 'MISMATCH'}"
             )
     lines += [
         "",
         f"- start-up, `python main.py` to a ready `/readyz` (median of 3): {started:.2f} s",
         f"- memory per process: {statistics.median(idle):.1f} MiB idle, {statistics.median(busy):.1f} MiB after the run"
         f" (median of {len(idle)} processes)",
-        f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s, 2 cores shared"
-        " by wrk, nginx, 4 app processes, MariaDB and Redis",
+        f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s, medians of"
+        f" {plural(args.rounds, 'round')}, 2 cores shared by wrk, nginx, 4 app processes, MariaDB and Redis",
     ]
     report = "\n".join(lines)
     print(report)

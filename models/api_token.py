@@ -44,7 +44,7 @@ async def owners_of(db: Database, tokens: Sequence[str]) -> list[Row | None]:
     hashes = [hash_token(token) for token in tokens]
     wanted = sorted(set(hashes))
     rows = await db.fetch_all(
-        "SELECT t.id AS token_id, t.token_hash, u.id, u.name, u.phone, u.email, u.password, u.is_admin,"
+        "SELECT t.id AS token_id, t.token_hash, u.id, u.name, u.phone, u.email, u.is_admin,"
         " u.is_active, u.create_time FROM api_token t JOIN user u ON u.id = t.user_id"
         " WHERE t.token_hash IN (" + placeholders(len(wanted)) + ") AND u.delete_flag = 0",
         wanted,

@@ -1,10 +1,11 @@
 """Voting: one ballot per voter per question, counted atomically, written in batches.
 
-A ballot row and ``choice.votes = votes + 1`` are written in one transaction; the UNIQUE
-keys on ballot make a second ballot by the same voter impossible, however many requests race.
-``BallotBox`` writes the ballots that arrive together in one transaction (group commit), each
-under its own savepoint, so that a refused ballot leaves the others of its batch counted. On
-MySQL the whole batch is one call of the ``cast_ballots`` procedure (sql/mysql/0002).
+A ballot row and its choices' ``votes`` are written in one transaction; the UNIQUE keys on
+ballot make a second ballot by the same voter impossible, however many requests race.
+``BallotBox`` writes the ballots that arrive together in one transaction (group commit), so that
+a refused ballot leaves the others of its batch counted. On MySQL the whole batch is one call of
+the ``cast_ballots`` procedure (sql/mysql/0003: one check of the batch, then each choice counted
+once); on SQLite each ballot goes under its own savepoint.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ Counts = dict[int, list[Row]]  # question id -> its choices with their votes
 
 async def cast_many(db: Database, ballots: Sequence[Ballot], now: datetime) -> tuple[list[str], Counts]:
     """Write ``ballots`` in one transaction: an ``OUTCOMES`` letter for each, and the counts of
-    their polls after the commit. Raises ``Conflict`` when the server broke a deadlock."""
+    their polls after the commit. Raises ``Conflict`` when the server broke a deadlock, or a
+    choice was removed while the batch was being written: nothing of it was counted."""
     polls = {ballot.question_id for ballot in ballots}
     if db.dialect == "mysql":
         outcomes, rows = await db.fetch_sets("CALL cast_ballots(%s, %s)", (now, _procedure_input(ballots)))

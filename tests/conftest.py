@@ -40,7 +40,7 @@ def service_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _mysql_connect(database: str | None = None) -> pymysql.Connection:
+def mysql_connect(database: str | None = None) -> pymysql.Connection:
     parts = urlsplit(MYSQL_SERVER)
     return pymysql.connect(
         host=parts.hostname,
@@ -57,7 +57,7 @@ def _mysql_connect(database: str | None = None) -> pymysql.Connection:
 def mysql_url() -> Iterator[str]:
     """A migrated database of our own on the test MariaDB, dropped at the end."""
     try:
-        conn = _mysql_connect()
+        conn = mysql_connect()
     except pymysql.err.OperationalError as exc:
         service_missing(f"MariaDB unreachable at {MYSQL_SERVER}: {exc}")
     name = f"vote_test_{secrets.token_hex(4)}"
@@ -83,7 +83,7 @@ async def _migrate(settings: Settings) -> None:
 
 @pytest.fixture
 def clean_mysql(mysql_url: str) -> str:
-    conn = _mysql_connect(urlsplit(mysql_url).path.lstrip("/"))
+    conn = mysql_connect(urlsplit(mysql_url).path.lstrip("/"))
     with conn.cursor() as cursor:
         for table in TABLES:
             cursor.execute(f"DELETE FROM {table}")

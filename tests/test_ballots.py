@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -14,7 +15,8 @@ from config import Settings
 from models import api_token, ballot, question
 from models.batching import Batcher
 from models.clock import utcnow
-from models.db import Conflict, Database, DatabaseUnavailable
+from models.db import Conflict, Database, DatabaseUnavailable, open_database
+from tests.conftest import mysql_connect
 from tests.factories import make_question, make_user
 
 
@@ -244,6 +246,51 @@ async def test_a_vote_for_a_choice_replaced_meanwhile_is_refused(db: Database) -
     with pytest.raises(ballot.InvalidChoice):
         await box.cast(poll, [old], ballot.Voter(user_id=await make_user(db)), utcnow())
     assert await db.fetch_all("SELECT id FROM ballot WHERE question_id = %s", (qid,)) == []
+
+
+async def test_a_choice_removed_while_the_batch_waits_for_it_sends_the_batch_round_again(
+    mysql_settings: Settings, clean_mysql: str
+) -> None:
+    """MariaDB checks a batch against its snapshot, then counts each choice. Here the choice is
+    removed by a transaction that commits while the batch waits for its row: the count finds no
+    row, the whole batch is rolled back and run again, and the second run refuses the ballot."""
+    db = await open_database(mysql_settings)
+    blocker = mysql_connect(urlsplit(clean_mysql).path.lstrip("/"))
+    blocker.autocommit(False)
+    try:
+        qid = await make_question(db)
+        poll = await question.get_with_choices(db, qid)
+        assert poll is not None
+        removed, kept = (item["id"] for item in poll["choices"])
+        attempts: list[int] = []
+        real_cast_many = ballot.cast_many
+
+        async def counting_cast_many(db: Database, ballots: list[ballot.Ballot], now: Any) -> Any:
+            attempts.append(len(ballots))
+            return await real_cast_many(db, ballots, now)
+
+        box = ballot.BallotBox(db, counted=lambda ids: asyncio.sleep(0))
+        with blocker.cursor() as cursor:
+            cursor.execute("UPDATE choice SET delete_flag = 1 WHERE id = %s", (removed,))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ballot, "cast_many", counting_cast_many)
+            voting = asyncio.gather(
+                box.cast(poll, [removed], ballot.Voter(user_id=await make_user(db)), utcnow()),
+                box.cast(poll, [kept], ballot.Voter(user_id=await make_user(db)), utcnow()),
+                return_exceptions=True,
+            )
+            await asyncio.sleep(0.5)  # the batch now waits for the removed choice's row
+            blocker.commit()
+            refused, counted = await voting
+
+        assert isinstance(refused, ballot.InvalidChoice)
+        assert isinstance(counted, list) and [row["id"] for row in counted] == [kept]
+        assert len(attempts) >= 2  # the first run was rolled back
+        assert await votes_of(db, qid) == [0, 1]
+        assert len(await db.fetch_all("SELECT id FROM ballot WHERE question_id = %s", (qid,))) == 1
+    finally:
+        blocker.close()
+        await db.close()
 
 
 async def test_the_vote_answer_carries_the_counts_of_its_own_commit(settings: Settings, aiohttp_client: Any) -> None:

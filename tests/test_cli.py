@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _mysql_connect
+from tests.conftest import mysql_connect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,7 +95,7 @@ def test_serve_on_a_unix_socket(tmp_path: Path) -> None:
 def empty_mysql_url(mysql_url: str) -> Iterator[str]:
     """A second, empty database next to the session's one."""
     name = mysql_url.rsplit("/", 1)[1] + "_cli"
-    conn = _mysql_connect()
+    conn = mysql_connect()
     with conn.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     try:

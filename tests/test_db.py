@@ -24,8 +24,11 @@ async def test_insert_returns_id_and_rows_read_back(db: Database) -> None:
     assert row is not None
     assert row["email"] == "user1@example.com"  # stored lower-case
     assert isinstance(row["create_time"], datetime)
-    assert await user.by_account(db, "USER1@example.com") == row
-    assert await user.by_account(db, "13800000001") == row
+    assert "password" not in row  # who is asking carries no password hash around
+    login_row = await user.by_account(db, "USER1@example.com")
+    assert login_row is not None and login_row["password"] == "x" * 97
+    assert {key: value for key, value in login_row.items() if key != "password"} == row
+    assert await user.by_account(db, "13800000001") == login_row
     assert await user.by_account(db, "nobody@example.com") is None
 
 

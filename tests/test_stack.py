@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 
 from application.poll_cache import LIFETIME_SECONDS
-from tests.conftest import MYSQL_SERVER, REDIS_PREFIX, _mysql_connect, service_missing
+from tests.conftest import MYSQL_SERVER, REDIS_PREFIX, mysql_connect, service_missing
 from tests.test_cli import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,18 +61,17 @@ class RunningStack:
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
-    def worker_pids(self) -> dict[str, int]:
-        output = subprocess.run(
-            [
-                str(Path(sys.executable).with_name("supervisorctl")),
-                "-c",
-                str(self.directory / "supervisord.conf"),
-                "status",
-            ],
+    def supervisorctl(self, *args: str) -> str:
+        control = [str(Path(sys.executable).with_name("supervisorctl")), "-c", str(self.directory / "supervisord.conf")]
+        return subprocess.run(
+            [*control, *args],
             capture_output=True,
             text=True,
             env=self.env,
         ).stdout
+
+    def worker_pids(self) -> dict[str, int]:
+        output = self.supervisorctl("status")
         return {
             line.split()[0]: int(line.split()[3].rstrip(",")) for line in output.splitlines() if " RUNNING " in line
         }
@@ -102,7 +101,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mysql_url: str) -> Iterator[
         yield running
     finally:
         running.run("down")
-        conn = _mysql_connect()
+        conn = mysql_connect()
         with conn.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         conn.close()
@@ -265,6 +264,41 @@ async def test_forty_voters_through_nginx_are_counted_exactly(stack: RunningStac
         async with session.get(f"{stack.url}/api/v1/questions/{poll['id']}/results") as response:
             results = await response.json()
     assert results["total"] == 40 and results["choices"][1]["votes"] == 40
+
+
+async def test_votes_go_to_two_processes_and_to_the_other_two_while_those_are_down(stack: RunningStack) -> None:
+    """nginx sends votes to vote_0 and vote_1 only (larger batches), vote_2 and vote_3 being their backups."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        tokens = await asyncio.gather(*(api_user(session, stack.url, 200 + n) for n in range(16)))
+        poll = await post(
+            session, f"{stack.url}/api/v1/questions", {"question_text": "Who counts?", "choices": ["a", "b"]}, tokens[0]
+        )
+
+        async def vote(token: str) -> int:
+            async with session.post(
+                f"{stack.url}/api/v1/questions/{poll['id']}/votes",
+                json={"choice_ids": [poll["choices"][0]["id"]]},
+                headers=bearer(token),
+            ) as response:
+                return response.status
+
+        others = [stack.worker_pids()[name] for name in ("vote:vote_2", "vote:vote_3")]
+        for pid in others:
+            os.kill(pid, signal.SIGSTOP)  # a vote sent to either would time out
+        try:
+            assert await asyncio.gather(*(vote(token) for token in tokens[:8])) == [201] * 8
+        finally:
+            for pid in others:
+                os.kill(pid, signal.SIGCONT)
+
+        stack.supervisorctl("stop", "vote:vote_0", "vote:vote_1")
+        try:
+            assert await asyncio.gather(*(vote(token) for token in tokens[8:])) == [201] * 8
+        finally:
+            stack.supervisorctl("start", "vote:vote_0", "vote:vote_1")
+        async with session.get(f"{stack.url}/api/v1/questions/{poll['id']}/results") as response:
+            assert (await response.json())["total"] == 16
+    assert len(stack.worker_pids()) == 4
 
 
 async def command(*args: str) -> tuple[int, str]:
