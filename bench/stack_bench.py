@@ -49,7 +49,7 @@ PORT = int(os.environ.get("BENCH_PORT", "8018"))
 BASE = f"http://127.0.0.1:{PORT}"
 DB_NAME = "vote_bench"
 CONNECTIONS, THREADS = 64, 2
-VOTERS = 90_000  # enough distinct voters for three rounds of the hot-choice run
+VOTERS = 150_000  # enough distinct voters for three rounds of the hot-choice run
 DISTINCT_POLLS = 40
 FORM_SESSIONS, FORM_POLLS = 64, 1_000
 PASSWORD = "bench-password-2026"
@@ -272,7 +272,7 @@ def replay(name: str, path: Path, polls: list[tuple[int, list[int]]], seconds: i
     counts = dict(re.findall(r"(\w+)=(\d+)", output.split("REPLAY", 1)[1]))
     sent, filler = int(counts["sent"]), int(counts["filler"])
     if filler:
-        raise SystemExit(f"{name}: ran out of prepared requests; prepare more")
+        raise SystemExit(f"{name}: ran out of prepared requests; prepare more\n{output}")
     answered = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     found = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     refused = int(found.group(1)) if found else 0
