@@ -71,7 +71,7 @@ class Outcome:
     in_flight: int | None = None
     cpu_us: dict[str, float] = field(default_factory=dict)  # CPU time per request, by component
     statements: float = 0.0  # SQL statements MariaDB received per request
-
+    answered: int = 0  # requests wrk completed
     exact: bool = True  # every vote answered 201/302 is in the database, and no other
 
 
@@ -230,6 +230,7 @@ def wrk(name: str, url: str, seconds: int, requests: Path | None = None) -> tupl
     cpu[LOAD_GENERATOR] = (wrk_after - wrk_before) / requests_done * 1e6
     statements = (statements_after - statements_before - 1) / requests_done  # less our own SHOW STATUS
     outcome = Outcome(name, rps, latency(output, "50%"), latency(output, "99%"), cpu_us=cpu, statements=statements)
+    outcome.answered = requests_done
     return outcome, output
 
 
@@ -273,10 +274,9 @@ def replay(name: str, path: Path, polls: list[tuple[int, list[int]]], seconds: i
     sent, filler = int(counts["sent"]), int(counts["filler"])
     if filler:
         raise SystemExit(f"{name}: ran out of prepared requests; prepare more\n{output}")
-    answered = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     found = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     refused = int(found.group(1)) if found else 0
-    ok = answered - refused
+    ok = outcome.answered - refused
     time.sleep(1)  # let requests wrk abandoned at the deadline finish on the server
     outcome.ok, outcome.refused, outcome.db_votes = ok, refused, votes_in(polls) - votes_before
     outcome.in_flight = sent - ok - refused
@@ -470,34 +470,29 @@ def main() -> None:
         idle = worker_rss_mib()
         reads_id = data["reads"][0][0]  # type: ignore[index]
         seconds = args.seconds
+
+        def get(path: str) -> Callable[[str, int], Outcome]:
+            return lambda name, _round: wrk(name, BASE + path, seconds)[0]
+
+        def votes(file: str, polls: list[tuple[int, list[int]]]) -> Callable[[str, int], Outcome]:
+            return lambda name, round_: replay(name, files[file][round_], polls, seconds)
+
         scenarios = [
-            ("GET / (index)", lambda name: wrk(name, f"{BASE}/", seconds)[0]),
-            ("GET results page (HTML)", lambda name: wrk(name, f"{BASE}/questions/{reads_id}/results", seconds)[0]),
-            (
-                "GET results (JSON API)",
-                lambda name: wrk(name, f"{BASE}/api/v1/questions/{reads_id}/results", seconds)[0],
-            ),
-            (
-                "POST vote (API, distinct pairs)",
-                lambda name: replay(name, files["api_distinct"][round_], data["distinct"], seconds),
-            ),  # type: ignore[arg-type]
-            (
-                "POST vote (API, one hot choice)",
-                lambda name: replay(name, files["api_hot"][round_], data["hot"], seconds),
-            ),  # type: ignore[arg-type]
-            (
-                "POST vote (form, session + CSRF)",
-                lambda name: replay(name, files["form"][round_], form_polls, seconds),
-            ),
+            ("GET / (index)", get("/")),
+            ("GET results page (HTML)", get(f"/questions/{reads_id}/results")),
+            ("GET results (JSON API)", get(f"/api/v1/questions/{reads_id}/results")),
+            ("POST vote (API, distinct pairs)", votes("api_distinct", data["distinct"])),  # type: ignore[arg-type]
+            ("POST vote (API, one hot choice)", votes("api_hot", data["hot"])),  # type: ignore[arg-type]
+            ("POST vote (form, session + CSRF)", votes("form", form_polls)),
         ]
-        scenarios = [("GET /hello", lambda name: wrk(name, f"{BASE}/hello", seconds)[0])] + [
+        scenarios = [("GET /hello", get("/hello"))] + [
             (name, run) for name, run in scenarios if not args.only or args.only.lower() in name.lower()
         ]
         rounds: dict[str, list[Outcome]] = {name: [] for name, _ in scenarios}
         for round_ in range(args.rounds):
             for name, run in scenarios:
                 with profiled(name, args.profile and round_ == 0):
-                    rounds[name].append(run(name))
+                    rounds[name].append(run(name, round_))
             print(f"round {round_ + 1} of {args.rounds}:")
             print(table([runs[-1] for runs in rounds.values()], rounds["GET /hello"][-1].rps), flush=True)
         outcomes = [median_of(runs) for runs in rounds.values()]

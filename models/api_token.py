@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
+from models import user
 from models.db import Database, Row, placeholders
 
 TOKEN_PREFIX = "vote_"
@@ -38,17 +39,20 @@ async def delete(db: Database, token_id: int, user_id: int) -> bool:
     return result.rowcount == 1
 
 
+# A token's owner: the same row as any signed-in user (``user.COLUMNS``), with the token's id.
+_OWNERS = (
+    "SELECT t.id AS token_id, t.token_hash, "
+    + ", ".join("u." + column for column in user.COLUMNS)
+    + " FROM api_token t JOIN user u ON u.id = t.user_id WHERE u.delete_flag = 0"
+)
+
+
 async def owners_of(db: Database, tokens: Sequence[str]) -> list[Row | None]:
     """The user each token belongs to, in one query for them all (``Batcher`` hands in the
     tokens of concurrent requests)."""
     hashes = [hash_token(token) for token in tokens]
     wanted = sorted(set(hashes))
-    rows = await db.fetch_all(
-        "SELECT t.id AS token_id, t.token_hash, u.id, u.name, u.phone, u.email, u.is_admin,"
-        " u.is_active, u.create_time FROM api_token t JOIN user u ON u.id = t.user_id"
-        " WHERE t.token_hash IN (" + placeholders(len(wanted)) + ") AND u.delete_flag = 0",
-        wanted,
-    )
+    rows = await db.fetch_all(_OWNERS + " AND t.token_hash IN (" + placeholders(len(wanted)) + ")", wanted)
     found = {row["token_hash"]: row for row in rows}
     return [found.get(token_hash) for token_hash in hashes]
 

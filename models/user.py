@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from models.db import Database, Row, Session, placeholders
 
 # Who is asking: what requests carry around (and the token cache keeps) has no password hash.
-_SELECT = "SELECT id, name, phone, email, is_admin, is_active, create_time FROM user"
+COLUMNS = ("id", "name", "phone", "email", "is_admin", "is_active", "create_time")
+_SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM user"
 
 
 async def create(
@@ -36,8 +37,7 @@ async def get_many(db: Database, user_ids: Sequence[int]) -> list[Row | None]:
 async def by_account(db: Database, account: str) -> Row | None:
     """The user whose email or phone is ``account``, with the password hash to check at login."""
     return await db.fetch_one(
-        "SELECT id, name, phone, email, password, is_admin, is_active, create_time FROM user"
-        " WHERE (email = %s OR phone = %s) AND delete_flag = 0",
+        "SELECT " + ", ".join(COLUMNS) + ", password FROM user WHERE (email = %s OR phone = %s) AND delete_flag = 0",
         (account.lower(), account),
     )
 

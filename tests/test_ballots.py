@@ -30,6 +30,19 @@ async def votes_of(db: Database, qid: int) -> list[int]:
     return [row["votes"] for row in rows]
 
 
+def count_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of each batch sent to the database from now on (retries included)."""
+    sizes: list[int] = []
+    real_cast_many = ballot.cast_many
+
+    async def counting_cast_many(db: Database, ballots: list[ballot.Ballot], now: Any) -> Any:
+        sizes.append(len(ballots))
+        return await real_cast_many(db, ballots, now)
+
+    monkeypatch.setattr(ballot, "cast_many", counting_cast_many)
+    return sizes
+
+
 # --- the batcher ---------------------------------------------------------------------------
 
 
@@ -158,14 +171,7 @@ async def test_concurrent_votes_share_commits_and_each_is_counted_once(
     yes, no = await choice_ids(db, qid)
     poll = await question.get_with_choices(db, qid)
     voters = [ballot.Voter(user_id=await make_user(db)) for _ in range(40)]
-    batches: list[int] = []
-    real_cast_many = ballot.cast_many
-
-    async def counting_cast_many(db: Database, ballots: list[ballot.Ballot], now: Any) -> Any:
-        batches.append(len(ballots))
-        return await real_cast_many(db, ballots, now)
-
-    monkeypatch.setattr(ballot, "cast_many", counting_cast_many)
+    batches = count_batches(monkeypatch)
     box = client.app[BALLOTS]
     attempts = [(voter, yes if n % 4 else no) for n, voter in enumerate(voters)] + [(voters[0], yes)] * 5
     outcomes = await asyncio.gather(
@@ -262,18 +268,11 @@ async def test_a_choice_removed_while_the_batch_waits_for_it_sends_the_batch_rou
         poll = await question.get_with_choices(db, qid)
         assert poll is not None
         removed, kept = (item["id"] for item in poll["choices"])
-        attempts: list[int] = []
-        real_cast_many = ballot.cast_many
-
-        async def counting_cast_many(db: Database, ballots: list[ballot.Ballot], now: Any) -> Any:
-            attempts.append(len(ballots))
-            return await real_cast_many(db, ballots, now)
-
         box = ballot.BallotBox(db, counted=lambda ids: asyncio.sleep(0))
         with blocker.cursor() as cursor:
             cursor.execute("UPDATE choice SET delete_flag = 1 WHERE id = %s", (removed,))
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(ballot, "cast_many", counting_cast_many)
+            attempts = count_batches(patch)
             voting = asyncio.gather(
                 box.cast(poll, [removed], ballot.Voter(user_id=await make_user(db)), utcnow()),
                 box.cast(poll, [kept], ballot.Voter(user_id=await make_user(db)), utcnow()),
