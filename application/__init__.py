@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 import aiohttp_session
 from aiohttp import web
 
+from application.announcements import announcements_context, votes_counted
 from application.auth import auth_middleware
 from application.csrf import csrf_middleware
 from application.keys import BALLOTS, DB, FAILED_LOGINS, REDIS, SESSION_STORAGE, SETTINGS, TOKEN_OWNERS, USERS
-from application.live import close_sockets, live_context, votes_counted
+from application.live import HUB, LiveHub, close_sockets
 from application.middlewares import error_middleware
+from application.poll_cache import POLLS, PollCache
 from application.routes import setup_routes
 from application.sessions import DatabaseSessionStorage, RedisSessionStorage
 from application.templating import setup_templates
@@ -78,10 +80,12 @@ def init(settings: Settings | None = None) -> web.Application:
     settings = settings or load_settings()
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
+    app[POLLS] = PollCache()
+    app[HUB] = LiveHub(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(token_cache_context)
-    app.cleanup_ctx.append(live_context)
+    app.cleanup_ctx.append(announcements_context)
     app.on_shutdown.append(close_sockets)
     storage = app[SESSION_STORAGE] = RedisSessionStorage(app) if settings.redis_url else DatabaseSessionStorage(app)
     # Outermost first: errors wrap everything, then sessions, who is asking, and CSRF.

@@ -1,9 +1,8 @@
 """Live results: votes anywhere reach every WebSocket watching that poll, in every process.
 
-Each batch of votes calls ``votes_counted``, any other change ``results_changed``: the
-process marks the polls dirty in its ``LiveHub`` and, with Redis, publishes their ids on one
-channel. Each process holds a single subscription (not one per socket) and marks the polls
-of other processes' messages dirty in its own hub.
+Every change to a poll, made here or heard from another process (``announcements``), marks
+the poll dirty in this process's ``LiveHub``; the process listens to the votes of the polls
+its sockets watch, with one Redis subscription for all of them (not one per socket).
 
 The hub coalesces: a dirty poll is read from the database once, at most every
 ``MIN_INTERVAL`` seconds, and the same JSON goes to all its sockets. Each socket
@@ -14,26 +13,18 @@ delay the others nor make memory grow.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import secrets
 import time
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from application.jsonutil import dumps
-from application.keys import DB, REDIS, SETTINGS
-from application.poll_cache import PollCache
-from application.token_cache import TOKEN_CACHE
+from application.keys import DB
 from models import choice
-from models.redis_client import REDIS_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 0.1  # at most ~10 messages a second per poll
-RESUBSCRIBE_DELAY = 0.5
-STOP_CHECK_SECONDS = 0.25
 
 
 class Watcher:
@@ -118,114 +109,11 @@ class LiveHub:
 
 
 HUB: web.AppKey[LiveHub] = web.AppKey("live_hub")
-POLLS: web.AppKey[PollCache] = web.AppKey("poll_cache")
 
 
 async def results_message(app: web.Application, question_id: int) -> str:
     """The results document of the API, as the JSON text every socket of the poll receives."""
     return dumps(choice.tally(question_id, await choice.for_question(app[DB], question_id)))
-
-
-def _channel(app: web.Application) -> str:
-    return app[SETTINGS].redis_prefix + "results"
-
-
-# A message on the channel is "<sender> <change>", the change one of "poll 12" (created, closed,
-# edited or deleted), "votes 12,31" (those polls gained votes) and "account 7" (a token of
-# account 7 revoked, or the account disabled or enabled). The sender applies its own changes
-# at once and skips its own messages.
-SENDER: web.AppKey[str] = web.AppKey("live_sender")
-
-
-async def results_changed(app: web.Application, question_id: int) -> None:
-    """Tell every process that a poll was created, closed, edited or deleted."""
-    await _announce(app, f"poll {question_id}")
-
-
-async def votes_counted(app: web.Application, question_ids: set[int]) -> None:
-    """Tell every process that these polls gained votes: counts change, the polls' rules do not."""
-    if question_ids:
-        await _announce(app, "votes " + ",".join(map(str, sorted(question_ids))))
-
-
-async def account_changed(app: web.Application, user_id: int) -> None:
-    """Tell every process to forget the tokens it remembers of this account (``token_cache``)."""
-    await _announce(app, f"account {user_id}")
-
-
-async def _announce(app: web.Application, change: str) -> None:
-    """The change is already committed, so a Redis outage only costs this announcement: cached
-    copies expire within seconds and listeners re-read everything when Redis returns."""
-    _apply(app, change)  # this process at once, before the answer goes out
-    redis = app[REDIS]
-    if redis is None:
-        return
-    try:
-        await redis.publish(_channel(app), f"{app[SENDER]} {change}")
-    except REDIS_UNAVAILABLE as exc:
-        log.warning("change %r not announced: %s", change, exc)
-
-
-def _apply(app: web.Application, change: str) -> None:
-    kind, _, numbers = change.partition(" ")
-    ids = [int(number) for number in numbers.split(",")]
-    for changed in ids:
-        if kind == "account":
-            app[TOKEN_CACHE].drop_account(changed)
-        else:
-            app[POLLS].drop(changed, votes_only=kind == "votes")
-            app[HUB].mark_dirty(changed)
-
-
-def _received(app: web.Application, data: bytes) -> None:
-    sender, _, change = data.decode("ascii", "replace").partition(" ")
-    if sender != app[SENDER]:
-        with contextlib.suppress(ValueError):
-            _apply(app, change)
-
-
-async def _listen(app: web.Application, stop: asyncio.Event) -> None:
-    """The process's one subscription; after a Redis outage it re-subscribes and re-sends all.
-
-    It stops on ``stop`` rather than on cancellation: redis-py's get_message can swallow a
-    cancel, so the loop checks the event every STOP_CHECK_SECONDS.
-    """
-    redis = app[REDIS]
-    assert redis is not None
-    hub = app[HUB]
-    while not stop.is_set():
-        try:
-            async with redis.pubsub() as pubsub:
-                await pubsub.subscribe(_channel(app))
-                while not stop.is_set():
-                    message = await pubsub.get_message(timeout=STOP_CHECK_SECONDS)
-                    if message is None:
-                        continue
-                    if message["type"] == "subscribe":
-                        # First subscription, or redis-py re-subscribed after a reconnect:
-                        # whatever changed meanwhile was not announced, so forget and re-send it all.
-                        app[POLLS].clear()
-                        app[TOKEN_CACHE].clear()
-                        hub.mark_all_dirty()
-                    elif message["type"] == "message":
-                        _received(app, message["data"])
-        except REDIS_UNAVAILABLE as exc:
-            log.warning("live updates: Redis subscription lost (%s); retrying", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RESUBSCRIBE_DELAY)
-
-
-async def live_context(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context: the hub, the poll cache and, with Redis, the listener."""
-    app[HUB] = LiveHub(app)
-    app[POLLS] = PollCache()
-    app[SENDER] = secrets.token_hex(8)
-    stop = asyncio.Event()
-    listener = asyncio.create_task(_listen(app, stop)) if app[REDIS] is not None else None
-    yield
-    if listener is not None:
-        stop.set()
-        await listener
 
 
 async def close_sockets(app: web.Application) -> None:

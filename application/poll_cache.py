@@ -1,18 +1,24 @@
 """A per-process cache of polls, the index listing and anonymous visitors' pages.
 
-Every change to a poll is announced (``live.results_changed`` for create, close, edit and
-delete, ``live.votes_counted`` for votes) and reaches every process; each drops what it holds
-of that poll, and the index listing, at once. Votes change only counts, so the poll's rules
-(open, choices, limits, visibility) stay for the vote path, which needs no counts. A short
-lifetime bounds staleness should an announcement be lost (Redis down) or time alone change a
-page (a poll's closing time passing). A read that started before a change never stores its
-older result: generation numbers tell.
+Every change to a poll is announced (``announcements.results_changed`` for create, close, edit
+and delete, ``announcements.votes_counted`` for votes) and reaches every process holding a copy;
+each drops what it holds of that poll, and the index listing, at once. Votes change only counts,
+so the poll's rules (open, choices, limits, visibility) stay for the vote path, which needs no
+counts, and a process hears a poll's votes only while it holds the poll's counts
+(``holds_counts``). A short lifetime bounds staleness should an announcement be lost (Redis down)
+or time alone change a page (a poll's closing time passing). A read that started before a
+change never stores its older result: generation numbers tell.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from aiohttp import web
 
 from models.batching import SingleFlight
 from models.db import Row
@@ -30,6 +36,7 @@ class PollCache(SingleFlight):
         self.listings: dict[int, tuple[float, Any]] = {}
         self.pages: dict[int, dict[str, tuple[float, str]]] = {}
         self.generations: dict[int, int] = {}
+        self.readers: Counter[int] = Counter()  # reads of counts under way, per poll (or INDEX)
 
     def generation(self, question_id: int) -> int:
         return self.generations.get(question_id, 0)
@@ -45,9 +52,13 @@ class PollCache(SingleFlight):
             return None
         return dict(entry[1])  # a copy: callers may add keys
 
-    def put(self, question_id: int, generation: int, row: Row) -> None:
+    def put(self, question_id: int, generation: int, row: Row, counts: bool = True) -> None:
+        """Keep a poll read under ``generation``; with ``counts`` False only its rules (the
+        process was not listening to its votes)."""
         if generation == self.generation(question_id):
-            self.polls[question_id] = self.rules[question_id] = (self.deadline(), row)
+            self.rules[question_id] = (self.deadline(), row)
+            if counts:
+                self.polls[question_id] = self.rules[question_id]
 
     def rules_of(self, question_id: int) -> Row | None:
         """The poll as last read: its rules are current, its counts may predate the last votes."""
@@ -74,12 +85,47 @@ class PollCache(SingleFlight):
         """This poll changed (only its counts, with ``votes_only``); the index may show it, so it goes too."""
         if not votes_only:
             self.rules.pop(question_id, None)
-        for key in (question_id, INDEX):
-            self.polls.pop(key, None)
-            self.pages.pop(key, None)
-            self.generations[key] = self.generation(key) + 1
-        self.listings.clear()
+        self.forget_counts(question_id)
+        self.forget_counts(INDEX)
+
+    @contextmanager
+    def reading(self, key: int) -> Iterator[None]:
+        """Around a read of counts meant to be kept: they are held from the start."""
+        self.readers[key] += 1
+        try:
+            yield
+        finally:
+            self.readers[key] -= 1
+            if not self.readers[key]:
+                del self.readers[key]
+
+    def holds_counts(self, key: int) -> bool:
+        """Whether anything kept, or being read, shows this poll's (or for INDEX, any poll's) counts."""
+        return key in self.readers or key in self.polls or key in self.pages or (key == INDEX and bool(self.listings))
+
+    def purge(self) -> None:
+        """Forget what has expired."""
+        now = time.monotonic()
+        for entries in (self.polls, self.rules, self.listings):
+            for key in [key for key, (until, _) in entries.items() if until < now]:
+                del entries[key]
+        for key, pages in list(self.pages.items()):
+            for page in [page for page, (until, _) in pages.items() if until < now]:
+                del pages[page]
+            if not pages:
+                del self.pages[key]
+
+    def forget_counts(self, key: int) -> None:
+        """Drop what shows ``key``'s counts, and refuse to keep reads of them under way."""
+        self.polls.pop(key, None)
+        self.pages.pop(key, None)
+        if key == INDEX:
+            self.listings.clear()
+        self.generations[key] = self.generation(key) + 1
 
     def clear(self) -> None:
         for question_id in {*self.polls, *self.rules, *self.pages, INDEX}:
             self.drop(question_id)
+
+
+POLLS: web.AppKey[PollCache] = web.AppKey("poll_cache")

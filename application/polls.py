@@ -2,12 +2,13 @@
 
 Who may see a poll and its results, checking a new poll's fields, reading polls through the
 per-process cache, and the one way to vote, create, edit, close or delete: each change is
-announced to every process (``live.votes_counted``, ``live.results_changed``), which drops its
-cached copies and updates live sockets. A refused vote becomes the right HTTP answer here too.
+announced (``announcements.votes_counted``, ``announcements.results_changed``) to every process
+holding a copy, which drops it and updates live sockets. A refused vote becomes the right HTTP answer here too.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,11 +16,13 @@ from typing import Any
 
 from aiohttp import web
 
-from application import live
+from application import announcements
+from application.announcements import reading_counts
 from application.auth import USER, require_user
 from application.errors import AppError, ErrorCode, not_found
 from application.i18n import N_
 from application.keys import BALLOTS, DB
+from application.poll_cache import POLLS
 from models import ballot, choice, question
 from models.clock import utcnow
 from models.db import IntegrityError, Row
@@ -55,20 +58,22 @@ async def managed_poll(request: web.Request) -> Row:
     return poll
 
 
-async def cached_poll(app: web.Application, question_id: int) -> Row | None:
-    """A poll with its choices, from this process's cache when it has a current copy."""
-    cache = app[live.POLLS]
+async def cached_poll(app: web.Application, question_id: int, counts: bool = True) -> Row | None:
+    """A poll with its choices, from this process's cache when it has a current copy. Without
+    ``counts`` (the vote path) only its rules must be current: its counts may predate the last votes."""
+    cache = app[POLLS]
     generation = cache.generation(question_id)
-    found = cache.get(question_id)
+    found = cache.get(question_id) if counts else cache.rules_of(question_id)
     if found is None:
 
         async def fetch() -> Row | None:
-            row = await question.get_with_choices(app[DB], question_id)
+            async with reading_counts(app, question_id) if counts else contextlib.nullcontext():
+                row = await question.get_with_choices(app[DB], question_id)
             if row is not None:
-                cache.put(question_id, generation, row)
+                cache.put(question_id, generation, row, counts)
             return row
 
-        loaded = await cache.once(("poll", question_id, generation), fetch)
+        loaded = await cache.once((counts, question_id, generation), fetch)
         found = dict(loaded) if loaded is not None else None  # shared by every waiter: copy
     if found is not None:
         found["cache_generation"] = generation  # what pages rendered from it may be shared under
@@ -88,8 +93,7 @@ async def visible_poll(request: web.Request) -> Row:
 
 async def votable_poll(request: web.Request) -> Row:
     """The poll in the URL with the rules a vote is checked against; its counts may be old."""
-    found = request.app[live.POLLS].rules_of(int(request.match_info["question_id"]))
-    return _visible(request, found) if found is not None else await visible_poll(request)
+    return _visible(request, await cached_poll(request.app, int(request.match_info["question_id"]), counts=False))
 
 
 def _visible(request: web.Request, found: Row | None) -> Row:
@@ -128,7 +132,7 @@ async def poll_view(request: web.Request, poll: Row) -> PollView:
 
 async def record_vote(app: web.Application, poll: Row, choice_ids: list[int], voter: ballot.Voter) -> list[Row]:
     """The one vote path of the site, the API and WeChat: the poll's choices with their counts,
-    this vote included, or ``ballot.VoteRefused``. Every process hears of it (``live.votes_counted``)."""
+    this vote included, or ``ballot.VoteRefused``. Every process hears of it (``announcements.votes_counted``)."""
     return await app[BALLOTS].cast(poll, choice_ids, voter, utcnow())
 
 
@@ -249,7 +253,7 @@ async def create_poll(app: web.Application, owner_id: int, fields: PollFields) -
         )
         for text in fields.choices:
             await choice.create(tx, question_id=question_id, choice_text=text)
-    await live.results_changed(app, question_id)  # the index lists it now
+    await announcements.results_changed(app, question_id)  # the index lists it now
     return question_id
 
 
@@ -259,13 +263,13 @@ def _already_voted() -> AppError:
 
 async def close_poll(app: web.Application, poll: Row) -> None:
     await question.close(app[DB], poll["id"], utcnow())
-    await live.results_changed(app, poll["id"])
+    await announcements.results_changed(app, poll["id"])
 
 
 async def set_poll_deleted(app: web.Application, question_id: int, deleted: bool) -> bool:
     """Soft delete or restore; False when there is no such question."""
     found = await question.set_deleted(app[DB], question_id, deleted)
-    await live.results_changed(app, question_id)
+    await announcements.results_changed(app, question_id)
     return found
 
 
@@ -288,4 +292,4 @@ async def edit_poll(app: web.Application, poll: Row, fields: PollFields) -> None
             await choice.replace_all(tx, poll["id"], fields.choices)
     except IntegrityError:  # a vote arrived meanwhile: its ballot holds the old choices
         raise _already_voted() from None
-    await live.results_changed(app, poll["id"])
+    await announcements.results_changed(app, poll["id"])

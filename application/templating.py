@@ -18,7 +18,7 @@ from application.auth import USER, safe_next
 from application.csrf import existing_csrf_token
 from application.i18n import N_
 from application.keys import SETTINGS
-from application.live import POLLS
+from application.poll_cache import POLLS
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "template"
 

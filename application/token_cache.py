@@ -2,7 +2,7 @@
 
 API clients send the same token with every request; looking it up each time costs a database
 round trip per request. Owners found are kept for ``LIFETIME_SECONDS``. Revoking a token or
-disabling its account is announced (``live.account_changed``): every process drops that
+disabling its account is announced (``announcements.account_changed``): every process drops that
 account's tokens at once, and the lifetime bounds what a lost announcement (Redis down) could
 leave. Concurrent requests with a token not yet known share one lookup; unknown tokens are
 never remembered: each is looked up again.

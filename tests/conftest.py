@@ -9,6 +9,10 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -155,3 +159,50 @@ async def proxy() -> AsyncIterator[Callable[[str, int], Any]]:
     yield start
     for tcp_proxy in started:
         await tcp_proxy.stop()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[Any]:
+    """A redis-server of this test's own, so restarting it disturbs nobody else."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        service_missing("redis-server not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        process: subprocess.Popen[bytes] | None = None
+
+        def start(self) -> None:
+            self.process = subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            raise RuntimeError("redis-server did not start")
+
+        def stop(self) -> None:
+            if self.process:
+                self.process.kill()
+                self.process.wait()
+
+    server = Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def instances_on_private_redis(
+    clean_mysql: str, private_redis: Any, aiohttp_client: Any
+) -> AsyncIterator[tuple[Any, Any]]:
+    settings = make_settings({"VOTE_DATABASE_URL": clean_mysql, "VOTE_REDIS_URL": private_redis.url})
+    yield await aiohttp_client(init(settings)), await aiohttp_client(init(settings))

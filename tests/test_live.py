@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import shutil
 import socket
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +20,6 @@ from application.views.live import CLOSE_RESULTS_HIDDEN
 from config import Settings
 from models import api_token
 from models.db import Database
-from tests.conftest import make_settings
 from tests.factories import make_question, make_user
 
 
@@ -65,6 +61,8 @@ async def test_results_on_connect_and_after_each_vote(client: Any) -> None:
         first = await ws.receive_json(timeout=1)
         assert first["question_id"] == qid and first["total"] == 3
         assert [(c["votes"], c["percent"]) for c in first["choices"]] == [(2, 66.7), (1, 33.3)]
+        with pytest.raises(TimeoutError):
+            await next_total(ws, within=0.3)  # one first message, not one per way it was read
         await vote(client, qid, await first_choice(db, qid), await voter(db))
         assert await next_total(ws) == 4
 
@@ -211,53 +209,6 @@ async def test_closed_sockets_are_forgotten_and_shutdown_closes_the_rest(
 
 
 # --- Redis restarted under a running app ------------------------------------------------
-
-
-@pytest.fixture
-def private_redis() -> Iterator[Any]:
-    """A redis-server of this test's own, so restarting it disturbs nobody else."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-
-    class Server:
-        url = f"redis://127.0.0.1:{port}/0"
-        process: subprocess.Popen[bytes] | None = None
-
-        def start(self) -> None:
-            self.process = subprocess.Popen(
-                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                stdout=subprocess.DEVNULL,
-            )
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    return
-                except OSError:
-                    time.sleep(0.05)
-            raise RuntimeError("redis-server did not start")
-
-        def stop(self) -> None:
-            if self.process:
-                self.process.kill()
-                self.process.wait()
-
-    server = Server()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def instances_on_private_redis(
-    clean_mysql: str, private_redis: Any, aiohttp_client: Any
-) -> AsyncIterator[tuple[Any, Any]]:
-    settings = make_settings({"VOTE_DATABASE_URL": clean_mysql, "VOTE_REDIS_URL": private_redis.url})
-    yield await aiohttp_client(init(settings)), await aiohttp_client(init(settings))
 
 
 async def test_updates_resume_after_redis_restarts(

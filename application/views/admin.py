@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from application import live, polls
+from application import announcements, polls
 from application.auth import require_admin
 from application.errors import AppError, not_found
 from application.i18n import N_
@@ -32,7 +32,7 @@ class AdminUserActive(web.View):
             raise AppError(400, N_("You cannot disable your own account."))
         if not await user.set_active(self.request.app[DB], user_id, active):
             raise not_found(N_("User not found."))
-        await live.account_changed(self.request.app, user_id)  # its tokens, remembered by any process
+        await announcements.account_changed(self.request.app, user_id)  # its tokens, remembered by any process
         raise redirect(self.request, "/admin", "user_enabled" if active else "user_disabled")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from application import accounts, live
+from application import accounts, announcements
 from application.auth import authenticate, require_user
 from application.errors import AppError, not_found
 from application.forms import check_account, check_registration, read_json, text_fields
@@ -50,5 +50,5 @@ class ApiToken(web.View):
         me = require_user(self.request)
         if not await api_token.delete(self.request.app[DB], int(self.request.match_info["token_id"]), me["id"]):
             raise not_found("Token not found.")
-        await live.account_changed(self.request.app, me["id"])  # no process may still accept it
+        await announcements.account_changed(self.request.app, me["id"])  # no process may still accept it
         return web.Response(status=204)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, web
 
 from application import polls
+from application.announcements import follow_votes
 from application.errors import AppError
 from application.live import HUB, Watcher, results_message
 
@@ -32,10 +33,12 @@ class LiveResults(web.View):
 
         hub = self.request.app[HUB]
         watcher = Watcher(ws)
-        watcher.offer(await results_message(self.request.app, poll["id"]))
         hub.add(poll["id"], watcher)
         sender = asyncio.create_task(watcher.run())
         try:
+            # Listening first: a vote counted after the first read is always sent.
+            await follow_votes(self.request.app, poll["id"])
+            watcher.offer(await results_message(self.request.app, poll["id"]))
             async for _ in ws:  # the client has nothing to say; reading notices its close
                 pass
         finally:

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from application import polls
+from application.announcements import reading_counts
 from application.auth import USER, require_user
 from application.csrf import csrf_token
 from application.errors import AppError, ErrorCode, not_found
@@ -17,8 +18,7 @@ from application.forms import read_form
 from application.i18n import N_
 from application.jsonutil import json_response
 from application.keys import DB
-from application.live import POLLS
-from application.poll_cache import INDEX
+from application.poll_cache import INDEX, POLLS
 from application.templating import Shared, redirect, render
 from models import choice, question
 from models.clock import utcnow
@@ -46,10 +46,11 @@ class QuestionIndex(web.View):
             db = self.request.app[DB]
 
             async def fetch() -> tuple[int, list[dict[str, Any]]]:
-                loaded = (
-                    await question.count_published(db, now),
-                    await question.list_published(db, now, PAGE_SIZE, (page - 1) * PAGE_SIZE),
-                )
+                async with reading_counts(self.request.app, INDEX):
+                    loaded = (
+                        await question.count_published(db, now),
+                        await question.list_published(db, now, PAGE_SIZE, (page - 1) * PAGE_SIZE),
+                    )
                 cache.put_listing(page, generation, loaded)
                 return loaded
 
