@@ -187,8 +187,7 @@ def request_files(
     files = {
         # Consecutive requests go to different polls: every voter/poll pair once.
         "api_distinct": [
-            api_line(tokens[n // DISTINCT_POLLS], *pick(distinct[n % DISTINCT_POLLS], n))
-            for n in range(len(tokens))
+            api_line(tokens[n // DISTINCT_POLLS], *pick(distinct[n % DISTINCT_POLLS], n)) for n in range(len(tokens))
         ],
         "api_hot": [api_line(token, hot_id, hot_choices[0]) for token in tokens],
         "form": [
