@@ -44,12 +44,10 @@ SENDER: web.AppKey[str] = web.AppKey("announcement_sender")
 # the sender, then the poll ids.
 PUBLISH_VOTES = """
 local prefix, sender = ARGV[1], ARGV[2]
-local ids = {}
 for i = 3, #ARGV do
     redis.call('PUBLISH', prefix .. ARGV[i], sender .. ' votes ' .. ARGV[i])
-    ids[#ids + 1] = ARGV[i]
 end
-redis.call('PUBLISH', prefix .. 'all', sender .. ' votes ' .. table.concat(ids, ','))
+redis.call('PUBLISH', prefix .. 'all', sender .. ' votes ' .. table.concat(ARGV, ',', 3))
 """
 
 

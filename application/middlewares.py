@@ -19,6 +19,7 @@ from models.redis_client import REDIS_UNAVAILABLE
 log = logging.getLogger(__name__)
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for it, in the access log
 
 TITLES = {
     400: N_("Bad request"),
@@ -92,7 +93,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         error = AppError(503, N_("The service is temporarily unavailable. Please try again shortly."))
         response = await error_response(request, error)
         response.headers["Retry-After"] = "5"
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ConnectionResetError) and request.transport is None:
+            # The client went away before its whole request arrived (a closed tab, a load
+            # generator stopping): nobody is left to answer, and nothing went wrong here.
+            log.info("client disconnected [request %s] %s %s", request_id, request.method, request.path)
+            return web.Response(status=CLIENT_CLOSED_REQUEST)
         log.exception("unhandled error [request %s] %s %s", request_id, request.method, request.path)
         error = AppError(500, N_("An unexpected error occurred."), ErrorCode.INTERNAL_ERROR)
         response = await error_response(request, error)

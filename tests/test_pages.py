@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from datetime import timedelta
 from typing import Any
@@ -138,3 +140,29 @@ async def test_unexpected_errors_get_a_500_page_with_request_id_and_no_traceback
     api = await client.get("/api/v1/_test/broken")
     assert api.status == 500
     assert await api.json() == {"error_code": 20018, "error_msg": "An unexpected error occurred."}
+
+
+async def test_a_client_gone_mid_request_is_no_error(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    runner = web.AppRunner(init(settings))  # as main.py serves: a handler runs on when its client goes
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        _, writer = await asyncio.open_connection(*runner.addresses[0][:2])
+        writer.write(
+            b"POST /api/v1/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"name"'
+        )
+        await writer.drain()
+        await asyncio.sleep(0.1)  # the view is waiting for the rest of the body...
+        writer.close()  # ...which never comes
+        await writer.wait_closed()
+        for _ in range(50):
+            if "client disconnected" in caplog.text:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await runner.cleanup()
+    assert "client disconnected" in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
