@@ -13,9 +13,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from application import init
+from application import announcements, init
+from application.announcements import CHANNELS
 from application.keys import DB, REDIS, SETTINGS
 from application.live import HUB, LiveHub, Watcher
+from application.poll_cache import POLLS
 from application.views.live import CLOSE_RESULTS_HIDDEN
 from config import Settings
 from models import api_token
@@ -232,15 +234,25 @@ async def test_updates_resume_after_redis_restarts(
         assert await wait_for_total(ws, 3, within=2.0) < 2.0
 
 
-async def test_one_redis_subscription_per_process_not_per_socket(two_instances: tuple[Any, Any]) -> None:
+async def test_one_redis_subscription_per_process_not_per_socket(
+    two_instances: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b = two_instances
+    monkeypatch.setattr(announcements, "SWEEP_SECONDS", 0.05)
+    for client in (a, b):
+        client.app[POLLS].lifetime = 0.2
     qid = await make_question(a.app[DB])
     redis = a.app[REDIS]
-    channel = a.app[SETTINGS].redis_prefix + "results"
+    changes, votes = a.app[SETTINGS].redis_prefix + "results", a.app[CHANNELS].channel(qid)
     sockets = [await client.ws_connect(f"/questions/{qid}/live") for client in (a, a, a, b, b)]
     for ws in sockets:
         await ws.receive_json(timeout=1)
-    [(_, subscribers)] = await redis.pubsub_numsub(channel)
-    assert subscribers == 2
+    assert await redis.pubsub_numsub(changes, votes) == [(changes.encode(), 2), (votes.encode(), 2)]
+    await asyncio.sleep(0.5)  # the cached copies have expired; the sockets still watch
+    assert await redis.pubsub_numsub(votes) == [(votes.encode(), 2)]
     for ws in sockets:
         await ws.close()
+    deadline = time.monotonic() + 3
+    while await redis.pubsub_numsub(votes) != [(votes.encode(), 0)]:  # nobody watches: both leave
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
