@@ -25,12 +25,12 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 from application.keys import REDIS, SETTINGS
 from application.live import HUB
 from application.poll_cache import INDEX, POLLS
 from application.token_cache import TOKEN_CACHE
-from models.redis_client import REDIS_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,8 @@ class VoteChannels:
             try:
                 await self.pubsub.subscribe(self.channel(key))
                 sent = True
-            except REDIS_UNAVAILABLE:
-                pass
+            except RedisError:
+                pass  # not heard: what the caller reads is served, not kept
             finally:
                 if not sent:
                     self._answer(key, False)
@@ -208,11 +208,12 @@ async def votes_counted(app: web.Application, question_ids: set[int]) -> None:
 
 @contextlib.contextmanager
 def _lost_if_redis_fails(change: str) -> Iterator[None]:
-    """The change is already committed, so a Redis outage only costs its announcement: cached
-    copies expire within seconds and listeners re-read everything when Redis returns."""
+    """The change is already committed, so whatever Redis answers (down, out of memory, a
+    permission refused) costs only its announcement, never the change's answer: cached copies
+    expire within seconds and listeners re-read everything when they subscribe anew."""
     try:
         yield
-    except REDIS_UNAVAILABLE as exc:
+    except RedisError as exc:
         log.warning("change %r not announced: %s", change, exc)
 
 
@@ -263,7 +264,7 @@ async def _listen(app: web.Application, stop: asyncio.Event) -> None:
                     # Before the connection closes, so that no reader subscribes on it any more.
                     channels.detach()
                     _forget_all(app)  # what this process holds could now change unheard
-        except (Restart, *REDIS_UNAVAILABLE) as exc:
+        except (Restart, RedisError) as exc:
             log.warning("announcements: Redis subscription lost (%r); subscribing again", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RESUBSCRIBE_DELAY)

@@ -257,3 +257,15 @@ def test_purge_forgets_what_expired() -> None:
     cache.put_listing(1, cache.generation(INDEX), (0, []))
     cache.purge()
     assert (cache.polls, cache.rules, cache.pages, cache.listings) == ({}, {}, {}, {})
+
+
+async def test_a_vote_refused_its_announcement_by_redis_is_still_answered(
+    clean_mysql: str, private_redis: Any, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings({"VOTE_DATABASE_URL": clean_mysql, "VOTE_REDIS_URL": private_redis.url})
+    client = await aiohttp_client(init(settings))
+    qid = await make_question(client.app[DB])
+    await client.app[REDIS].execute_command("ACL", "SETUSER", "default", "-evalsha", "-eval")  # NOPERM
+    await vote_on(client, qid)  # 201: the vote is counted, only its announcement is lost
+    assert "not announced" in caplog.text
+    assert await total_on(client, qid) == 1
