@@ -3,7 +3,8 @@
 Who may see a poll and its results, checking a new poll's fields, reading polls through the
 per-process cache, and the one way to vote, create, edit, close or delete: each change is
 announced (``announcements.votes_counted``, ``announcements.results_changed``) to every process
-holding a copy, which drops it and updates live sockets. A refused vote becomes the right HTTP answer here too.
+holding a copy, which drops it and updates live sockets. A refused vote becomes the right HTTP
+answer here too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 from aiohttp import web
 
 from application import announcements
-from application.announcements import reading_counts
 from application.auth import USER, require_user
 from application.errors import AppError, ErrorCode, not_found
 from application.i18n import N_
@@ -67,7 +67,7 @@ async def cached_poll(app: web.Application, question_id: int, counts: bool = Tru
     if found is None:
 
         async def fetch() -> Row | None:
-            async with reading_counts(app, question_id) if counts else contextlib.nullcontext():
+            async with announcements.reading_counts(app, question_id) if counts else contextlib.nullcontext():
                 row = await question.get_with_choices(app[DB], question_id)
             if row is not None:
                 cache.put(question_id, generation, row, counts)
@@ -132,7 +132,8 @@ async def poll_view(request: web.Request, poll: Row) -> PollView:
 
 async def record_vote(app: web.Application, poll: Row, choice_ids: list[int], voter: ballot.Voter) -> list[Row]:
     """The one vote path of the site, the API and WeChat: the poll's choices with their counts,
-    this vote included, or ``ballot.VoteRefused``. Every process hears of it (``announcements.votes_counted``)."""
+    this vote included, or ``ballot.VoteRefused``. Every process holding the poll's counts hears of
+    it (``announcements.votes_counted``)."""
     return await app[BALLOTS].cast(poll, choice_ids, voter, utcnow())
 
 
