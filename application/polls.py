@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +31,10 @@ TEXT_MAX = 200
 MIN_CHOICES = 2
 MAX_CHOICES = 20
 VISIBILITIES = ("always", "after_vote", "after_close")
+# Times a poll may name, in UTC: within what both databases store, and a day inside what a
+# datetime holds, so that every zone can show them.
+EARLIEST = datetime(1970, 1, 1)
+LATEST = datetime(9999, 12, 30, 23, 59, 59)
 MAX_ID = 2**31 - 1  # the id columns are INT; larger numbers would overflow SQLite's binding
 
 VOTE_REFUSALS: dict[type[ballot.VoteRefused], tuple[int, str, ErrorCode]] = {
@@ -146,18 +150,37 @@ async def cast_vote(request: web.Request, poll: Row, choice_ids: list[int]) -> l
         raise AppError(*VOTE_REFUSALS[type(exc)]) from None
 
 
-def parse_time(value: Any, field: str, errors: dict[str, str]) -> datetime | None:
-    """ISO 8601 to naive UTC; a time without an offset is taken as UTC."""
+def parse_time(value: Any, field: str, errors: dict[str, str], zone: tzinfo = UTC) -> datetime | None:
+    """ISO 8601 to naive UTC. An offset in the value is honoured; without one the time is in
+    ``zone`` (a form's: the visitor's; the API's: UTC). A local time a daylight-saving change
+    makes ambiguous or skips reads with the offset in force before the change (PEP 495's fold=0):
+    01:30 on a night that repeats it is its first occurrence, 02:30 on a night that skips it is
+    03:30 after the change."""
     if value in (None, ""):
         return None
     try:
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(str(value).strip())
     except ValueError:
-        errors[field] = N_("Use an ISO 8601 date and time, e.g. 2026-12-31T18:00 (UTC).")
+        errors[field] = N_("Use an ISO 8601 date and time, e.g. 2026-12-31T18:00.")
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed.replace(microsecond=0)
+    utc = _in_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=zone))
+    if utc is None:
+        errors[field] = N_(
+            "Use a time between %(earliest)s and %(latest)s.",
+            earliest=f"{EARLIEST:%Y-%m-%d}",
+            latest=f"{LATEST:%Y-%m-%d}",
+        )
+        return None
+    return utc
+
+
+def _in_utc(moment: datetime) -> datetime | None:
+    """An aware time as naive UTC in whole seconds, or None outside EARLIEST..LATEST."""
+    try:
+        utc = moment.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    except OverflowError:  # the offset took it before year 1 or after 9999
+        return None
+    return utc if EARLIEST <= utc <= LATEST else None
 
 
 def parse_choice_ids(raw: Any) -> list[int]:
@@ -223,13 +246,14 @@ def _check_max_choices(raw: Any, count: int, errors: dict[str, str]) -> int:
     return value
 
 
-def check_poll(data: Mapping[str, Any], choices: Any, now: datetime) -> PollFields:
-    """A new or edited poll's fields, or 400 with a message per bad field."""
+def check_poll(data: Mapping[str, Any], choices: Any, now: datetime, zone: tzinfo = UTC) -> PollFields:
+    """A new or edited poll's fields, or 400 with a message per bad field; times without an
+    offset are in ``zone``."""
     errors: dict[str, str] = {}
     text = _check_text(data.get("question_text"), "question_text", errors)
     texts = _check_choices(choices, errors)
-    pub_date = parse_time(data.get("pub_date"), "pub_date", errors) or now
-    closes_at = parse_time(data.get("closes_at"), "closes_at", errors)
+    pub_date = parse_time(data.get("pub_date"), "pub_date", errors, zone) or now
+    closes_at = parse_time(data.get("closes_at"), "closes_at", errors, zone)
     if closes_at is not None and "closes_at" not in errors and closes_at <= max(pub_date, now):
         errors["closes_at"] = N_("The closing time must be in the future and after the publication time.")
     visibility = data.get("results_visibility") or "always"

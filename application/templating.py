@@ -13,7 +13,7 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import SESSION_KEY
 
-from application import i18n
+from application import i18n, timezones
 from application.auth import USER, safe_next
 from application.csrf import existing_csrf_token
 from application.i18n import N_
@@ -64,6 +64,7 @@ def setup_templates(app: web.Application) -> None:
     env.globals["static"] = _static_url(app)
     i18n.install(env)
     i18n.load_catalogues()
+    timezones.install(env)
 
 
 def redirect(request: web.Request, location: str, flash: str | None = None) -> web.HTTPFound:
@@ -100,21 +101,24 @@ class Shared:
 async def render(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200, shared: Shared | None = None
 ) -> web.Response:
-    """Render with what every page needs: who is logged in, the CSRF token, language, flash message.
+    """Render with what every page needs: who is logged in, the CSRF token, language, time zone,
+    flash message.
 
     With ``shared``, anonymous visitors without a message to show get the same HTML, rendered
-    once per language and poll change (rendering is most of such a request's cost).
+    once per language, time zone and poll change (rendering is most of such a request's cost).
     """
     flash = request.cookies.get(FLASH_COOKIE)
     language = i18n.language(request)
+    zone = timezones.visitor_zone(request)
     reusable = shared is not None and flash is None and request.get(USER) is None and SESSION_KEY not in request
-    pages, key = request.app[POLLS], f"{language.code} {status} {request.host} {request.path_qs}"
+    pages, key = request.app[POLLS], f"{language.code} {zone.key} {status} {request.host} {request.path_qs}"
     html = pages.page(shared.question_id, key) if reusable and shared else None
     if html is None:
         page = {
             "current_user": request.get(USER),
             "csrf_token": await existing_csrf_token(request),
             "lang": language,
+            "timezone": zone,
             "path": request.path,
             "this_page": _this_page(request),
             "flash": FLASHES.get(flash or ""),

@@ -17,12 +17,12 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from aiohttp import web
 
-from application import polls
+from application import polls, timezones
 from application import wechat_crypto as wire
 from application.errors import AppError
 from application.keys import DB, SETTINGS
@@ -218,7 +218,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "list_more": ("回复编号查看投票，例如 {id}", "Reply with an id to see that poll, e.g. {id}"),
     "how_to_vote": ("回复“{id} 选项编号”投票，例如 {id} 1", 'Reply "{id} <n>" to vote, e.g. {id} 1'),
     "how_many": ("最多可选 {max} 项，例如 {id} 1 2", "Pick up to {max}, e.g. {id} 1 2"),
-    "closes": ("截止时间 {time}（UTC）", "Closes {time} UTC."),
+    "closes": ("截止时间 {time}（{zone}）", "Closes {time} ({zone})."),
     "closed": ("投票已结束。", "This poll is closed."),
     "you_voted": ("你的投票：{choices}", "Your vote: {choices}"),
     "see_results": ("发送“结果 {id}”查看结果。", 'Send "result {id}" for the results.'),
@@ -338,9 +338,14 @@ class Conversation:
             if poll["max_choices"] > 1:
                 lines.append(self.t("how_many", max=poll["max_choices"], id=poll_id))
             if poll["closes_at"] is not None:
-                lines.append(self.t("closes", time=poll["closes_at"].strftime("%Y-%m-%d %H:%M")))
+                lines.append(self.closing_time(poll["closes_at"]))
         lines.append(self.t("see_results", id=poll_id))
         return "\n".join(lines)
+
+    def closing_time(self, closes_at: datetime) -> str:
+        """In the site's default zone, named: a follower's own zone is unknown."""
+        local = timezones.local(closes_at, timezones.default_zone(self.app))
+        return self.t("closes", time=local.strftime("%Y-%m-%d %H:%M"), zone=local.tzinfo)
 
     async def vote(self, poll_id: int, numbers: list[int]) -> str:
         """Vote for choices by their number on the poll (1..n), through the site's one vote path."""

@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.clock import zone_named
+
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 ENV_PREFIX = "VOTE_"
 SECRET_FILE = Path("var/secret_key")
@@ -72,6 +74,7 @@ class Settings(BaseModel):
     redis_url: str = ""
     redis_prefix: str = Field(default="vote:", max_length=64)
     secret_key: str = ""
+    default_timezone: str = "Asia/Shanghai"
     cookie_secure: bool = False
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     wechat_token: str = ""
@@ -109,6 +112,13 @@ class Settings(BaseModel):
                 int(parts.path.lstrip("/") or 0)
             except ValueError:
                 raise ValueError("port and database number must be integers") from None
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        if zone_named(value) is None:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai or UTC")
         return value
 
     @field_validator("trusted_proxies", mode="before")

@@ -22,6 +22,7 @@ def test_shipped_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.redis_url == ""
     assert settings.login_rate == 10
     assert settings.cookie_secure is False
+    assert settings.default_timezone == "Asia/Shanghai"
     assert settings.trusted_proxies == (ipaddress.ip_network("127.0.0.1/32"),)
     # The development secret is generated once and then reused.
     assert len(settings.secret_key) >= 32
@@ -37,6 +38,7 @@ def test_environment_overrides_every_key() -> None:
             "VOTE_COOKIE_SECURE": "1",
             "VOTE_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/24",
             "VOTE_LOGIN_RATE": "3",
+            "VOTE_DEFAULT_TIMEZONE": "America/Sao_Paulo",
         }
     )
     target = settings.database
@@ -50,6 +52,7 @@ def test_environment_overrides_every_key() -> None:
     )
     assert settings.cookie_secure is True
     assert settings.login_rate == 3
+    assert settings.default_timezone == "America/Sao_Paulo"
     assert ipaddress.ip_network("192.168.0.0/24") in settings.trusted_proxies
 
 
@@ -65,6 +68,9 @@ def test_environment_overrides_every_key() -> None:
         ({"VOTE_COOKIE_SECURE": "maybe"}, "VOTE_COOKIE_SECURE"),
         ({"VOTE_TRUSTED_PROXIES": "10.0.0.1,not-an-ip"}, "VOTE_TRUSTED_PROXIES"),
         ({"VOTE_WECHAT_AES_KEY": "short"}, "VOTE_WECHAT_AES_KEY"),
+        ({"VOTE_DEFAULT_TIMEZONE": "Asia/Beijing"}, "VOTE_DEFAULT_TIMEZONE"),
+        ({"VOTE_DEFAULT_TIMEZONE": "../../etc/passwd"}, "VOTE_DEFAULT_TIMEZONE"),
+        ({"VOTE_DEFAULT_TIMEZONE": ""}, "VOTE_DEFAULT_TIMEZONE"),
         ({"VOTE_DATABASE_URL": "mysql://root@localhost/x"}, "VOTE_SECRET_KEY"),
     ],
 )

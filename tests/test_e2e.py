@@ -180,3 +180,41 @@ def test_register_create_vote_live_switch_language_log_out(tmp_path: Path) -> No
         expect(owner.get_by_role("link", name="登录")).to_be_visible()
 
         assert watch.problems == []
+
+
+def test_times_follow_the_browsers_time_zone(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with chromium() as browser, serve(tmp_path / "e2e.sqlite3") as base:
+        watch = Watch()
+        # Someone in New York: their first page has told the server their zone before the form.
+        owner = watch.attach(browser.new_context(timezone_id="America/New_York").new_page())
+        register(owner, base, 1)
+        owner.get_by_role("link", name="New poll").first.click()
+        owner.get_by_label("Question").fill("When is the launch party?")
+        owner.get_by_label("Choice 1", exact=True).fill("Friday")
+        owner.get_by_label("Choice 2", exact=True).fill("Saturday")
+        owner.get_by_label("Close at (America/New_York time, optional)").fill("2099-12-31T18:00")
+        owner.get_by_role("button", name="Create poll").click()
+        expect(owner.locator(".poll-facts time")).to_have_text("2099-12-31 18:00 (America/New_York)")
+        poll_url = owner.url
+
+        # Someone in Tokyo opens the link first thing: the server, not knowing their zone yet,
+        # writes Shanghai time, and the script shows Tokyo's at once.
+        tokyo = browser.new_context(timezone_id="Asia/Tokyo")
+        guest = watch.attach(tokyo.new_page())
+        guest.goto(poll_url)
+        expect(guest.locator(".poll-facts time")).to_have_text("2100-01-01 08:00 (Asia/Tokyo)")
+        assert {"name": "tz", "value": "Asia/Tokyo"}.items() <= next(
+            cookie for cookie in tokyo.cookies() if cookie["name"] == "tz"
+        ).items()
+        # From then on the server writes Tokyo time itself.
+        html = tokyo.request.get(poll_url).text()
+        assert '<time datetime="2100-01-01T08:00+09:00" data-zone="Asia/Tokyo"' in html
+
+        # Without JavaScript the page is still right, in the default zone.
+        no_script = watch.attach(browser.new_context(timezone_id="Asia/Tokyo", java_script_enabled=False).new_page())
+        no_script.goto(poll_url)
+        expect(no_script.locator(".poll-facts time")).to_have_text("2100-01-01 07:00 (Asia/Shanghai)")
+
+        assert watch.problems == []

@@ -7,7 +7,7 @@ import asyncio
 import base64
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import count
 from typing import Any
 from urllib.parse import urlsplit
@@ -394,6 +394,21 @@ async def test_whole_conversation(platform: Platform) -> None:
     for event in ("unsubscribe", "SCAN", "CLICK", "VIEW"):
         assert await platform.reply_to(platform.event(event)) == "success"
     assert "help" in await platform.say("what is this?")
+
+
+async def test_closing_time_is_said_in_the_default_zone_named(settings: Settings, aiohttp_client: Any) -> None:
+    shanghai = Platform(await aiohttp_client(init(wechat_settings(settings))), safe=False)
+    db = shanghai.client.app[DB]
+    lunch, dinner = await make_question(db, "Lunch?"), await make_question(db, "晚饭吃什么？")
+    for qid in (lunch, dinner):
+        await set_poll(db, qid, closes_at=datetime(2099, 12, 1, 10, 0))
+    assert "Closes 2099-12-01 18:00 (Asia/Shanghai)." in await shanghai.say(str(lunch))
+    assert "截止时间 2099-12-01 18:00（Asia/Shanghai）" in await shanghai.say(str(dinner))
+
+    london = wechat_settings(settings, default_timezone="Europe/London")
+    assert "Closes 2099-12-01 10:00 (Europe/London)." in await Platform(
+        await aiohttp_client(init(london)), safe=False
+    ).say(str(lunch))
 
 
 async def test_compatible_mode_prefers_the_encrypted_copy(settings: Settings, aiohttp_client: Any) -> None:

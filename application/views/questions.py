@@ -6,10 +6,11 @@ import csv
 import io
 from math import ceil
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from application import polls
+from application import polls, timezones
 from application.announcements import reading_counts
 from application.auth import USER, require_user
 from application.csrf import csrf_token
@@ -25,7 +26,6 @@ from models.clock import utcnow
 
 PAGE_SIZE = 20
 SEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-FORM_TIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 def page_number(request: web.Request) -> int:
@@ -138,10 +138,22 @@ def poll_form_values(source: Any, choices: list[str]) -> dict[str, Any]:
 
 
 async def render_poll_form(
-    request: web.Request, action: str, values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200
+    request: web.Request,
+    action: str,
+    values: dict[str, Any],
+    zone: ZoneInfo,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
 ) -> web.Response:
+    """The poll form, its times in ``zone`` (named on it, and sent back in a hidden field)."""
     await csrf_token(request)
-    context = {"action": action, "values": values, "errors": errors or {}, "visibilities": polls.VISIBILITIES}
+    context = {
+        "action": action,
+        "values": values,
+        "form_zone": zone,
+        "errors": errors or {},
+        "visibilities": polls.VISIBILITIES,
+    }
     return await render(request, "questions/form.html", context, status)
 
 
@@ -149,17 +161,19 @@ async def read_poll_form(request: web.Request, action: str) -> tuple[polls.PollF
     """The submitted poll's checked fields, or the form shown again with its errors (400)."""
     form = await read_form(request)
     choices = [str(item) for item in form.getall("choice", [])]
+    zone = timezones.form_zone(request, form)
     try:
-        return polls.check_poll(form, choices, utcnow()), None
+        return polls.check_poll(form, choices, utcnow(), zone), None
     except AppError as exc:
         values = poll_form_values(form, [text for text in choices if text.strip()])
-        return None, await render_poll_form(request, action, values, exc.fields, exc.status)
+        return None, await render_poll_form(request, action, values, zone, exc.fields, exc.status)
 
 
 class QuestionNew(web.View):
     async def get(self) -> web.Response:
         require_user(self.request)
-        return await render_poll_form(self.request, "/questions/new", poll_form_values({}, []))
+        zone = timezones.visitor_zone(self.request)
+        return await render_poll_form(self.request, "/questions/new", poll_form_values({}, []), zone)
 
     async def post(self) -> web.StreamResponse:
         me = require_user(self.request)
@@ -183,12 +197,14 @@ class QuestionEdit(web.View):
     async def get(self) -> web.Response:
         poll = await self._owned_poll()
         texts = [item["choice_text"] for item in poll["choices"]]
+        zone = timezones.visitor_zone(self.request)
         source = {
             **poll,
-            "pub_date": poll["pub_date"].strftime(FORM_TIME_FORMAT),
-            "closes_at": poll["closes_at"].strftime(FORM_TIME_FORMAT) if poll["closes_at"] else "",
+            "pub_date": timezones.form_value(poll["pub_date"], zone),
+            "closes_at": timezones.form_value(poll["closes_at"], zone),
         }
-        return await render_poll_form(self.request, f"/questions/{poll['id']}/edit", poll_form_values(source, texts))
+        values = poll_form_values(source, texts)
+        return await render_poll_form(self.request, f"/questions/{poll['id']}/edit", values, zone)
 
     async def post(self) -> web.StreamResponse:
         poll = await self._owned_poll()

@@ -2,6 +2,27 @@
 (function () {
   "use strict";
 
+  // Times: the server writes them in the zone of the cookie "tz" (else its default). Tell it the
+  // browser's zone for the next pages, and show this page's times in it already.
+  var zone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && /^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) {
+    if (document.cookie.split("; ").indexOf("tz=" + zone) === -1) {
+      document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
+        (location.protocol === "https:" ? "; Secure" : "");
+    }
+    var pad = function (number) { return (number < 10 ? "0" : "") + number; };
+    document.querySelectorAll("time[data-zone][data-format]").forEach(function (node) {
+      var moment = new Date(node.getAttribute("datetime"));
+      if (node.getAttribute("data-zone") === zone || isNaN(moment.getTime())) {
+        return;
+      }
+      var text = moment.getFullYear() + "-" + pad(moment.getMonth() + 1) + "-" + pad(moment.getDate()) +
+        " " + pad(moment.getHours()) + ":" + pad(moment.getMinutes());
+      node.textContent = node.getAttribute("data-format").replace("{time}", text).replace("{zone}", zone);
+      node.setAttribute("data-zone", zone);
+    });
+  }
+
   // Controls that need JavaScript (copy, add a choice, dismiss) stay hidden without it.
   document.querySelectorAll("[data-js-only]").forEach(function (node) {
     node.hidden = false;
