@@ -6,15 +6,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import secrets
+import signal
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from itertools import count
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
+from aiohttp import web
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from application import init, wechat
@@ -22,11 +28,13 @@ from application import wechat_crypto as wire
 from application.access_log import AccessLogger
 from application.keys import DB
 from config import Settings
+from deploy.stack import WORKERS, Stack, nginx_binary, wait_gone
 from models import question, wechat_message
 from models.clock import utcnow
 from models.db import Database
-from tests.conftest import make_settings
+from tests.conftest import make_settings, service_missing
 from tests.factories import make_question
+from tests.test_cli import free_port
 
 TOKEN = "test-token"
 APPID = "wx0123456789abcdef"
@@ -506,6 +514,52 @@ async def test_the_access_log_has_no_query_string(
     logged = "\n".join(lines)
     for secret in (params["signature"], params["nonce"], FOLLOWER, "timestamp", "?"):
         assert secret not in logged
+
+
+@pytest.fixture
+def nginx_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """nginx as deployed: deploy/nginx-site.conf.in rendered by deploy/stack.py, on a free port; no app yet."""
+    nginx = nginx_binary()
+    if not Path(nginx).exists():
+        service_missing("nginx is not installed (Debian: apt-get install nginx)")
+    monkeypatch.setenv("STACK_DIR", str(tmp_path))
+    monkeypatch.setenv("STACK_PORT", str(free_port()))
+    stack = Stack()
+    stack.render()
+    subprocess.run([nginx, "-c", str(stack.dir / "nginx.conf"), "-p", str(stack.dir)], check=True)
+    nginx_pid = int((stack.run_dir / "nginx.pid").read_text())
+    try:
+        stack.wait_port()
+        yield stack
+    finally:
+        os.kill(nginx_pid, signal.SIGQUIT)
+        wait_gone(nginx_pid, 15)
+
+
+async def test_nginx_logs_the_callback_without_its_query(sqlite_settings: Settings, nginx_site: Stack) -> None:
+    runner = web.AppRunner(init(wechat_settings(sqlite_settings, safe=False)))
+    await runner.setup()
+    for index in range(WORKERS):  # every upstream server, so no request is logged as an error
+        await web.UnixSite(runner, str(nginx_site.run_dir / f"vote_{index}.sock")).start()
+    wechat_platform = Platform(None, safe=False)
+    params = {**wechat_platform.query(), "openid": FOLLOWER}
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{nginx_site.port}") as session:
+            async with session.get("/WeiXin", params={**params, "echostr": "42"}) as response:
+                assert (response.status, await response.text()) == (200, "42")
+            async with session.post("/WeiXin", params=params, data=wechat_platform.text("help")) as response:
+                assert response.status == 200 and "list" in await response.text()
+            async with session.get("/healthz", params={"probe": "1"}) as response:
+                assert response.status == 200
+    finally:
+        await runner.cleanup()
+    logged = await asyncio.to_thread((nginx_site.log_dir / "nginx-access.log").read_text)
+    callback = [line for line in logged.splitlines() if "/WeiXin" in line]
+    assert len(callback) == 2 and '"GET /WeiXin HTTP/1.1" 200' in callback[0], callback
+    assert '"POST /WeiXin HTTP/1.1" 200' in callback[1]
+    for secret in (params["signature"], params["nonce"], FOLLOWER):
+        assert secret not in logged
+    assert '"GET /healthz?probe=1 HTTP/1.1" 200' in logged  # other paths keep nginx's usual line
 
 
 # --- Conversations -------------------------------------------------------------------
