@@ -165,7 +165,10 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 async def _answer_in_time(app: web.Application, fields: dict[str, str], signed: SignedQuery) -> str | None:
-    """The reply, or None ("success") on any failure: the platform would show the follower an error."""
+    """The reply, or None ("success") on any failure: the platform would show the follower an error.
+
+    A signed query already used with another body is the one refusal (403): nothing is acted on.
+    """
     deadline = asyncio.get_running_loop().time() + REPLY_DEADLINE
     try:
         async with asyncio.timeout_at(deadline):
