@@ -17,6 +17,7 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024  # the platform's messages are a few hundred bytes
 # The platform gives up after 5 seconds and retries; answer well before that, whatever the database does.
 REPLY_DEADLINE = 4.0
+# A signed query is good this long either side of our clock: a copy from a log is useless after it.
+FRESH_FOR_SECONDS = 300
 LIST_SIZE = 10
 TEXT_SHOWN = 60  # characters of a poll or choice text in a list (replies hold ~2000 bytes)
 # Retries stop within a minute; keys are kept for two days, pruned at most once an hour per process.
@@ -54,22 +57,20 @@ class WeChatCallback(web.View):
 
     async def post(self) -> web.Response:
         token = self._verify_signature()
+        _refuse_stale(self.request.query)
+        safe = self.request.query.get("encrypt_type", "").lower() == "aes"
+        if not safe and self.request.app[SETTINGS].wechat_aes_key:  # plaintext is unsigned: refused in safe mode
+            log.warning("wechat: plaintext message refused, VOTE_WECHAT_AES_KEY is set")
+            raise AppError(403, "Plaintext messages are refused.")
         body = await _read_body(self.request)
-        query = self.request.query
-        safe = query.get("encrypt_type", "").lower() == "aes"
         try:
             fields = wire.parse(body)
             if safe:
-                # Compatible mode sends the plaintext fields as well; only the encrypted copy is signed.
-                encrypt = fields.get("Encrypt", "")
-                if not wire.signature_ok(query.get("msg_signature"), token, *_stamp(query), encrypt):
-                    log.warning("wechat: bad msg_signature")
-                    raise AppError(403, "Bad signature.")
-                fields = wire.parse(self._cipher().decrypt(encrypt))
+                fields = self._decrypt(fields, token)
         except wire.BadMessage as exc:
             log.warning("wechat: unreadable message answered with success: %s", exc)
             return _no_reply()
-        reply = await _answer_in_time(self.request.app, fields)
+        reply = await _answer_in_time(self.request.app, fields, SignedQuery.of(self.request.query, body))
         if reply is None:
             return _no_reply()
         if safe:
@@ -86,6 +87,16 @@ class WeChatCallback(web.View):
             raise AppError(403, "Bad signature.")
         return token
 
+    def _decrypt(self, fields: dict[str, str], token: str) -> dict[str, str]:
+        """The encrypted copy, once msg_signature vouches for it: 403 when it does not."""
+        # Compatible mode sends the plaintext fields as well; only the encrypted copy is signed.
+        encrypt, given = fields.get("Encrypt", ""), self.request.query.get("msg_signature")
+        # Without Encrypt, msg_signature would equal signature and vouch for nothing in the body.
+        if not encrypt or not wire.signature_ok(given, token, *_stamp(self.request.query), encrypt):
+            log.warning("wechat: bad msg_signature or no Encrypt")
+            raise AppError(403, "Bad signature.")
+        return wire.parse(self._cipher().decrypt(encrypt))
+
     def _cipher(self) -> wire.MessageCipher:
         settings = self.request.app[SETTINGS]
         if not settings.wechat_aes_key:
@@ -101,9 +112,39 @@ class WeChatCallback(web.View):
 
 
 def _stamp(query: Mapping[str, str]) -> tuple[str, str]:
-    # Freshness is not enforced: a replayed message hits the de-duplication table or the
-    # one-ballot rule, and the platform's own clock is not ours to judge.
     return query.get("timestamp", ""), query.get("nonce", "")
+
+
+def _refuse_stale(query: Mapping[str, str]) -> None:
+    """403 unless the signed timestamp is within FRESH_FOR_SECONDS of our clock (messages only)."""
+    timestamp = query.get("timestamp", "")
+    well_formed = timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
+    if well_formed and abs(int(timestamp) - time.time()) <= FRESH_FOR_SECONDS:
+        return
+    log.warning("wechat: stale or malformed timestamp refused")
+    raise AppError(403, "The timestamp is stale.")
+
+
+@dataclass(frozen=True)
+class SignedQuery:
+    """One use of a signed query: its key in wechat_message and the body it came with.
+
+    The signature covers the timestamp and nonce but not the body: a copy of the query
+    (a log line) must not carry any other body than the one it was first used with.
+    """
+
+    key: str
+    body_digest: str
+
+    @classmethod
+    def of(cls, query: Mapping[str, str], body: bytes) -> SignedQuery:
+        timestamp, nonce = _stamp(query)  # the timestamp is all digits: "\n" cannot be forged into it
+        key = "qry:" + hashlib.sha256(f"{timestamp}\n{nonce}".encode()).hexdigest()
+        return cls(key, hashlib.sha256(body).hexdigest())
+
+
+class QueryReused(Exception):
+    """A signed query seen before with another body."""
 
 
 def _no_reply() -> web.Response:
@@ -123,12 +164,20 @@ async def _read_body(request: web.Request) -> bytes:
     raise AppError(413, "The message is too large.")
 
 
-async def _answer_in_time(app: web.Application, fields: dict[str, str]) -> str | None:
-    """The reply, or None ("success") on any failure: the platform would show the follower an error."""
+async def _answer_in_time(app: web.Application, fields: dict[str, str], signed: SignedQuery) -> str | None:
+    """The reply, or None ("success") on any failure: the platform would show the follower an error.
+
+    A signed query already used with another body is the one refusal (403): nothing is acted on.
+    """
     deadline = asyncio.get_running_loop().time() + REPLY_DEADLINE
     try:
         async with asyncio.timeout_at(deadline):
+            if not await wechat_message.bind_once(app[DB], signed.key, signed.body_digest, utcnow()):
+                raise QueryReused
             reply = await answer_once(app, fields)
+    except QueryReused:
+        log.warning("wechat: a signed query came back with another body; refused")
+        raise AppError(403, "This signature was already used for another message.") from None
     except wire.BadMessage as exc:
         log.warning("wechat: message without sender answered with success: %s", exc)
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import timedelta
 from typing import Any
@@ -12,7 +14,7 @@ from application import polls
 from application.keys import DB
 from models import question, user
 from tests.browser import csrf_from, form_token, register
-from tests.factories import make_question
+from tests.factories import make_question, make_user
 
 
 async def logged_in(client: Any, n: int = 1) -> int:
@@ -332,6 +334,26 @@ async def test_csv_for_the_owner(client: Any) -> None:
     assert response.status == 200
     assert response.content_type == "text/csv"
     assert await response.text() == 'choice,votes,percent\r\n"x, with comma",3,75.0\r\n"say ""hi""",1,25.0\r\n'
+
+
+@pytest.mark.parametrize("admin", [False, True], ids=["owner", "administrator"])
+async def test_csv_neutralises_spreadsheet_formulas(client: Any, admin: bool) -> None:
+    """A choice text that a spreadsheet would run as a formula arrives as text, prefixed with '."""
+    db = client.app[DB]
+    formulas = ('=HYPERLINK("http://evil.example","click")', "+1+1", "-2+3", "@SUM(A1:A9)", "\tx=1", "\r=1+1")
+    harmless = ("plain", " =spaced", "a=b", "1-2", "'quoted", "投票 =1")
+    if admin:
+        owner = await make_user(db)
+        await db.execute("UPDATE user SET is_admin = 1 WHERE id = %s", (await logged_in(client),))
+    else:
+        owner = await logged_in(client)
+    qid = await make_question(db, "Export?", formulas + harmless, owner=owner, votes=(1,) * 12)
+    response = await client.get(f"/questions/{qid}/results.csv")
+    assert response.status == 200
+    rows = list(csv.reader(io.StringIO(await response.text(), newline="")))
+    assert rows[0] == ["choice", "votes", "percent"]
+    assert [row[0] for row in rows[1:]] == ["'" + text for text in formulas] + list(harmless)
+    assert {tuple(row[1:]) for row in rows[1:]} == {("1", "8.3")}  # numbers stay numbers
 
 
 async def test_me_lists_my_polls_and_my_votes(client: Any) -> None:

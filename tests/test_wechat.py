@@ -5,25 +5,36 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
+import os
+import secrets
+import signal
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from itertools import count
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
+from aiohttp import web
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from application import init, wechat
 from application import wechat_crypto as wire
+from application.access_log import AccessLogger
 from application.keys import DB
 from config import Settings
+from deploy.stack import WORKERS, Stack, nginx_binary, wait_gone
 from models import question, wechat_message
 from models.clock import utcnow
 from models.db import Database
-from tests.conftest import make_settings
+from tests.conftest import make_settings, service_missing
 from tests.factories import make_question
+from tests.test_cli import free_port
 
 TOKEN = "test-token"
 APPID = "wx0123456789abcdef"
@@ -31,6 +42,7 @@ AES_KEY = base64.b64encode(bytes(range(32))).decode().rstrip("=")
 OUR_ID = "gh_0123456789ab"
 FOLLOWER = "oFollower-AbC_123"
 WECHAT = {"wechat_token": TOKEN, "wechat_appid": APPID, "wechat_aes_key": AES_KEY}
+PLAIN_MODE = {"wechat_aes_key": ""}  # an account in plain mode has no EncodingAESKey configured
 
 XXE = (
     b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
@@ -59,25 +71,31 @@ class Platform:
         self.cipher = wire.MessageCipher(AES_KEY, APPID)
         self.clock = count(int(time.time()))
 
-    def query(self, encrypt: str = "") -> dict[str, str]:
-        timestamp, nonce = str(int(time.time())), "424242"
-        params = {"signature": wire.sign(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+    def query(self, encrypt: str = "", timestamp: int | None = None) -> dict[str, str]:
+        """A signed query as the platform sends it: the current time and a fresh nonce."""
+        timestamp_text = str(int(time.time()) if timestamp is None else timestamp)
+        params = self.signed(timestamp_text, str(secrets.randbelow(10**10)))
         if self.safe:
-            params |= {"encrypt_type": "aes", "msg_signature": wire.sign(TOKEN, timestamp, nonce, encrypt)}
+            msg_signature = wire.sign(TOKEN, params["timestamp"], params["nonce"], encrypt)
+            params |= {"encrypt_type": "aes", "msg_signature": msg_signature}
         return params
 
-    async def post(self, message: str | bytes, clear: str | None = None) -> Any:
+    @staticmethod
+    def signed(timestamp: str, nonce: str) -> dict[str, str]:
+        return {"signature": wire.sign(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+
+    async def post(self, message: str | bytes, clear: str | None = None, timestamp: int | None = None) -> Any:
         """POST one message; in safe mode encrypted and signed, in compatible mode with ``clear`` fields beside it."""
         if not self.safe:
-            return await self.client.post("/WeiXin", params=self.query(), data=message)
+            return await self.client.post("/WeiXin", params=self.query(timestamp=timestamp), data=message)
         encrypt = self.cipher.encrypt(message.decode() if isinstance(message, bytes) else message)
         outer = clear or f"<xml><ToUserName><![CDATA[{OUR_ID}]]></ToUserName></xml>"
         body = outer.removesuffix("</xml>") + f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
-        return await self.client.post("/WeiXin", params=self.query(encrypt), data=body)
+        return await self.client.post("/WeiXin", params=self.query(encrypt, timestamp), data=body)
 
-    async def reply_to(self, message: str | bytes) -> str:
+    async def reply_to(self, message: str | bytes, timestamp: int | None = None) -> str:
         """The reply's Content, or "success" when the app had nothing to say."""
-        response = await self.post(message)
+        response = await self.post(message, timestamp=timestamp)
         assert response.status == 200
         body = await response.text()
         if body == wechat.NO_REPLY:
@@ -91,10 +109,17 @@ class Platform:
         assert abs(int(fields["CreateTime"]) - time.time()) < 60
         return fields["Content"]
 
-    def text(self, content: str, msg_id: int | None = None, kind: str = "text", field: str = "Content") -> str:
+    def text(
+        self,
+        content: str,
+        msg_id: int | None = None,
+        kind: str = "text",
+        field: str = "Content",
+        sender: str = FOLLOWER,
+    ) -> str:
         msg_id = next(self.msg_ids) if msg_id is None else msg_id
         return (
-            f"<xml><ToUserName><![CDATA[{OUR_ID}]]></ToUserName><FromUserName><![CDATA[{FOLLOWER}]]></FromUserName>"
+            f"<xml><ToUserName><![CDATA[{OUR_ID}]]></ToUserName><FromUserName><![CDATA[{sender}]]></FromUserName>"
             f"<CreateTime>{next(self.clock)}</CreateTime><MsgType><![CDATA[{kind}]]></MsgType>"
             f"<{field}>{wire.cdata(content)}</{field}><MsgId>{msg_id}</MsgId></xml>"
         )
@@ -110,20 +135,25 @@ class Platform:
         return await self.reply_to(self.text(content))
 
 
-def wechat_settings(settings: Settings, **overrides: str) -> Settings:
-    return settings.model_copy(update={**WECHAT, **overrides})
+def wechat_settings(settings: Settings, safe: bool = True, **overrides: str) -> Settings:
+    """The callback switched on: with the EncodingAESKey for safe and compatible mode, without for plain."""
+    return settings.model_copy(update={**WECHAT, **({} if safe else PLAIN_MODE), **overrides})
+
+
+async def connect(aiohttp_client: Any, settings: Settings, safe: bool) -> Platform:
+    """The app configured for the account's mode, and the platform that talks to it."""
+    return Platform(await aiohttp_client(init(wechat_settings(settings, safe))), safe=safe)
 
 
 @pytest.fixture(params=["plain", "safe"])
 async def platform(request: pytest.FixtureRequest, settings: Settings, aiohttp_client: Any) -> Platform:
     """Each conversation test runs four times: plain and safe mode, on SQLite and on MariaDB + Redis."""
-    client = await aiohttp_client(init(wechat_settings(settings)))
-    return Platform(client, safe=request.param == "safe")
+    return await connect(aiohttp_client, settings, safe=request.param == "safe")
 
 
 @pytest.fixture
 async def plain(settings: Settings, aiohttp_client: Any) -> Platform:
-    return Platform(await aiohttp_client(init(wechat_settings(settings))), safe=False)
+    return await connect(aiohttp_client, settings, safe=False)
 
 
 async def votes_of(db: Database, question_id: int) -> list[int]:
@@ -301,7 +331,7 @@ async def test_bad_msg_signature_is_403_in_safe_mode(plain: Platform) -> None:
 async def test_xxe_and_billion_laughs_get_success_without_expansion(
     settings: Settings, aiohttp_client: Any, safe: bool, body: bytes
 ) -> None:
-    wechat_platform = Platform(await aiohttp_client(init(wechat_settings(settings))), safe=safe)
+    wechat_platform = await connect(aiohttp_client, settings, safe)
     response = await wechat_platform.post(body)
     assert response.status == 200
     assert await response.text() == "success"
@@ -336,7 +366,7 @@ async def test_body_over_64_kib_is_refused_without_a_500(plain: Platform) -> Non
 
 
 async def test_safe_mode_garbage_gets_success(settings: Settings, aiohttp_client: Any) -> None:
-    wechat_platform = Platform(await aiohttp_client(init(wechat_settings(settings))), safe=True)
+    wechat_platform = await connect(aiohttp_client, settings, safe=True)
     for inner in ("not xml", "<xml><MsgType>text</MsgType></xml>"):  # the second has no sender
         response = await wechat_platform.post(inner)
         assert (response.status, await response.text()) == (200, "success")
@@ -351,6 +381,185 @@ async def test_safe_mode_without_aes_key_answers_success(settings: Settings, aio
     client = await aiohttp_client(init(wechat_settings(settings, wechat_aes_key="")))
     response = await Platform(client, safe=True).post(Platform(client, safe=True).text("help"))
     assert (response.status, await response.text()) == (200, "success")
+
+
+# --- Replays of a signed query (the signature covers timestamp and nonce, not the body) ---
+
+
+async def test_a_stale_timestamp_is_403_and_counts_nothing(settings: Settings, aiohttp_client: Any) -> None:
+    """The reported forgery: one signed query from 2015 and invented senders added votes."""
+    wechat_platform = await connect(aiohttp_client, settings, safe=False)
+    qid = await make_question(wechat_platform.client.app[DB])
+    now = int(time.time())
+    for timestamp in (1420070400, now - wechat.FRESH_FOR_SECONDS - 5, now + wechat.FRESH_FOR_SECONDS + 5):
+        signed = wechat_platform.query(timestamp=timestamp)
+        for n in range(5):
+            forged = wechat_platform.text(f"{qid} 1", sender=f"oForged{n}")
+            response = await wechat_platform.client.post("/WeiXin", params=signed, data=forged)
+            assert response.status == 403
+    assert await votes_of(wechat_platform.client.app[DB], qid) == [0, 0]
+    # A few minutes either way is clock drift, not a replay.
+    for timestamp in (now - wechat.FRESH_FOR_SECONDS + 30, now + wechat.FRESH_FOR_SECONDS - 30):
+        assert "list" in await wechat_platform.reply_to(wechat_platform.text("help"), timestamp=timestamp)
+
+
+@pytest.mark.parametrize("timestamp", ["", "soon", "-5", "1e9", "9" * 5000, "１７００００００００"])
+async def test_a_malformed_timestamp_is_403(plain: Platform, timestamp: str) -> None:
+    response = await plain.client.post("/WeiXin", params=plain.signed(timestamp, "1"), data=plain.text("help"))
+    assert response.status == 403
+
+
+async def test_the_url_check_is_not_held_to_the_clock(plain: Platform) -> None:
+    """The GET echo happens once, when the account is set up: an old timestamp still gets its echo."""
+    params = {**plain.query(timestamp=1420070400), "echostr": "5838479218127813673"}
+    response = await plain.client.get("/WeiXin", params=params)
+    assert (response.status, await response.text()) == (200, "5838479218127813673")
+
+
+async def test_a_signed_query_carries_one_body_only(settings: Settings, aiohttp_client: Any) -> None:
+    """Five invented senders on one fresh signed query: the first body is the only one ever acted on."""
+    wechat_platform = await connect(aiohttp_client, settings, safe=False)
+    db = wechat_platform.client.app[DB]
+    qid = await make_question(db)
+    signed = wechat_platform.query()
+    first = wechat_platform.text(f"{qid} 1")
+    response = await wechat_platform.client.post("/WeiXin", params=signed, data=first)
+    reply = await response.text()
+    assert response.status == 200 and "counted" in wire.parse(reply)["Content"]
+    for n in range(5):
+        forged = wechat_platform.text(f"{qid} 2", sender=f"oForged{n}")
+        assert (await wechat_platform.client.post("/WeiXin", params=signed, data=forged)).status == 403
+    # The same query with one byte more in the body is another body.
+    assert (await wechat_platform.client.post("/WeiXin", params=signed, data=first + " ")).status == 403
+    # The platform's retry (same query, same body) gets the first reply, byte for byte, and counts nothing.
+    retry = await wechat_platform.client.post("/WeiXin", params=signed, data=first)
+    assert (retry.status, await retry.text()) == (200, reply)
+    assert await votes_of(db, qid) == [1, 0]
+    # The same timestamp with another nonce is another query.
+    other_nonce = {**signed, **wechat_platform.signed(signed["timestamp"], signed["nonce"] + "1")}
+    response = await wechat_platform.client.post("/WeiXin", params=other_nonce, data=wechat_platform.text("help"))
+    assert response.status == 200 and "list" in wire.parse(await response.text())["Content"]
+
+
+async def test_a_signed_query_is_bound_across_processes(settings: Settings, aiohttp_client: Any) -> None:
+    """Two app processes on one database: bodies racing on one query, then a replay on the other process."""
+    one = await connect(aiohttp_client, settings, safe=False)
+    other = Platform(await aiohttp_client(init(wechat_settings(settings, safe=False))), safe=False)
+    db = one.client.app[DB]
+    qid = await make_question(db)
+    signed = one.query()
+    bodies = [one.text(f"{qid} 1", sender=f"oRacer{n}") for n in range(6)]
+    responses = await asyncio.gather(
+        *(
+            side.client.post("/WeiXin", params=signed, data=body)
+            for side, body in zip([one, other] * 3, bodies, strict=True)
+        )
+    )
+    assert sorted(response.status for response in responses) == [200] + [403] * 5
+    assert await votes_of(db, qid) == [1, 0]
+    winner = bodies[[response.status for response in responses].index(200)]
+    loser = next(body for body in bodies if body != winner)
+    for side in (one, other):
+        assert (await side.client.post("/WeiXin", params=signed, data=loser)).status == 403
+        assert (await side.client.post("/WeiXin", params=signed, data=winner)).status == 200
+    assert await votes_of(db, qid) == [1, 0]
+
+
+async def test_plaintext_is_refused_when_the_aes_key_is_set(settings: Settings, aiohttp_client: Any) -> None:
+    wechat_platform = await connect(aiohttp_client, settings, safe=True)
+    db = wechat_platform.client.app[DB]
+    qid = await make_question(db)
+    plaintext = Platform(wechat_platform.client, safe=False)
+    response = await plaintext.post(plaintext.text(f"{qid} 1"))
+    assert response.status == 403
+    # encrypt_type=aes without Encrypt: msg_signature would then equal signature and prove nothing.
+    params = plaintext.query()
+    params |= {"encrypt_type": "aes", "msg_signature": params["signature"]}
+    assert (await plaintext.client.post("/WeiXin", params=params, data=plaintext.text(f"{qid} 1"))).status == 403
+    assert await votes_of(db, qid) == [0, 0]
+    assert "counted" in await wechat_platform.say(f"{qid} 1")  # the encrypted message is served
+    assert await votes_of(db, qid) == [1, 0]
+
+
+async def test_compatible_mode_acts_only_on_the_encrypted_copy(settings: Settings, aiohttp_client: Any) -> None:
+    """The plaintext copy beside Encrypt is unsigned: a forged one (other sender, other choice) changes nothing."""
+    wechat_platform = await connect(aiohttp_client, settings, safe=True)
+    db = wechat_platform.client.app[DB]
+    qid = await make_question(db)
+    forged = wechat_platform.text(f"{qid} 2", sender="oForger")
+    response = await wechat_platform.post(wechat_platform.text(f"{qid} 1"), clear=forged)
+    assert response.status == 200
+    content = wire.parse(wechat_platform.cipher.decrypt(wire.parse(await response.text())["Encrypt"]))["Content"]
+    assert "1. red" in content and "counted" in content
+    assert await votes_of(db, qid) == [1, 0]
+    voters = await db.fetch_all("SELECT wechat_openid FROM ballot WHERE question_id = %s", (qid,))
+    assert [row["wechat_openid"] for row in voters] == [FOLLOWER]
+
+
+async def test_the_access_log_has_no_query_string(
+    settings: Settings, aiohttp_server: Any, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The app's own access log, as main.py sets it up: the signed query (and any openid in it) is never written."""
+    app = init(wechat_settings(settings, safe=False))
+    server = await aiohttp_server(app, access_log_class=AccessLogger, access_log=logging.getLogger("aiohttp.access"))
+    wechat_platform = Platform(await aiohttp_client(server), safe=False)
+    params = {**wechat_platform.query(), "openid": FOLLOWER, "echostr": "42"}
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        assert (await wechat_platform.client.get("/WeiXin", params=params)).status == 200
+        assert (
+            await wechat_platform.client.post("/WeiXin", params=params, data=wechat_platform.text("help"))
+        ).status == 200
+    lines = [record.getMessage() for record in caplog.records if record.name == "aiohttp.access"]
+    assert len(lines) == 2 and all('/WeiXin"' in line for line in lines), lines
+    logged = "\n".join(lines)
+    for secret in (params["signature"], params["nonce"], FOLLOWER, "timestamp", "?"):
+        assert secret not in logged
+
+
+@pytest.fixture
+def nginx_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """nginx as deployed: deploy/nginx-site.conf.in rendered by deploy/stack.py, on a free port; no app yet."""
+    nginx = nginx_binary()
+    if not Path(nginx).exists():
+        service_missing("nginx is not installed (Debian: apt-get install nginx)")
+    monkeypatch.setenv("STACK_DIR", str(tmp_path))
+    monkeypatch.setenv("STACK_PORT", str(free_port()))
+    stack = Stack()
+    stack.render()
+    subprocess.run([nginx, "-c", str(stack.dir / "nginx.conf"), "-p", str(stack.dir)], check=True)
+    nginx_pid = int((stack.run_dir / "nginx.pid").read_text())
+    try:
+        stack.wait_port()
+        yield stack
+    finally:
+        os.kill(nginx_pid, signal.SIGQUIT)
+        wait_gone(nginx_pid, 15)
+
+
+async def test_nginx_logs_the_callback_without_its_query(sqlite_settings: Settings, nginx_site: Stack) -> None:
+    runner = web.AppRunner(init(wechat_settings(sqlite_settings, safe=False)))
+    await runner.setup()
+    for index in range(WORKERS):  # every upstream server, so no request is logged as an error
+        await web.UnixSite(runner, str(nginx_site.run_dir / f"vote_{index}.sock")).start()
+    wechat_platform = Platform(None, safe=False)
+    params = {**wechat_platform.query(), "openid": FOLLOWER}
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{nginx_site.port}") as session:
+            async with session.get("/WeiXin", params={**params, "echostr": "42"}) as response:
+                assert (response.status, await response.text()) == (200, "42")
+            async with session.post("/WeiXin", params=params, data=wechat_platform.text("help")) as response:
+                assert response.status == 200 and "list" in await response.text()
+            async with session.get("/healthz", params={"probe": "1"}) as response:
+                assert response.status == 200
+    finally:
+        await runner.cleanup()
+    logged = await asyncio.to_thread((nginx_site.log_dir / "nginx-access.log").read_text)
+    callback = [line for line in logged.splitlines() if "/WeiXin" in line]
+    assert len(callback) == 2 and '"GET /WeiXin HTTP/1.1" 200' in callback[0], callback
+    assert '"POST /WeiXin HTTP/1.1" 200' in callback[1]
+    for secret in (params["signature"], params["nonce"], FOLLOWER):
+        assert secret not in logged
+    assert '"GET /healthz?probe=1 HTTP/1.1" 200' in logged  # other paths keep nginx's usual line
 
 
 # --- Conversations -------------------------------------------------------------------
@@ -397,7 +606,7 @@ async def test_whole_conversation(platform: Platform) -> None:
 
 
 async def test_closing_time_is_said_in_the_default_zone_named(settings: Settings, aiohttp_client: Any) -> None:
-    shanghai = Platform(await aiohttp_client(init(wechat_settings(settings))), safe=False)
+    shanghai = await connect(aiohttp_client, settings, safe=False)
     db = shanghai.client.app[DB]
     lunch, dinner = await make_question(db, "Lunch?"), await make_question(db, "晚饭吃什么？")
     for qid in (lunch, dinner):
@@ -405,14 +614,14 @@ async def test_closing_time_is_said_in_the_default_zone_named(settings: Settings
     assert "Closes 2099-12-01 18:00 (Asia/Shanghai)." in await shanghai.say(str(lunch))
     assert "截止时间 2099-12-01 18:00（Asia/Shanghai）" in await shanghai.say(str(dinner))
 
-    london = wechat_settings(settings, default_timezone="Europe/London")
+    london = wechat_settings(settings, safe=False, default_timezone="Europe/London")
     assert "Closes 2099-12-01 10:00 (Europe/London)." in await Platform(
         await aiohttp_client(init(london)), safe=False
     ).say(str(lunch))
 
 
 async def test_compatible_mode_prefers_the_encrypted_copy(settings: Settings, aiohttp_client: Any) -> None:
-    wechat_platform = Platform(await aiohttp_client(init(wechat_settings(settings))), safe=True)
+    wechat_platform = await connect(aiohttp_client, settings, safe=True)
     response = await wechat_platform.post(wechat_platform.text("list"), clear=wechat_platform.text("help"))
     assert response.status == 200
     fields = wire.parse(await response.text())
@@ -444,7 +653,8 @@ async def test_subscribe_retry_gets_the_same_welcome(plain: Platform) -> None:
     first = await plain.reply_to(event)
     assert "Welcome" in first and await plain.reply_to(event) == first
     rows = await plain.client.app[DB].fetch_all("SELECT dedup_key FROM wechat_message")
-    assert [row["dedup_key"][:4] for row in rows] == ["evt:"]
+    # One delivery key for both tries, and one key per signed query (each try had its own).
+    assert sorted(row["dedup_key"][:4] for row in rows) == ["evt:", "qry:", "qry:"]
 
 
 def test_event_keys_tell_openids_apart_by_case() -> None:
@@ -575,7 +785,7 @@ async def test_frozen_database_answers_success_in_time(
     db_proxy = await proxy(db_url.hostname, db_url.port or 3306)
     proxied = clean_mysql.replace(db_url.netloc, f"{db_url.username or 'root'}@127.0.0.1:{db_proxy.port}")
     settings = make_settings({"VOTE_DATABASE_URL": proxied})  # production timeouts: 2 s + 3 s
-    wechat_platform = Platform(await aiohttp_client(init(wechat_settings(settings))), safe=False)
+    wechat_platform = await connect(aiohttp_client, settings, safe=False)
     assert "list" in await wechat_platform.say("help")
     db_proxy.freeze()
     started = time.monotonic()

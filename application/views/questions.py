@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from math import ceil
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +12,7 @@ from application import polls, timezones
 from application.announcements import reading_counts
 from application.auth import USER, require_user
 from application.csrf import csrf_token
+from application.csv_export import csv_response
 from application.errors import AppError, ErrorCode, not_found
 from application.forms import read_form
 from application.i18n import N_
@@ -114,14 +113,8 @@ class QuestionResultsCsv(web.View):
     async def get(self) -> web.Response:
         poll = await polls.managed_poll(self.request)
         results = choice.tally(poll["id"], poll["choices"])
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["choice", "votes", "percent"])
-        for row in results["choices"]:  # type: ignore[attr-defined]
-            writer.writerow([row["choice_text"], row["votes"], row["percent"]])
-        response = web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8")
-        response.headers["Content-Disposition"] = f'attachment; filename="question-{poll["id"]}-results.csv"'
-        return response
+        rows = [(row["choice_text"], row["votes"], row["percent"]) for row in results["choices"]]  # type: ignore[attr-defined]
+        return csv_response(f"question-{poll['id']}-results.csv", ("choice", "votes", "percent"), rows)
 
 
 def poll_form_values(source: Any, choices: list[str]) -> dict[str, Any]:
