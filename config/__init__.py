@@ -92,7 +92,7 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
         try:
             port = parts.port or SENTINEL_PORT
         except ValueError:
-            raise ValueError(f"Sentinel port in {item!r} is not a number; expected {SENTINEL_FORM}") from None
+            raise ValueError(f"Sentinel port in {item!r} is not a valid port; expected {SENTINEL_FORM}") from None
         if not parts.hostname:
             raise ValueError(f"a Sentinel address is empty; expected {SENTINEL_FORM}")
         sentinels.append((parts.hostname, port))

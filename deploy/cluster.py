@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pymysql
 import redis
+from galera_check import is_synced, wsrep_status
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -41,7 +42,6 @@ SERVICE = "vote"  # the Sentinel service and the database name
 MYSQL_USER = "mysql"  # mariadbd and its rsync SST daemon run as this user (see galera-node.cnf.in)
 MARIADBD = "/usr/sbin/mariadbd"
 STRAYS = ("rsync", "wsrep_sst", "mariadbd")
-SYNCED = {"wsrep_local_state": "4", "wsrep_ready": "ON", "wsrep_cluster_status": "Primary"}
 # What the cluster runs, and the Debian package that brings it when it is missing.
 REQUIRED = {
     MARIADBD: "mariadb-server",
@@ -180,7 +180,6 @@ class GaleraNode:
         self.data = self.dir / "data"
         self.cnf = self.dir / "my.cnf"
         self.pid_file = self.dir / "started.pid"  # ours, written at once (mariadbd writes its own later)
-        self.socket = self.dir / "mysqld.sock"
         self.log = self.dir / "error.log"
         self.port = ports.nodes[index]
         self.ports = ports
@@ -267,18 +266,14 @@ class GaleraNode:
         spawn(command, self.dir / "mariadbd.out", self.pid_file)
 
     def state(self) -> dict[str, str]:
-        """wsrep status over the node's own socket; empty while it cannot answer."""
+        """wsrep status; empty while the node cannot answer."""
         try:
-            conn = pymysql.connect(unix_socket=str(self.socket), user="root", connect_timeout=1, read_timeout=2)
+            return wsrep_status(self.port)
         except pymysql.MySQLError:
             return {}
-        with closing(conn), conn.cursor() as cursor:
-            cursor.execute("SHOW GLOBAL STATUS LIKE 'wsrep%%'")
-            return {str(name).lower(): str(value) for name, value in cursor.fetchall()}
 
     def synced(self) -> bool:
-        state = self.state()
-        return all(state.get(key) == value for key, value in SYNCED.items())
+        return is_synced(self.state())
 
     def wait_synced(self, timeout: float = 180) -> None:
         """Joining may copy the whole data directory first (SST): allow for it."""
@@ -348,7 +343,7 @@ class Galera:
         if any(node.state().get("wsrep_cluster_status") == "Primary" for node in running):
             return
         leader = max(running, key=lambda node: int(node.state().get("wsrep_last_committed", "-1")))
-        conn = pymysql.connect(unix_socket=str(leader.socket), user="root", connect_timeout=2)
+        conn = pymysql.connect(host="127.0.0.1", port=leader.port, user="root", connect_timeout=2)
         with closing(conn), conn.cursor() as cursor:
             cursor.execute("SET GLOBAL wsrep_provider_options = 'pc.bootstrap=YES'")
         leader.wait_synced()
@@ -449,6 +444,12 @@ class RedisServers:
         self.dir = directory
         self.ports = ports
 
+    @property
+    def url(self) -> str:
+        """The app's VOTE_REDIS_URL: the Sentinels and the service they watch."""
+        sentinels = ",".join(f"127.0.0.1:{port}" for port in self.ports.sentinels)
+        return f"redis+sentinel://{sentinels}/{SERVICE}/0"
+
     def _server_dir(self, port: int) -> Path:
         return self.dir / f"redis-{port}"
 
@@ -479,9 +480,13 @@ class RedisServers:
 
     def up(self) -> None:
         self.render()
+        primary = self.primary()  # None unless the Sentinels run
         for port in self.ports.redis:
             if self.server_pid(port) is None:
-                subprocess.run(["redis-server", str(self._server_dir(port) / "redis.conf")], check=True)
+                # A server coming back after a failover starts as the new primary's replica at once,
+                # rather than as a stale primary until the Sentinels notice and demote it.
+                role = [] if primary in (None, port) else ["--replicaof", "127.0.0.1", str(primary)]
+                subprocess.run(["redis-server", str(self._server_dir(port) / "redis.conf"), *role], check=True)
         for port in self.ports.sentinels:
             if self.sentinel_pid(port) is None:
                 subprocess.run(["redis-sentinel", str(self._sentinel_dir(port) / "sentinel.conf")], check=True)
@@ -513,6 +518,15 @@ class RedisServers:
             if address:
                 return int(address[1])
         return None
+
+    def kill_primary(self) -> int:
+        """SIGKILL the Redis server the Sentinels name as primary; returns its port."""
+        port = self.primary()
+        pid = self.server_pid(port) if port else None
+        if port is None or pid is None:
+            raise ClusterError("no running Redis primary")
+        os.kill(pid, signal.SIGKILL)
+        return port
 
     def down(self) -> None:
         # Sentinels first: a primary going down under their eyes would start a failover.
@@ -547,11 +561,6 @@ class Cluster:
     def database_url(self) -> str:
         return f"mysql://root@127.0.0.1:{self.ports.db}/{SERVICE}"
 
-    @property
-    def redis_url(self) -> str:
-        sentinels = ",".join(f"127.0.0.1:{port}" for port in self.ports.sentinels)
-        return f"redis+sentinel://{sentinels}/{SERVICE}/0"
-
     def stack(self, command: str) -> None:
         """deploy/stack.py against the cluster: it creates the database and migrates once on `up`."""
         env = {
@@ -559,7 +568,7 @@ class Cluster:
             "STACK_DIR": str(self.stack_dir),
             "STACK_PORT": str(self.ports.app),
             "VOTE_DATABASE_URL": self.database_url,
-            "VOTE_REDIS_URL": self.redis_url,
+            "VOTE_REDIS_URL": self.redis.url,
         }
         subprocess.run([PYTHON, str(DEPLOY / "stack.py"), command], cwd=ROOT, env=env, check=True)
 
@@ -633,15 +642,6 @@ class Cluster:
             raise ClusterError(f"no galera node {number}: they are 1-{len(self.galera.nodes)}")
         return self.galera.nodes[number - 1]
 
-    def kill_redis_primary(self) -> int:
-        """SIGKILL the Redis primary the Sentinels name; returns its port."""
-        port = self.redis.primary()
-        pid = self.redis.server_pid(port) if port else None
-        if port is None or pid is None:
-            raise ClusterError("no running Redis primary")
-        os.kill(pid, signal.SIGKILL)
-        return port
-
 
 def install_missing() -> None:
     """apt-get install what the cluster needs, with no service started by the packages."""
@@ -680,7 +680,7 @@ def main() -> None:
         "status": cluster.status,
         "writer": lambda: print(cluster.haproxy.writer()),
         "redis-primary": lambda: print(cluster.redis.primary()),
-        "kill-redis-primary": lambda: print(cluster.kill_redis_primary()),
+        "kill-redis-primary": lambda: print(cluster.redis.kill_primary()),
     }
     node_commands = {
         "kill-node": lambda node: node.signal(signal.SIGKILL),

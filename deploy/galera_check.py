@@ -18,25 +18,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pymysql
 
 SYNCED = {"wsrep_local_state": "4", "wsrep_ready": "ON", "wsrep_cluster_status": "Primary"}
-TIMEOUT = 1.0
 
 
-def node_state(port: int) -> dict[str, str]:
-    conn = pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=TIMEOUT, read_timeout=TIMEOUT)
+def wsrep_status(port: int, timeout: float = 1.0) -> dict[str, str]:
+    """The node's wsrep_* status variables, by lower-case name."""
+    conn = pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=timeout, read_timeout=timeout)
     try:
         with conn.cursor() as cursor:
-            cursor.execute("SHOW GLOBAL STATUS WHERE Variable_name IN (%s, %s, %s)", tuple(SYNCED))
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'wsrep%'")
             return {str(name).lower(): str(value) for name, value in cursor.fetchall()}
     finally:
         conn.close()
 
 
+def is_synced(status: dict[str, str]) -> bool:
+    return all(status.get(name) == value for name, value in SYNCED.items())
+
+
 def fit_to_write(port: int) -> tuple[bool, str]:
     try:
-        state = node_state(port)
+        status = wsrep_status(port)
     except pymysql.MySQLError as exc:
         return False, f"unreachable: {exc}"
-    return state == SYNCED, " ".join(f"{key}={value}" for key, value in sorted(state.items()))
+    return is_synced(status), " ".join(f"{name}={status.get(name)}" for name in SYNCED)
 
 
 class CheckHandler(BaseHTTPRequestHandler):
