@@ -19,6 +19,7 @@ never touched.
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,15 +78,22 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        """Ports nothing listens on right now, for a private cluster next to the default one (tests)."""
+        """Ports nothing listens on, for a private cluster next to the default one (tests). Taken
+        below the range the kernel hands to outgoing connections: in the seconds before the cluster
+        binds them, no client's connection can take one."""
         sizes = {"app": 1, "db": 1, "nodes": 3, "gcomm": 3, "ist": 3, "sst": 3, "checks": 3, "redis": 2, "sentinels": 3}
-        with ExitStack() as stack:  # all held open at once, so no port is handed out twice
-            sockets = [stack.enter_context(socket.socket()) for _ in range(sum(sizes.values()))]
-            for sock in sockets:
-                sock.bind(("127.0.0.1", 0))
-            numbers = iter(sock.getsockname()[1] for sock in sockets)
-            chosen = {name: tuple(next(numbers) for _ in range(size)) for name, size in sizes.items()}
-        return cls(**{name: ports[0] if sizes[name] == 1 else ports for name, ports in chosen.items()})
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        numbers: list[int] = []
+        with ExitStack() as stack:  # each held until all are chosen, so none is chosen twice
+            while len(numbers) < sum(sizes.values()):
+                port = random.randrange(10000, ephemeral)
+                sock = stack.enter_context(socket.socket())
+                with suppress(OSError):
+                    sock.bind(("127.0.0.1", port))
+                    numbers.append(port)
+        ports = iter(numbers)
+        chosen = {name: tuple(next(ports) for _ in range(size)) for name, size in sizes.items()}
+        return cls(**{name: found[0] if sizes[name] == 1 else found for name, found in chosen.items()})
 
 
 # --- processes ---------------------------------------------------------------------
@@ -120,11 +128,12 @@ def stop(pid: int | None, timeout: float) -> None:
     """SIGTERM (thawed first, or a frozen process never sees it), SIGKILL after timeout."""
     if pid is None:
         return
-    for sig in (signal.SIGTERM, signal.SIGCONT):
-        os.kill(pid, sig)
-    if not wait_until(lambda: not alive(pid), timeout):
-        os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: not alive(pid), 5)
+    with suppress(ProcessLookupError):  # gone by itself meanwhile
+        for sig in (signal.SIGTERM, signal.SIGCONT):
+            os.kill(pid, sig)
+        if not wait_until(lambda: not alive(pid), timeout):
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: not alive(pid), 5)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
@@ -147,7 +156,7 @@ def spawn(command: list[str], log: Path, pid_file: Path) -> int:
     return process.pid
 
 
-def render(template: str, target: Path, values: dict[str, object]) -> Path:
+def render_template(template: str, target: Path, values: dict[str, object]) -> Path:
     text = (DEPLOY / template).read_text()
     for key, value in values.items():
         text = text.replace("{" + key + "}", str(value))
@@ -189,7 +198,7 @@ class GaleraNode:
         for folder in (self.dir, self.data):
             shutil.chown(folder, MYSQL_USER, MYSQL_USER)
         others = [f"node{other + 1}" for other in range(len(self.ports.nodes)) if other != self.index]
-        render(
+        render_template(
             "galera-node.cnf.in",
             self.cnf,
             {
@@ -377,7 +386,7 @@ class HAProxy:
         for index, (port, check) in enumerate(zip(self.ports.nodes, self.ports.checks, strict=True)):
             role = "on-marked-up shutdown-backup-sessions" if index == 0 else "backup"
             servers.append(f"    server node{index + 1} 127.0.0.1:{port} check port {check} {role}")
-        render(
+        render_template(
             "haproxy.cfg.in",
             self.cfg,
             {"run_dir": self.dir, "db_port": self.ports.db, "servers": "\n".join(servers)},
@@ -464,13 +473,14 @@ class RedisServers:
             folder.mkdir(parents=True, exist_ok=True)
             if not (folder / "redis.conf").exists():
                 role = "" if port == primary else f"replicaof 127.0.0.1 {primary}"
-                render("redis-node.conf.in", folder / "redis.conf", {"port": port, "dir": folder, "role": role})
+                values = {"port": port, "dir": folder, "role": role}
+                render_template("redis-node.conf.in", folder / "redis.conf", values)
         for port in self.ports.sentinels:
             folder = self._sentinel_dir(port)
             folder.mkdir(parents=True, exist_ok=True)
             if not (folder / "sentinel.conf").exists():
                 values = {"port": port, "dir": folder, "service": SERVICE, "primary_port": primary}
-                render("sentinel.conf.in", folder / "sentinel.conf", values)
+                render_template("sentinel.conf.in", folder / "sentinel.conf", values)
 
     def server_pid(self, port: int) -> int | None:
         return live_pid(self._server_dir(port) / "redis.pid", f"127.0.0.1:{port}")
@@ -635,7 +645,7 @@ class Cluster:
         if (self.stack_dir / "supervisord.conf").exists():
             self.stack("status")
 
-    # --- faults, for tests and experiments ---
+    # --- for fault tests and experiments (the node's own signal(), redis.kill_primary()) ---
 
     def node(self, number: int) -> GaleraNode:
         if not 1 <= number <= len(self.galera.nodes):
