@@ -1,8 +1,8 @@
 """The Redis client: bounded timeouts, one quick retry for a connection dropped by a restart.
 
 Behind Sentinel (``redis+sentinel://``), every new connection asks the Sentinels for the current
-primary, so after a failover the same client object reaches the promoted server: a command
-that meets the dead primary fails once (503), the next one connects to the new primary.
+primary: while they elect a new one, commands fail fast (503); afterwards the same client object
+reaches the promoted server, pub/sub included.
 """
 
 from __future__ import annotations
