@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean stack-up stack-down stack-restart bench i18n-extract i18n-update i18n-compile screenshots
+.PHONY: run test lint format clean stack-up stack-down stack-restart cluster-up cluster-down cluster-status cluster-clean bench i18n-extract i18n-update i18n-compile screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,22 @@ stack-down: $(STAMP)
 
 stack-restart: $(STAMP)
 	$(BIN)/python deploy/stack.py restart
+
+# The same app stack on a distributed engine, on loopback: three MariaDB Galera nodes behind HAProxy,
+# Redis primary + replica + three Sentinels; the app on 127.0.0.1:$(CLUSTER_PORT or 8018). Installs
+# the Debian packages it lacks. cluster-down keeps the data in var/cluster/, cluster-clean removes it.
+# See docs/deploy.md.
+cluster-up: $(STAMP)
+	$(BIN)/python deploy/cluster.py up
+
+cluster-down: $(STAMP)
+	$(BIN)/python deploy/cluster.py down
+
+cluster-status: $(STAMP)
+	$(BIN)/python deploy/cluster.py status
+
+cluster-clean: $(STAMP)
+	$(BIN)/python deploy/cluster.py clean
 
 # The stack under wrk, results into docs/performance.md (BENCH_ARGS="--only vote --no-docs", ...).
 # wrk and nginx are Debian's packages, installed when missing; matplotlib and py-spy from PyPI.

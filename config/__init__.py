@@ -67,6 +67,43 @@ def parse_database_url(url: str) -> DatabaseTarget:
     raise ValueError(f"unsupported scheme {parts.scheme!r}; use sqlite:///PATH or mysql://user:password@host:port/db")
 
 
+SENTINEL_SCHEME = "redis+sentinel://"
+SENTINEL_FORM = "redis+sentinel://host:port,host:port/SERVICE/db"
+SENTINEL_PORT = 26379
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    """Redis behind Sentinel: ask these Sentinels which server is the primary of ``service``."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str = ""
+    password: str = ""  # of the Redis servers; the Sentinels themselves are asked without one
+
+
+def parse_sentinel_url(url: str) -> SentinelTarget:
+    """redis+sentinel://[user:password@]host:port,host:port/SERVICE/db (db optional, 0)."""
+    credentials, _, rest = url.removeprefix(SENTINEL_SCHEME).rpartition("@")
+    hosts, _, path = rest.partition("/")
+    service, _, db = path.partition("/")
+    sentinels = []
+    for item in hosts.split(","):
+        parts = urlsplit("//" + item)
+        try:
+            port = parts.port or SENTINEL_PORT
+        except ValueError:
+            raise ValueError(f"Sentinel port in {item!r} is not a valid port; expected {SENTINEL_FORM}") from None
+        if not parts.hostname:
+            raise ValueError(f"a Sentinel address is empty; expected {SENTINEL_FORM}")
+        sentinels.append((parts.hostname, port))
+    if not service or "/" in db or not (db or "0").isdigit():
+        raise ValueError(f"expected {SENTINEL_FORM} (the service name, then an optional database number)")
+    username, _, password = credentials.partition(":")
+    return SentinelTarget(tuple(sentinels), service, int(db or 0), unquote(username), unquote(password))
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -103,10 +140,12 @@ class Settings(BaseModel):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str) -> str:
-        if value:
+        if value.startswith(SENTINEL_SCHEME):
+            parse_sentinel_url(value)
+        elif value:
             parts = urlsplit(value)
             if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-                raise ValueError("expected redis://host:port/db (or empty for the embedded default)")
+                raise ValueError(f"expected redis://host:port/db, {SENTINEL_FORM} or empty for the embedded default")
             try:
                 parts.port  # noqa: B018 - raises on a malformed port
                 int(parts.path.lstrip("/") or 0)
@@ -148,6 +187,11 @@ class Settings(BaseModel):
     @cached_property
     def database(self) -> DatabaseTarget:
         return parse_database_url(self.database_url)
+
+    @cached_property
+    def redis_sentinel(self) -> SentinelTarget | None:
+        """Where to find the Redis primary when it is Sentinel-managed; None for a plain redis:// URL."""
+        return parse_sentinel_url(self.redis_url) if self.redis_url.startswith(SENTINEL_SCHEME) else None
 
     @property
     def embedded(self) -> bool:

@@ -56,6 +56,19 @@ def test_environment_overrides_every_key() -> None:
     assert ipaddress.ip_network("192.168.0.0/24") in settings.trusted_proxies
 
 
+def test_redis_sentinel_url() -> None:
+    url = "redis+sentinel://:p%40ss@10.0.0.1:26380,sentinel-b,[::1]:26382/vote/3"
+    settings = load_settings(environ={"VOTE_REDIS_URL": url, "VOTE_SECRET_KEY": "x"})
+    target = settings.redis_sentinel
+    assert target is not None
+    assert target.sentinels == (("10.0.0.1", 26380), ("sentinel-b", 26379), ("::1", 26382))
+    assert (target.service, target.db, target.password) == ("vote", 3, "p@ss")
+    bare = load_settings(environ={"VOTE_REDIS_URL": "redis+sentinel://s:1/vote", "VOTE_SECRET_KEY": "x"})
+    assert bare.redis_sentinel is not None and bare.redis_sentinel.db == 0
+    plain = load_settings(environ={"VOTE_REDIS_URL": "redis://cache:6380/2", "VOTE_SECRET_KEY": "x"})
+    assert plain.redis_sentinel is None
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
@@ -63,6 +76,11 @@ def test_environment_overrides_every_key() -> None:
         ({"VOTE_DATABASE_URL": "mysql://root@localhost:notaport/x"}, "VOTE_DATABASE_URL"),
         ({"VOTE_DATABASE_URL": "mysql://root@localhost:3306/"}, "VOTE_DATABASE_URL"),
         ({"VOTE_REDIS_URL": "http://localhost"}, "VOTE_REDIS_URL"),
+        ({"VOTE_REDIS_URL": "redis+sentinel://s1:26379,s2:port/vote/0"}, "VOTE_REDIS_URL"),
+        ({"VOTE_REDIS_URL": "redis+sentinel://s1:26379,,s2:26379/vote/0"}, "VOTE_REDIS_URL"),
+        ({"VOTE_REDIS_URL": "redis+sentinel://s1:26379/"}, "VOTE_REDIS_URL"),
+        ({"VOTE_REDIS_URL": "redis+sentinel://s1:26379/vote/one"}, "VOTE_REDIS_URL"),
+        ({"VOTE_REDIS_URL": "redis+sentinel://s1:26379/vote/0/extra"}, "VOTE_REDIS_URL"),
         ({"VOTE_LOGIN_RATE": "lots"}, "VOTE_LOGIN_RATE"),
         ({"VOTE_LOGIN_RATE": "0"}, "VOTE_LOGIN_RATE"),
         ({"VOTE_COOKIE_SECURE": "maybe"}, "VOTE_COOKIE_SECURE"),
