@@ -6,12 +6,13 @@ import csv
 import io
 from math import ceil
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from application import polls
 from application.announcements import reading_counts
-from application.auth import USER, require_user
+from application.auth import USER, login_url, require_user
 from application.csrf import csrf_token
 from application.errors import AppError, ErrorCode, not_found
 from application.forms import read_form
@@ -24,6 +25,8 @@ from models import choice, question
 from models.clock import utcnow
 
 PAGE_SIZE = 20
+# Refused votes answered with the poll's page and the reason (the others: the error page).
+SHOWN_ON_POLL = frozenset({400, 403, 409})
 SEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 FORM_TIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -73,7 +76,8 @@ async def render_detail(
         await csrf_token(request)
     share_url = f"{request.url.origin()}/questions/{poll['id']}"
     now = utcnow()
-    context = {"view": view, "poll": poll, "message": message, "now": now, "share_url": share_url}
+    picked = polls.picked_choices(poll, request.query.getall("choice", []))  # kept through logging in
+    context = {"view": view, "poll": poll, "message": message, "now": now, "share_url": share_url, "picked": picked}
     shared = Shared(poll["id"], poll["cache_generation"], polls.seconds_left(poll, now))
     return await render(request, "questions/detail.html", context, status, shared)
 
@@ -84,18 +88,24 @@ class QuestionDetail(web.View):
 
 
 class QuestionVote(web.View):
+    # An anonymous visitor's form carries a visitor token (application/csrf.py): they are sent to
+    # log in, and back to the poll with their choice ticked.
+    accepts_visitor_token = True
+
     async def post(self) -> web.StreamResponse:
-        require_user(self.request)
         poll = await polls.votable_poll(self.request)
         form = await read_form(self.request)
+        if self.request[USER] is None:
+            query = urlencode([("choice", item) for item in polls.picked_choices(poll, form.getall("choice", []))])
+            raise redirect(self.request, login_url(f"/questions/{poll['id']}" + (f"?{query}" if query else "")))
         try:
             choice_ids = polls.parse_choice_ids(form.getall("choice", []))
             await polls.cast_vote(self.request, poll, choice_ids)
         except AppError as exc:
-            if exc.status != 400:
+            if exc.status not in SHOWN_ON_POLL:
                 raise
-            current = await polls.visible_poll(self.request)  # the form again, with today's counts
-            return await render_detail(self.request, current, exc.message, status=400)
+            current = await polls.visible_poll(self.request)  # the page again, with today's counts
+            return await render_detail(self.request, current, exc.message, status=exc.status)
         raise redirect(self.request, f"/questions/{poll['id']}/results", "vote_counted")
 
 
@@ -182,6 +192,10 @@ class QuestionEdit(web.View):
 
     async def get(self) -> web.Response:
         poll = await self._owned_poll()
+        try:
+            await polls.check_editable(self.request.app, poll)
+        except AppError as exc:  # votes are in: the poll's page says so, instead of a form that cannot be saved
+            return await render_detail(self.request, poll, exc.message, status=exc.status)
         texts = [item["choice_text"] for item in poll["choices"]]
         source = {
             **poll,
@@ -192,11 +206,17 @@ class QuestionEdit(web.View):
 
     async def post(self) -> web.StreamResponse:
         poll = await self._owned_poll()
-        fields, invalid = await read_poll_form(self.request, f"/questions/{poll['id']}/edit")
-        if fields is None:
-            assert invalid is not None
-            return invalid
-        await polls.edit_poll(self.request.app, poll, fields)
+        try:
+            await polls.check_editable(self.request.app, poll)
+            fields, invalid = await read_poll_form(self.request, f"/questions/{poll['id']}/edit")
+            if fields is None:
+                assert invalid is not None
+                return invalid
+            await polls.edit_poll(self.request.app, poll, fields)
+        except AppError as exc:
+            if exc.status != 409:
+                raise
+            return await render_detail(self.request, await polls.visible_poll(self.request), exc.message, exc.status)
         raise redirect(self.request, f"/questions/{poll['id']}", "poll_edited")
 
 
