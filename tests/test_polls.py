@@ -349,7 +349,9 @@ async def test_owner_edits_before_the_first_vote_only(client: Any) -> None:
     await vote(client, qid, yes)
     refused = await client.post(f"/questions/{qid}/edit", data=data, allow_redirects=False)
     assert refused.status == 409
-    assert "This poll has votes already, so it can no longer be edited." in await refused.text()
+    refused_html = await refused.text()
+    assert "This poll has votes already, so it can no longer be edited." in refused_html
+    assert re.search(r"<h1[^>]*>Fixed\?</h1>", refused_html)  # the poll's page says so
     assert (await question.get_with_choices(client.app[DB], qid))["question_text"] == "Fixed?"
 
 
