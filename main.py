@@ -18,6 +18,7 @@ from application import PendingMigrations, accounts, init
 from application.access_log import AccessLogger
 from application.errors import AppError
 from application.forms import check_registration
+from application.keys import SAMPLE_DATA_CREATED
 from config import ConfigError, Settings, load_settings
 from models import migrations, seed
 from models.db import Database, DatabaseUnavailable, open_database
@@ -98,6 +99,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
 
     async def announce(app: web.Application) -> None:
         log.info("serving on %s (%s)", where, settings.database.dialect)
+        if app[SAMPLE_DATA_CREATED]:  # a newcomer's first start: say how to log in
+            log.info("log in at %s/login with a demo account (email or phone, then password):", where)
+            for demo in seed.DEMO_USERS:
+                log.info("    %s  %s  %s", demo["email"], demo["phone"], demo["password"])
 
     app.on_startup.append(announce)
     options = {
