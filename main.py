@@ -68,7 +68,7 @@ async def _migrate(db: Database) -> None:
 
 async def _seed(db: Database) -> None:
     if await migrations.pending(db):
-        raise PendingMigrations("pending migrations: run `python main.py migrate` first")
+        raise PendingMigrations("pending migrations: run `./vote migrate` first")
     loaded = await seed.load_sample_data(db)
     print("sample data loaded" if loaded else "sample data already present")
 
@@ -87,7 +87,7 @@ def _superuser_password() -> str:
 
 async def _create_superuser(args: argparse.Namespace, db: Database) -> None:
     if await migrations.pending(db):
-        raise PendingMigrations("pending migrations: run `python main.py migrate` first")
+        raise PendingMigrations("pending migrations: run `./vote migrate` first")
     fields = {"name": args.name, "email": args.email, "phone": args.phone, "password": _superuser_password()}
     admin = await accounts.register(db, check_registration(fields), is_admin=True)
     print(f"administrator {admin['email']} created (id {admin['id']})")

@@ -61,7 +61,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
                 log.info("created %s with the sample data", app[SETTINGS].database.path)
         elif todo:
             names = ", ".join(migration.version for migration in todo)
-            raise PendingMigrations(f"pending migrations ({names}): run `python main.py migrate` first")
+            raise PendingMigrations(f"pending migrations ({names}): run `./vote migrate` first")
         app[DB] = db
         app[BALLOTS] = BallotBox(db, lambda question_ids: votes_counted(app, question_ids))
         app[TOKEN_OWNERS] = Batcher(lambda tokens: api_token.owners_of(db, tokens), LOOKUP_BATCH)

@@ -159,7 +159,7 @@ def test_mysql_refuses_to_serve_until_migrated_then_migrate_and_seed(empty_mysql
     env = {"VOTE_DATABASE_URL": empty_mysql_url, "VOTE_SECRET_KEY": "x"}
     refused = run("serve", "--port", str(free_port()), env=env)
     assert refused.returncode == 1
-    assert "python main.py migrate" in refused.stderr
+    assert "run `./vote migrate` first" in refused.stderr
     assert "Traceback" not in refused.stderr
 
     first = run("migrate", env=env)
