@@ -15,7 +15,7 @@ from application.announcements import reading_counts
 from application.auth import USER, login_url, require_user
 from application.csrf import csrf_token
 from application.errors import AppError, ErrorCode, not_found
-from application.forms import read_form
+from application.forms import page_number, read_form
 from application.i18n import N_
 from application.jsonutil import json_response
 from application.keys import DB
@@ -29,13 +29,6 @@ PAGE_SIZE = 20
 SHOWN_ON_POLL = frozenset({400, 403, 409})
 SEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 FORM_TIME_FORMAT = "%Y-%m-%dT%H:%M"
-
-
-def page_number(request: web.Request) -> int:
-    raw = request.query.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise AppError(400, N_("page must be a positive whole number."), fields={"page": N_("Not a page number.")})
-    return int(raw)
 
 
 class QuestionIndex(web.View):
