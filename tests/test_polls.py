@@ -198,6 +198,7 @@ async def test_a_forged_expired_or_cross_site_visitor_token_is_refused(client: A
         "expired": visitor_token(secret, time.time() - VISITOR_TOKEN_SECONDS - 60),
         "another site's key": visitor_token("another secret", time.time()),
         "empty": "",
+        "a huge time": "9" * 5000 + "." + signature,
     }
     for what, bad in refused.items():
         response = await client.post(f"/questions/{qid}/vote", data={"csrf_token": bad}, allow_redirects=False)
