@@ -59,7 +59,7 @@ def visitor_token(secret: str, now: float | None = None) -> str:
 def valid_visitor_token(secret: str, token: str, now: float | None = None) -> bool:
     """Signed with ``secret`` and issued less than ``VISITOR_TOKEN_SECONDS`` ago."""
     issued, _, signature = token.partition(".")
-    if not (issued.isascii() and issued.isdigit() and signature.isascii()):
+    if not (issued.isascii() and issued.isdigit() and len(issued) <= 12 and signature.isascii()):
         return False
     age = (time.time() if now is None else now) - int(issued)
     if not -CLOCK_SKEW_SECONDS <= age <= VISITOR_TOKEN_SECONDS:
