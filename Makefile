@@ -2,18 +2,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Running needs requirements.txt only; testing, linting and the tools need requirements-dev.txt too.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed-test
+# make run HOST=0.0.0.0 PORT=9001
+HOST ?= 127.0.0.1
+PORT ?= 9000
 
 .PHONY: run test lint format clean stack-up stack-down stack-restart cluster-up cluster-down cluster-status cluster-clean bench i18n-extract i18n-update i18n-compile screenshots
 
-$(STAMP): requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+$(RUN_STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/python main.py serve --host 127.0.0.1 --port 9000
+run: $(RUN_STAMP)
+	$(BIN)/python main.py serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -28,13 +37,13 @@ format: $(STAMP)
 
 # The production shape on loopback: supervisord + 4 processes + nginx on 127.0.0.1:$(STACK_PORT or 8008),
 # against the MariaDB/Redis in VOTE_DATABASE_URL/VOTE_REDIS_URL. See docs/deploy.md.
-stack-up: $(STAMP)
+stack-up: $(RUN_STAMP)
 	$(BIN)/python deploy/stack.py up
 
-stack-down: $(STAMP)
+stack-down: $(RUN_STAMP)
 	$(BIN)/python deploy/stack.py down
 
-stack-restart: $(STAMP)
+stack-restart: $(RUN_STAMP)
 	$(BIN)/python deploy/stack.py restart
 
 # The same app stack on a distributed engine, on loopback: three MariaDB Galera nodes behind HAProxy,
@@ -66,13 +75,13 @@ bench: $(STAMP)
 # are committed, so `python main.py` needs no build step.
 BABEL_EXTRACT := -F babel.cfg -k N_ --no-location --sort-output --width 100 --project vote --copyright-holder vote
 
-i18n-extract: $(STAMP)
+i18n-extract: $(RUN_STAMP)
 	$(BIN)/pybabel extract $(BABEL_EXTRACT) -o translations/messages.pot .
 
 i18n-update: i18n-extract
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --width 100 --ignore-obsolete
 
-i18n-compile: $(STAMP)
+i18n-compile: $(RUN_STAMP)
 	$(BIN)/pybabel compile -d translations --statistics
 
 # PNGs of the main pages at desktop and phone widths into docs/screenshots/ (needs chromium).

@@ -18,6 +18,7 @@ from application import PendingMigrations, accounts, init
 from application.access_log import AccessLogger
 from application.errors import AppError
 from application.forms import check_registration
+from application.keys import SAMPLE_DATA_CREATED
 from config import ConfigError, Settings, load_settings
 from models import migrations, seed
 from models.db import Database, DatabaseUnavailable, open_database
@@ -67,7 +68,7 @@ async def _migrate(db: Database) -> None:
 
 async def _seed(db: Database) -> None:
     if await migrations.pending(db):
-        raise PendingMigrations("pending migrations: run `python main.py migrate` first")
+        raise PendingMigrations("pending migrations: run `./vote migrate` first")
     loaded = await seed.load_sample_data(db)
     print("sample data loaded" if loaded else "sample data already present")
 
@@ -86,7 +87,7 @@ def _superuser_password() -> str:
 
 async def _create_superuser(args: argparse.Namespace, db: Database) -> None:
     if await migrations.pending(db):
-        raise PendingMigrations("pending migrations: run `python main.py migrate` first")
+        raise PendingMigrations("pending migrations: run `./vote migrate` first")
     fields = {"name": args.name, "email": args.email, "phone": args.phone, "password": _superuser_password()}
     admin = await accounts.register(db, check_registration(fields), is_admin=True)
     print(f"administrator {admin['email']} created (id {admin['id']})")
@@ -98,6 +99,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
 
     async def announce(app: web.Application) -> None:
         log.info("serving on %s (%s)", where, settings.database.dialect)
+        if app[SAMPLE_DATA_CREATED]:  # a newcomer's first start: say how to log in
+            log.info("log in at %s/login with a demo account (email or phone, then password):", where)
+            for demo in seed.DEMO_USERS:
+                log.info("    %s  %s  %s", demo["email"], demo["phone"], demo["password"])
 
     app.on_startup.append(announce)
     options = {

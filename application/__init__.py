@@ -11,7 +11,17 @@ from aiohttp import web
 from application.announcements import announcements_context, votes_counted
 from application.auth import auth_middleware
 from application.csrf import csrf_middleware
-from application.keys import BALLOTS, DB, FAILED_LOGINS, REDIS, SESSION_STORAGE, SETTINGS, TOKEN_OWNERS, USERS
+from application.keys import (
+    BALLOTS,
+    DB,
+    FAILED_LOGINS,
+    REDIS,
+    SAMPLE_DATA_CREATED,
+    SESSION_STORAGE,
+    SETTINGS,
+    TOKEN_OWNERS,
+    USERS,
+)
 from application.live import HUB, LiveHub, close_sockets
 from application.middlewares import error_middleware
 from application.poll_cache import POLLS, PollCache
@@ -40,17 +50,18 @@ class PendingMigrations(Exception):
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(app[SETTINGS])
+    app[SAMPLE_DATA_CREATED] = False
     try:
         todo = await migrations.pending(db)
         if todo and db.dialect == "sqlite":
             # The embedded default sets itself up; a brand-new database gets the sample polls.
             applied = await migrations.migrate(db)
             if applied[0] == migrations.available(db.dialect)[0].version:
-                await seed.load_sample_data(db)
+                app[SAMPLE_DATA_CREATED] = await seed.load_sample_data(db)
                 log.info("created %s with the sample data", app[SETTINGS].database.path)
         elif todo:
             names = ", ".join(migration.version for migration in todo)
-            raise PendingMigrations(f"pending migrations ({names}): run `python main.py migrate` first")
+            raise PendingMigrations(f"pending migrations ({names}): run `./vote migrate` first")
         app[DB] = db
         app[BALLOTS] = BallotBox(db, lambda question_ids: votes_counted(app, question_ids))
         app[TOKEN_OWNERS] = Batcher(lambda tokens: api_token.owners_of(db, tokens), LOOKUP_BATCH)

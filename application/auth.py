@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
@@ -87,8 +87,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+def login_url(next_path: str | None = None) -> str:
+    """The log-in page, which brings the user back to ``next_path`` (a path on this site) after."""
+    return f"/login?next={quote(next_path, safe='/')}" if next_path else "/login"
+
+
 def login_redirect(request: web.Request) -> web.HTTPFound:
-    return web.HTTPFound(f"/login?next={request.path_qs}" if request.method == "GET" else "/login")
+    return web.HTTPFound(login_url(request.path_qs if request.method == "GET" else None))
 
 
 def require_user(request: web.Request) -> Row:

@@ -3,12 +3,21 @@
 The token lives in the session, so any process sharing the session store accepts
 it. Requests authenticated by a bearer token carry no ambient credentials and are
 exempt; so are views marked ``csrf_exempt`` (signed WeChat callbacks).
+
+A visitor without a session gets a visitor token instead (``visitor_token``): signed with
+``VOTE_SECRET_KEY``, carrying its issue time, the same for every such visitor, so the pages that
+carry it stay shareable between anonymous visitors and viewing them creates no session. It is
+accepted only from requests whose session holds no token, and only by views marked
+``accepts_visitor_token``. What it does and does not protect: docs/security.md.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
+import time
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -18,10 +27,14 @@ from application.auth import BY_TOKEN, SESSION_CSRF, USER, is_api
 from application.errors import AppError, ErrorCode
 from application.forms import read_form
 from application.i18n import N_
-from application.keys import Handler
+from application.keys import SETTINGS, Handler
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# A visitor token stays valid this long: a tab left open for days still submits.
+VISITOR_TOKEN_SECONDS = 7 * 24 * 3600
+# Tokens issued by another process whose clock runs this far ahead are still accepted.
+CLOCK_SKEW_SECONDS = 300
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -32,10 +45,33 @@ async def csrf_token(request: web.Request) -> str:
     return str(session[SESSION_CSRF])
 
 
-async def existing_csrf_token(request: web.Request) -> str:
-    """The token for templates, when this request already loaded a session; never any I/O."""
+def _visitor_signature(secret: str, issued: str) -> str:
+    digest = hmac.new(secret.encode(), b"csrf-visitor:" + issued.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def visitor_token(secret: str, now: float | None = None) -> str:
+    """A token for visitors without a session: ``<issue time>.<HMAC-SHA256 of it>``."""
+    issued = str(int(time.time() if now is None else now))
+    return f"{issued}.{_visitor_signature(secret, issued)}"
+
+
+def valid_visitor_token(secret: str, token: str, now: float | None = None) -> bool:
+    """Signed with ``secret`` and issued less than ``VISITOR_TOKEN_SECONDS`` ago."""
+    issued, _, signature = token.partition(".")
+    if not (issued.isascii() and issued.isdigit() and len(issued) <= 12 and signature.isascii()):
+        return False
+    age = (time.time() if now is None else now) - int(issued)
+    if not -CLOCK_SKEW_SECONDS <= age <= VISITOR_TOKEN_SECONDS:
+        return False
+    return hmac.compare_digest(signature.encode(), _visitor_signature(secret, issued).encode())
+
+
+async def page_csrf_token(request: web.Request) -> str:
+    """The token a page's forms carry: the session's when this request loaded a session, else a
+    visitor token. Never creates a session nor does any I/O of its own."""
     if request.get(SESSION_KEY) is None:
-        return ""
+        return visitor_token(request.app[SETTINGS].secret_key)
     return await csrf_token(request)
 
 
@@ -78,9 +114,16 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     )
     if needs_check:
         _check_origin(request)
-        session = await get_session(request)
-        expected = str(session.get(SESSION_CSRF, ""))
-        submitted = await _submitted_token(request)
-        if not expected or not hmac.compare_digest(expected.encode(), submitted.encode()):
+        if not await _token_accepted(request, await _submitted_token(request)):
             raise _refuse(N_("The form has expired or its security token is missing. Please reload and try again."))
     return await handler(request)
+
+
+async def _token_accepted(request: web.Request, submitted: str) -> bool:
+    expected = str((await get_session(request)).get(SESSION_CSRF, ""))
+    if expected:
+        return hmac.compare_digest(expected.encode(), submitted.encode())
+    # No session token: a visitor without a session, on a view that serves such visitors.
+    return getattr(request.match_info.handler, "accepts_visitor_token", False) and valid_visitor_token(
+        request.app[SETTINGS].secret_key, submitted
+    )

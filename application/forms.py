@@ -33,6 +33,15 @@ PASSWORD_PROBLEMS = {
 }
 
 
+def page_number(request: web.Request, name: str = "page") -> int:
+    """The page of a listing asked for in the query parameter ``name`` (1 when absent), or 400."""
+    raw = request.query.get(name, "1")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
+        message = N_("%(name)s must be a positive whole number.", name=name)
+        raise AppError(400, message, fields={name: N_("Not a page number.")})
+    return int(raw)
+
+
 async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | Any]:
     try:
         form = await request.post()

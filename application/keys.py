@@ -28,3 +28,5 @@ BALLOTS: web.AppKey[BallotBox] = web.AppKey("ballots")
 # Lookups every signed-in request makes; concurrent requests share one query (models/batching.py).
 TOKEN_OWNERS: web.AppKey[Batcher[str, Row | None]] = web.AppKey("token_owners")
 USERS: web.AppKey[Batcher[int, Row | None]] = web.AppKey("users")
+# True when this start created the embedded database and loaded the sample data into it.
+SAMPLE_DATA_CREATED: web.AppKey[bool] = web.AppKey("sample_data_created")

@@ -200,6 +200,13 @@ def parse_choice_ids(raw: Any) -> list[int]:
     return ids
 
 
+def picked_choices(poll: Row, raw: list[str]) -> list[int]:
+    """The poll's choices named in ``raw`` (form or query values; anything else is ignored), at
+    most as many as a voter may pick."""
+    named = set(raw)
+    return [item["id"] for item in poll["choices"] if str(item["id"]) in named][: poll["max_choices"]]
+
+
 @dataclass(frozen=True)
 class PollFields:
     question_text: str
@@ -286,6 +293,12 @@ def _already_voted() -> AppError:
     return AppError(409, N_("This poll has votes already, so it can no longer be edited."), ErrorCode.ALREADY_VOTED)
 
 
+async def check_editable(app: web.Application, poll: Row) -> None:
+    """409 once the poll has a vote: its ballots name its choices."""
+    if await ballot.count_for(app[DB], poll["id"]):
+        raise _already_voted()
+
+
 async def close_poll(app: web.Application, poll: Row) -> None:
     await question.close(app[DB], poll["id"], utcnow())
     await announcements.results_changed(app, poll["id"])
@@ -301,8 +314,7 @@ async def set_poll_deleted(app: web.Application, question_id: int, deleted: bool
 async def edit_poll(app: web.Application, poll: Row, fields: PollFields) -> None:
     """Rewrite a poll nobody voted on; 409 once the first vote is in."""
     db = app[DB]
-    if await ballot.count_for(db, poll["id"]):
-        raise _already_voted()
+    await check_editable(app, poll)
     try:
         async with db.transaction() as tx:
             await question.update(

@@ -15,7 +15,7 @@ from aiohttp_session import SESSION_KEY
 
 from application import i18n, timezones
 from application.auth import USER, safe_next
-from application.csrf import existing_csrf_token
+from application.csrf import page_csrf_token
 from application.i18n import N_
 from application.keys import SETTINGS
 from application.poll_cache import POLLS
@@ -116,7 +116,7 @@ async def render(
     if html is None:
         page = {
             "current_user": request.get(USER),
-            "csrf_token": await existing_csrf_token(request),
+            "csrf_token": await page_csrf_token(request),
             "lang": language,
             "timezone": zone,
             "path": request.path,

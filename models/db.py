@@ -50,6 +50,11 @@ class Result:
     last_id: int | None
 
 
+def contains(text: str) -> str:
+    """A LIKE pattern for ``text`` anywhere, its ``%`` and ``_`` taken literally: use with ESCAPE '!'."""
+    return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+
+
 def placeholders(count: int) -> str:
     """``%s, %s, ...`` for an IN list of ``count`` parameters (never input text)."""
     return ", ".join(["%s"] * count)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models.db import Database, Row, Session
+from models.db import Database, Row, Session, contains
 
 _SUMMARY = """
 SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility,
@@ -158,9 +158,19 @@ async def set_deleted(db: Database, question_id: int, deleted: bool) -> bool:
     return result.rowcount == 1
 
 
-async def list_all(db: Database) -> list[Row]:
-    """Every question, deleted ones too, for moderation."""
+async def count_matching(db: Database, text: str) -> int:
+    """Questions whose text contains ``text``, deleted ones too, for moderation."""
+    row = await db.fetch_one(
+        "SELECT COUNT(*) AS n FROM question WHERE question_text LIKE %s ESCAPE '!'", (contains(text),)
+    )
+    return int(row["n"]) if row else 0
+
+
+async def list_matching(db: Database, text: str, limit: int, offset: int) -> list[Row]:
+    """Newest first, deleted ones too; ``text`` "" matches every question."""
     return await db.fetch_all(
         "SELECT q.id, q.question_text, q.pub_date, q.delete_flag, u.name AS owner_name"
-        " FROM question q JOIN user u ON u.id = q.user_id ORDER BY q.id DESC"
+        " FROM question q JOIN user u ON u.id = q.user_id WHERE q.question_text LIKE %s ESCAPE '!'"
+        " ORDER BY q.id DESC LIMIT %s OFFSET %s",
+        (contains(text), limit, offset),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from models.db import Database, Row, Session, placeholders
+from models.db import Database, Row, Session, contains, placeholders
 
 # Who is asking: what requests carry around (and the token cache keeps) has no password hash.
 COLUMNS = ("id", "name", "phone", "email", "is_admin", "is_active", "create_time")
@@ -42,8 +42,22 @@ async def by_account(db: Database, account: str) -> Row | None:
     )
 
 
-async def list_all(db: Database) -> list[Row]:
-    return await db.fetch_all(_SELECT + " WHERE delete_flag = 0 ORDER BY id")
+# Users whose name, email or phone contains the searched text.
+_MATCHING = (
+    " WHERE delete_flag = 0 AND (name LIKE %s ESCAPE '!' OR email LIKE %s ESCAPE '!' OR phone LIKE %s ESCAPE '!')"
+)
+
+
+async def count_matching(db: Database, text: str) -> int:
+    row = await db.fetch_one("SELECT COUNT(*) AS n FROM user" + _MATCHING, (contains(text),) * 3)
+    return int(row["n"]) if row else 0
+
+
+async def list_matching(db: Database, text: str, limit: int, offset: int) -> list[Row]:
+    """Oldest first, as administrators page through them; ``text`` "" matches everyone."""
+    return await db.fetch_all(
+        _SELECT + _MATCHING + " ORDER BY id LIMIT %s OFFSET %s", (*(contains(text),) * 3, limit, offset)
+    )
 
 
 async def set_active(db: Database, user_id: int, active: bool) -> bool:

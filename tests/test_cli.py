@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from models import seed
 from tests.conftest import mysql_connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,18 +54,66 @@ def wait_until_serving(url: str, process: subprocess.Popen[str]) -> None:
     raise AssertionError(f"{url} never answered")
 
 
-def test_serve_creates_the_embedded_database_with_sample_polls(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "VOTE_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.sqlite3", "VOTE_SECRET_KEY": "x"}
+def serve_once(env: dict[str, str], port: int, check: Callable[[str], None] = lambda url: None) -> str:
+    """Serve on ``port`` until ``check`` has run, stop gracefully; returns what the process logged."""
     process = subprocess.Popen(
-        [sys.executable, "main.py", "--port", str(port)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "main.py", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/hello", process)
-        assert "最受欢迎的计算机语言?" in get(f"http://127.0.0.1:{port}/")
+        check(f"http://127.0.0.1:{port}")
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        _, log = process.communicate(timeout=20)
+    assert process.returncode == 0, log
+    return log
+
+
+def test_serve_creates_the_embedded_database_with_sample_polls(tmp_path: Path) -> None:
+    env = {"VOTE_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.sqlite3", "VOTE_SECRET_KEY": "x"}
+    port = free_port()
+
+    def sample_polls_listed(url: str) -> None:
+        assert "最受欢迎的计算机语言?" in get(url + "/")
+
+    first = serve_once(env, port, sample_polls_listed)
+    # A newcomer's first start says where to go and how to log in, from the seed's own accounts.
+    assert f"serving on http://127.0.0.1:{port}" in first
+    assert f"log in at http://127.0.0.1:{port}/login" in first
+    for demo in seed.DEMO_USERS:
+        assert f"{demo['email']}  {demo['phone']}  {demo['password']}" in first
+    again = serve_once(env, port)
+    assert f"serving on http://127.0.0.1:{port}" in again
+    assert "log in at" not in again and seed.DEMO_USERS[0]["password"] not in again
+
+
+def test_the_vote_script_runs_main_py_in_the_virtualenv_without_activating_it(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "VOTE_DATABASE_URL": f"sqlite:///{tmp_path}/v.sqlite3", "VOTE_SECRET_KEY": "x"}
+    migrated = subprocess.run([ROOT / "vote", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "applied 0001_initial" in migrated.stdout
+
+
+def make_dry_run(*args: str, tmp_path: Path) -> str:
+    """What make would run, for a machine without a virtualenv yet (VENV names an empty place)."""
+    venv = tmp_path / "venv"
+    result = subprocess.run(["make", "-n", *args, f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_make_run_installs_only_the_runtime_and_takes_host_and_port(tmp_path: Path) -> None:
+    run_commands = make_dry_run("run", "HOST=0.0.0.0", "PORT=9001", tmp_path=tmp_path)
+    assert "pip install --quiet -r requirements.txt" in run_commands
+    assert "requirements-dev.txt" not in run_commands
+    assert "main.py serve --host 0.0.0.0 --port 9001" in run_commands
+    assert "main.py serve --host 127.0.0.1 --port 9000" in make_dry_run("run", tmp_path=tmp_path)
+    test_commands = make_dry_run("test", tmp_path=tmp_path)
+    assert "-r requirements.txt" in test_commands and "-r requirements-dev.txt" in test_commands
 
 
 def test_serve_on_a_unix_socket(tmp_path: Path) -> None:
@@ -110,7 +159,7 @@ def test_mysql_refuses_to_serve_until_migrated_then_migrate_and_seed(empty_mysql
     env = {"VOTE_DATABASE_URL": empty_mysql_url, "VOTE_SECRET_KEY": "x"}
     refused = run("serve", "--port", str(free_port()), env=env)
     assert refused.returncode == 1
-    assert "python main.py migrate" in refused.stderr
+    assert "run `./vote migrate` first" in refused.stderr
     assert "Traceback" not in refused.stderr
 
     first = run("migrate", env=env)

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from application.sessions import COOKIE_NAME
+from models import seed
 from tests.conftest import service_missing
 from tests.test_cli import ROOT, free_port, wait_until_serving
 
@@ -83,8 +85,8 @@ class Watch:
 
     def _console(self, message: Any) -> None:
         text = message.text
-        if text.endswith("status of 400 (Bad Request)"):
-            return  # a refused form comes back as a 400 page, on purpose
+        if text.endswith(("status of 400 (Bad Request)", "status of 409 (Conflict)")):
+            return  # a refused form comes back as a 400 or 409 page, on purpose
         if message.type == "error" or "Content Security Policy" in text or "Refused to" in text:
             self.problems.append(f"console {message.type}: {text}")
 
@@ -216,5 +218,38 @@ def test_times_follow_the_browsers_time_zone(tmp_path: Path) -> None:
         no_script = watch.attach(browser.new_context(timezone_id="Asia/Tokyo", java_script_enabled=False).new_page())
         no_script.goto(poll_url)
         expect(no_script.locator(".poll-facts time")).to_have_text("2100-01-01 07:00 (Asia/Shanghai)")
+        assert watch.problems == []
 
+
+def test_signed_out_visitor_votes_after_logging_in_and_a_stale_tab_is_told(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    demo = seed.DEMO_USERS[0]
+    with chromium() as browser, serve(tmp_path / "anonymous.sqlite3") as base:
+        watch = Watch()
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+        visitor = watch.attach(context.new_page())
+        visitor.goto(base)
+        visitor.get_by_role("link", name="最喜欢的季节?").click()
+        poll_url = visitor.url
+        assert [cookie for cookie in context.cookies() if cookie["name"] == COOKIE_NAME] == []  # no session
+        visitor.get_by_label("秋天").check()
+        visitor.get_by_role("button", name="Vote").click()
+
+        visitor.wait_for_url(re.compile(r".*/login\?next=.*"))
+        visitor.get_by_label("Email or mobile number").fill(demo["email"])
+        visitor.get_by_label("Password").fill(demo["password"])
+        visitor.get_by_role("button", name="Log in").click()
+        expect(visitor.get_by_label("秋天")).to_be_checked()  # back on the poll, the choice kept
+        assert visitor.url == poll_url
+
+        stale = watch.attach(context.new_page())
+        stale.goto(poll_url)
+        visitor.get_by_role("button", name="Vote").click()
+        expect(visitor.get_by_role("status").first).to_contain_text("your vote was counted")
+
+        stale.get_by_label("冬天").check()
+        stale.get_by_role("button", name="Vote").click()
+        expect(stale.get_by_role("alert")).to_contain_text("You have already voted in this poll.")
+        expect(stale.locator(".is-mine")).to_contain_text("秋天")
         assert watch.problems == []

@@ -5,15 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from application import polls
-from application.keys import DB
+from application.csrf import VISITOR_TOKEN_SECONDS, visitor_token
+from application.keys import DB, SETTINGS
+from application.poll_cache import POLLS
+from application.sessions import COOKIE_NAME
 from models import question, user
-from tests.browser import csrf_from, form_token, register
+from tests.browser import csrf_from, form_token, login, logout, register, session_id
 from tests.factories import make_question, make_user
 
 
@@ -95,27 +100,142 @@ async def test_anonymous_vote_goes_to_login(client: Any) -> None:
     assert "You will be asked to log in first." in detail
 
 
-async def test_second_vote_is_409_and_changes_nothing(client: Any) -> None:
-    qid = await make_question(client.app[DB])
+async def test_second_vote_from_a_stale_tab_is_409_on_the_poll_page(client: Any) -> None:
+    qid = await make_question(client.app[DB], "Stale tab?")
     await logged_in(client)
     first, second = await choice_ids(client, qid)
+    stale = csrf_from(await (await client.get(f"/questions/{qid}")).text())  # a second tab, still showing the form
     await vote(client, qid, first)
-    token = csrf_from(await (await client.get("/me")).text())
-    again = await client.post(f"/questions/{qid}/vote", data={"csrf_token": token, "choice": str(second)})
+    again = await client.post(f"/questions/{qid}/vote", data={"csrf_token": stale, "choice": str(second)})
     assert again.status == 409
-    assert "already voted" in await again.text()
+    html = await again.text()
+    assert re.search(r"<h1[^>]*>Stale tab\?</h1>", html)  # the poll, not a bare error page
+    assert "You have already voted in this poll." in html
+    assert re.search(r'<li class="is-mine">red <span class="mine-label">', html)  # the vote they did cast
+    assert 'action="/questions/' not in html.split("Share this poll")[0]  # no vote form again
     assert await votes_of(client, qid) == [1, 0]
     assert "You have already voted" in await (await client.get(f"/questions/{qid}")).text()
 
 
-async def test_closed_poll_is_403(client: Any) -> None:
-    qid = await make_question(client.app[DB], closes_in=-timedelta(minutes=1))
+async def test_closed_poll_is_403_on_the_poll_page(client: Any) -> None:
+    qid = await make_question(client.app[DB], "Closed already?", closes_in=-timedelta(minutes=1))
     await logged_in(client)
     token = csrf_from(await (await client.get("/me")).text())
     first, _ = await choice_ids(client, qid)
     response = await client.post(f"/questions/{qid}/vote", data={"csrf_token": token, "choice": str(first)})
     assert response.status == 403
-    assert "closed" in await response.text()
+    html = await response.text()
+    assert re.search(r"<h1[^>]*>Closed already\?</h1>", html)
+    assert "This poll is closed." in html
+    assert await votes_of(client, qid) == [0, 0]
+
+
+# --- Anonymous visitors: a shared, session-free page whose form still works ----------
+
+
+def login_next(location: str) -> str:
+    parts = urlsplit(location)
+    assert parts.path == "/login", location
+    return parse_qs(parts.query)["next"][0]
+
+
+async def anonymous_form(client: Any, question_id: int) -> str:
+    """The poll page as a visitor without a session sees it: its form's token; no session made."""
+    page = await client.get(f"/questions/{question_id}")
+    assert page.status == 200
+    assert COOKIE_NAME not in page.cookies and session_id(client) is None
+    return csrf_from(await page.text())
+
+
+async def test_anonymous_vote_goes_to_login_and_back_with_the_choice_kept(client: Any) -> None:
+    await register(client)
+    await logout(client)
+    qid = await make_question(client.app[DB], choices=("red", "green", "blue"))
+    _red, green, _blue = await choice_ids(client, qid)
+    token = await anonymous_form(client, qid)
+
+    bare = await client.post(f"/questions/{qid}/vote", data={"csrf_token": token}, allow_redirects=False)
+    assert bare.status == 302
+    assert bare.headers["Location"] == f"/login?next=/questions/{qid}"
+    picked = await client.post(
+        f"/questions/{qid}/vote", data={"csrf_token": token, "choice": str(green)}, allow_redirects=False
+    )
+    assert picked.status == 302
+    assert picked.headers["Location"] == f"/login?next=/questions/{qid}"
+    assert session_id(client) is None and await votes_of(client, qid) == [0, 0, 0]
+    html = await (await client.get(f"/questions/{qid}")).text()
+    assert re.findall(r'value="(\d+)" checked', html) == []  # a signed-out page is shared: nothing ticked
+
+    back = await login(client, "voter1@example.com", next=login_next(picked.headers["Location"]))
+    assert back.headers["Location"] == f"/questions/{qid}"
+    html = await (await client.get(back.headers["Location"])).text()
+    assert re.findall(r'value="(\d+)" checked', html) == [str(green)]
+    html = await (await client.get(back.headers["Location"])).text()
+    assert re.findall(r'value="(\d+)" checked', html) == []  # ticked once, then forgotten
+    assert (await vote(client, qid, green)).status == 302
+    assert await votes_of(client, qid) == [0, 1, 0]
+
+
+async def test_only_the_polls_own_choices_are_kept_through_logging_in(client: Any) -> None:
+    await register(client)
+    await logout(client)
+    qid = await make_question(client.app[DB], choices=("a", "b", "c"))
+    other = await make_question(client.app[DB])
+    a, b, c = await choice_ids(client, qid)
+    foreign = (await choice_ids(client, other))[0]
+    await client.app[DB].execute("UPDATE question SET max_choices = 2 WHERE id = %s", (qid,))
+    client.app[POLLS].clear()
+    token = await anonymous_form(client, qid)
+    named = [str(c), str(foreign), "x", "99999999999999999999999", str(a), str(b)]
+    form = [("csrf_token", token), *(("choice", value) for value in named)]
+    answer = await client.post(f"/questions/{qid}/vote", data=form, allow_redirects=False)
+    assert answer.headers["Location"] == f"/login?next=/questions/{qid}"
+    await login(client, "voter1@example.com")
+    html = await (await client.get(f"/questions/{other}")).text()
+    assert re.findall(r'value="(\d+)" checked', html) == []  # another poll's page is not told
+    html = await (await client.get(f"/questions/{qid}")).text()
+    assert re.findall(r'value="(\d+)" checked', html) == [str(a), str(b)]  # at most max_choices, in order
+
+
+async def test_a_forged_expired_or_cross_site_visitor_token_is_refused(client: Any) -> None:
+    qid = await make_question(client.app[DB])
+    token = await anonymous_form(client, qid)
+    secret = client.app[SETTINGS].secret_key
+    issued, _, signature = token.partition(".")
+    refused = {
+        "forged": f"{int(issued) + 1}.{signature}",
+        "expired": visitor_token(secret, time.time() - VISITOR_TOKEN_SECONDS - 60),
+        "another site's key": visitor_token("another secret", time.time()),
+        "empty": "",
+        "a huge time": "9" * 5000 + "." + signature,
+    }
+    for what, bad in refused.items():
+        response = await client.post(f"/questions/{qid}/vote", data={"csrf_token": bad}, allow_redirects=False)
+        assert response.status == 403, what
+        assert "The form has expired" in await response.text(), what
+    cross_site = await client.post(
+        f"/questions/{qid}/vote",
+        data={"csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+        allow_redirects=False,
+    )
+    assert cross_site.status == 403
+    assert "Cross-site request refused." in await cross_site.text()
+    week_old = visitor_token(secret, time.time() - VISITOR_TOKEN_SECONDS + 3600)  # a tab left open for days
+    kept = await client.post(f"/questions/{qid}/vote", data={"csrf_token": week_old}, allow_redirects=False)
+    assert kept.status == 302
+
+
+async def test_a_visitor_token_works_only_without_a_session_and_only_where_visitors_post(client: Any) -> None:
+    qid = await make_question(client.app[DB])
+    token = await anonymous_form(client, qid)
+    for path in ("/login", "/register", "/logout"):  # forms that a session's token guards
+        response = await client.post(path, data={"csrf_token": token}, allow_redirects=False)
+        assert response.status == 403, path
+    await logged_in(client)
+    first, _ = await choice_ids(client, qid)
+    response = await client.post(f"/questions/{qid}/vote", data={"csrf_token": token, "choice": str(first)})
+    assert response.status == 403  # a signed-in voter's request needs their session's token
     assert await votes_of(client, qid) == [0, 0]
 
 
@@ -239,7 +359,24 @@ async def test_owner_edits_before_the_first_vote_only(client: Any) -> None:
     await vote(client, qid, yes)
     refused = await client.post(f"/questions/{qid}/edit", data=data, allow_redirects=False)
     assert refused.status == 409
+    refused_html = await refused.text()
+    assert "This poll has votes already, so it can no longer be edited." in refused_html
+    assert re.search(r"<h1[^>]*>Fixed\?</h1>", refused_html)  # the poll's page says so
     assert (await question.get_with_choices(client.app[DB], qid))["question_text"] == "Fixed?"
+
+
+async def test_a_poll_with_votes_offers_no_edit_form(client: Any) -> None:
+    await logged_in(client)
+    qid = int((await create_form(client, question_text="Voted on?")).headers["Location"].rsplit("/", 1)[1])
+    assert f'href="/questions/{qid}/edit"' in await (await client.get(f"/questions/{qid}")).text()
+    await vote(client, qid, (await choice_ids(client, qid))[0])
+    assert f'href="/questions/{qid}/edit"' not in await (await client.get(f"/questions/{qid}")).text()
+    page = await client.get(f"/questions/{qid}/edit")
+    assert page.status == 409
+    html = await page.text()
+    assert "This poll has votes already, so it can no longer be edited." in html
+    assert 'name="question_text"' not in html  # no form whose save would fail
+    assert re.search(r"<h1[^>]*>Voted on\?</h1>", html) and 'href="/"' in html
 
 
 async def test_only_the_owner_edits_and_only_owner_or_admin_closes_or_deletes(client: Any) -> None:

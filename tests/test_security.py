@@ -10,11 +10,12 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from application import init
-from application.keys import SETTINGS
+from application.keys import DB, SETTINGS
 from application.security import client_ip
 from config import Settings
 from tests.browser import PASSWORD, csrf_from, form_token, login, register, session_id, use_session
 from tests.conftest import make_settings
+from tests.factories import make_question
 
 
 @pytest.fixture
@@ -32,6 +33,15 @@ async def test_a_form_token_from_instance_a_works_on_b(two_instances: tuple[Any,
     response = await b.post("/logout", data={"csrf_token": token}, allow_redirects=False)
     assert response.status == 302
     assert (await a.get("/me", allow_redirects=False)).status == 302  # logged out everywhere
+
+
+async def test_a_visitor_token_from_instance_a_works_on_b(two_instances: tuple[Any, Any]) -> None:
+    a, b = two_instances
+    qid = await make_question(a.app[DB])
+    page = await a.get(f"/questions/{qid}")
+    assert session_id(a) is None  # the page made no session
+    answer = await b.post(f"/questions/{qid}/vote", data={"csrf_token": csrf_from(await page.text())})
+    assert answer.status == 200 and answer.url.path == "/login"  # sent to log in, not refused
 
 
 async def test_session_rotated_on_a_is_dead_on_b(two_instances: tuple[Any, Any]) -> None:

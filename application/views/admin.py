@@ -1,24 +1,77 @@
-"""Administration: enable and disable accounts, delete and restore polls."""
+"""Administration: find, enable and disable accounts; find, delete and restore polls."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from math import ceil
 
 from aiohttp import web
 
 from application import announcements, polls
-from application.auth import require_admin
+from application.auth import require_admin, safe_next
 from application.errors import AppError, not_found
+from application.forms import page_number, read_form
 from application.i18n import N_
 from application.keys import DB
 from application.templating import redirect, render
 from models import question, user
+from models.db import Database, Row
+
+PAGE_SIZE = 50
+SEARCH_MAX = 200
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a table on /admin."""
+
+    rows: list[Row]
+    total: int
+    page: int
+    pages: int
+
+
+async def _listing(
+    db: Database,
+    text: str,
+    page: int,
+    count: Callable[[Database, str], Awaitable[int]],
+    fetch: Callable[[Database, str, int, int], Awaitable[list[Row]]],
+) -> Listing:
+    total = await count(db, text)
+    pages = max(1, ceil(total / PAGE_SIZE))
+    if page > pages:
+        raise not_found()
+    return Listing(await fetch(db, text, PAGE_SIZE, (page - 1) * PAGE_SIZE), total, page, pages)
+
+
+def _search_text(request: web.Request) -> str:
+    text = request.query.get("q", "").strip()
+    if len(text) > SEARCH_MAX:
+        raise AppError(400, N_("Use at most %(count)s characters.", count=SEARCH_MAX))
+    return text
 
 
 class AdminHome(web.View):
+    """Users and polls, 50 a page each (``users_page``, ``polls_page``), filtered by ``q``: a
+    user's name, email or phone, a poll's text."""
+
     async def get(self) -> web.Response:
         admin = require_admin(self.request)
         db = self.request.app[DB]
-        context = {"me": admin, "users": await user.list_all(db), "questions": await question.list_all(db)}
+        text = _search_text(self.request)
+        users_page, polls_page = page_number(self.request, "users_page"), page_number(self.request, "polls_page")
+        users = await _listing(db, text, users_page, user.count_matching, user.list_matching)
+        questions = await _listing(db, text, polls_page, question.count_matching, question.list_matching)
+        context = {"me": admin, "search": text, "users": users, "questions": questions}
         return await render(self.request, "admin/index.html", context)
+
+
+async def _back_to_the_list(request: web.Request) -> str:
+    """Where an action returns to: the page of /admin it was taken on."""
+    target = safe_next(str((await read_form(request)).get("next", "")))
+    return target if target == "/admin" or target.startswith("/admin?") else "/admin"
 
 
 class AdminUserActive(web.View):
@@ -33,7 +86,9 @@ class AdminUserActive(web.View):
         if not await user.set_active(self.request.app[DB], user_id, active):
             raise not_found(N_("User not found."))
         await announcements.account_changed(self.request.app, user_id)  # its tokens, remembered by any process
-        raise redirect(self.request, "/admin", "user_enabled" if active else "user_disabled")
+        raise redirect(
+            self.request, await _back_to_the_list(self.request), "user_enabled" if active else "user_disabled"
+        )
 
 
 class AdminQuestionDeleted(web.View):
@@ -45,4 +100,5 @@ class AdminQuestionDeleted(web.View):
         deleted = self.request.match_info["action"] == "delete"
         if not await polls.set_poll_deleted(self.request.app, question_id, deleted):
             raise not_found(N_("Poll not found."))
-        raise redirect(self.request, "/admin", "question_deleted" if deleted else "question_restored")
+        flash = "question_deleted" if deleted else "question_restored"
+        raise redirect(self.request, await _back_to_the_list(self.request), flash)

@@ -10,28 +10,26 @@ from aiohttp import web
 
 from application import polls, timezones
 from application.announcements import reading_counts
-from application.auth import USER, require_user
+from application.auth import USER, login_url, require_user
 from application.csrf import csrf_token
 from application.csv_export import csv_response
 from application.errors import AppError, ErrorCode, not_found
-from application.forms import read_form
+from application.forms import page_number, read_form
 from application.i18n import N_
 from application.jsonutil import json_response
-from application.keys import DB
+from application.keys import DB, SETTINGS
 from application.poll_cache import INDEX, POLLS
 from application.templating import Shared, redirect, render
 from models import choice, question
 from models.clock import utcnow
 
 PAGE_SIZE = 20
+# A signed-out visitor's ticked choices, kept while they log in (``QuestionVote._to_login``).
+PICKED_COOKIE = "picked"
+PICKED_MAX_AGE = 30 * 60
+# Refused votes answered with the poll's page and the reason (the others: the error page).
+SHOWN_ON_POLL = frozenset({400, 403, 409})
 SEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def page_number(request: web.Request) -> int:
-    raw = request.query.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise AppError(400, N_("page must be a positive whole number."), fields={"page": N_("Not a page number.")})
-    return int(raw)
 
 
 class QuestionIndex(web.View):
@@ -72,9 +70,20 @@ async def render_detail(
         await csrf_token(request)
     share_url = f"{request.url.origin()}/questions/{poll['id']}"
     now = utcnow()
-    context = {"view": view, "poll": poll, "message": message, "now": now, "share_url": share_url}
+    picked = polls.picked_choices(poll, picked_before_login(request))
+    context = {"view": view, "poll": poll, "message": message, "now": now, "share_url": share_url, "picked": picked}
     shared = Shared(poll["id"], poll["cache_generation"], polls.seconds_left(poll, now))
-    return await render(request, "questions/detail.html", context, status, shared)
+    response = await render(request, "questions/detail.html", context, status, shared)
+    if picked:
+        response.del_cookie(PICKED_COOKIE, path=f"/questions/{poll['id']}")  # ticked once
+    return response
+
+
+def picked_before_login(request: web.Request) -> list[str]:
+    """The choices a signed-out visitor ticked before being sent to log in (``QuestionVote``).
+    Only a signed-in user's page shows them: an anonymous page is shared between visitors."""
+    raw = request.cookies.get(PICKED_COOKIE, "")
+    return raw.split(",") if raw and request[USER] is not None else []
 
 
 class QuestionDetail(web.View):
@@ -83,19 +92,41 @@ class QuestionDetail(web.View):
 
 
 class QuestionVote(web.View):
+    # An anonymous visitor's form carries a visitor token (application/csrf.py): they are sent to
+    # log in, and back to the poll with their choice ticked.
+    accepts_visitor_token = True
+
     async def post(self) -> web.StreamResponse:
-        require_user(self.request)
         poll = await polls.votable_poll(self.request)
         form = await read_form(self.request)
+        if self.request[USER] is None:
+            raise self._to_login(poll, polls.picked_choices(poll, form.getall("choice", [])))
         try:
             choice_ids = polls.parse_choice_ids(form.getall("choice", []))
             await polls.cast_vote(self.request, poll, choice_ids)
         except AppError as exc:
-            if exc.status != 400:
+            if exc.status not in SHOWN_ON_POLL:
                 raise
-            current = await polls.visible_poll(self.request)  # the form again, with today's counts
-            return await render_detail(self.request, current, exc.message, status=400)
+            current = await polls.visible_poll(self.request)  # the page again, with today's counts
+            return await render_detail(self.request, current, exc.message, status=exc.status)
         raise redirect(self.request, f"/questions/{poll['id']}/results", "vote_counted")
+
+    def _to_login(self, poll: dict[str, Any], picked: list[int]) -> web.HTTPFound:
+        """To the log-in page and back to the poll; the ticked choices wait in a cookie of that
+        poll's pages, so that ``next`` stays the poll's plain address."""
+        path = f"/questions/{poll['id']}"
+        response = redirect(self.request, login_url(path))
+        if picked:
+            response.set_cookie(
+                PICKED_COOKIE,
+                ",".join(map(str, picked)),
+                max_age=PICKED_MAX_AGE,
+                path=path,
+                httponly=True,
+                samesite="Lax",
+                secure=self.request.app[SETTINGS].cookie_secure,
+            )
+        return response
 
 
 class QuestionResults(web.View):
@@ -189,6 +220,10 @@ class QuestionEdit(web.View):
 
     async def get(self) -> web.Response:
         poll = await self._owned_poll()
+        try:
+            await polls.check_editable(self.request.app, poll)
+        except AppError as exc:  # votes are in: the poll's page says so, instead of a form that cannot be saved
+            return await render_detail(self.request, poll, exc.message, status=exc.status)
         texts = [item["choice_text"] for item in poll["choices"]]
         zone = timezones.visitor_zone(self.request)
         source = {
@@ -201,11 +236,17 @@ class QuestionEdit(web.View):
 
     async def post(self) -> web.StreamResponse:
         poll = await self._owned_poll()
-        fields, invalid = await read_poll_form(self.request, f"/questions/{poll['id']}/edit")
-        if fields is None:
-            assert invalid is not None
-            return invalid
-        await polls.edit_poll(self.request.app, poll, fields)
+        try:
+            await polls.check_editable(self.request.app, poll)
+            fields, invalid = await read_poll_form(self.request, f"/questions/{poll['id']}/edit")
+            if fields is None:
+                assert invalid is not None
+                return invalid
+            await polls.edit_poll(self.request.app, poll, fields)
+        except AppError as exc:
+            if exc.status != 409:
+                raise
+            return await render_detail(self.request, await polls.visible_poll(self.request), exc.message, exc.status)
         raise redirect(self.request, f"/questions/{poll['id']}", "poll_edited")
 
 
