@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp_session import SESSION_KEY, get_session
@@ -19,6 +18,7 @@ from application.errors import AppError, ErrorCode
 from application.forms import read_form
 from application.i18n import N_
 from application.keys import Handler
+from application.security import same_origin
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -47,7 +47,7 @@ def _check_origin(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     if origin is None:
         return
-    if origin == "null" or urlsplit(origin).netloc.lower() != request.host.lower():
+    if origin == "null" or not same_origin(request, origin):
         raise _refuse(N_("Cross-site request refused."))
 
 

@@ -14,7 +14,7 @@ from application.announcements import reading_counts
 from application.auth import USER, require_user
 from application.csrf import csrf_token
 from application.errors import AppError, ErrorCode, not_found
-from application.forms import read_form
+from application.forms import PAGE_MAX, query_number, read_form
 from application.i18n import N_
 from application.jsonutil import json_response
 from application.keys import DB
@@ -28,16 +28,9 @@ SEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 FORM_TIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-def page_number(request: web.Request) -> int:
-    raw = request.query.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise AppError(400, N_("page must be a positive whole number."), fields={"page": N_("Not a page number.")})
-    return int(raw)
-
-
 class QuestionIndex(web.View):
     async def get(self) -> web.Response:
-        page = page_number(self.request)
+        page = query_number(self.request, "page", 1, PAGE_MAX)
         cache = self.request.app[POLLS]
         generation = cache.generation(INDEX)
         now = utcnow()
@@ -89,7 +82,7 @@ class QuestionVote(web.View):
         poll = await polls.votable_poll(self.request)
         form = await read_form(self.request)
         try:
-            choice_ids = polls.parse_choice_ids(form.getall("choice", []))
+            choice_ids = polls.parse_choice_ids(form.getall("choice", []), "choice")
             await polls.cast_vote(self.request, poll, choice_ids)
         except AppError as exc:
             if exc.status != 400:
@@ -148,7 +141,7 @@ async def render_poll_form(
 async def read_poll_form(request: web.Request, action: str) -> tuple[polls.PollFields | None, web.Response | None]:
     """The submitted poll's checked fields, or the form shown again with its errors (400)."""
     form = await read_form(request)
-    choices = [str(item) for item in form.getall("choice", [])]
+    choices = form.getall("choice", [])
     try:
         return polls.check_poll(form, choices, utcnow()), None
     except AppError as exc:
