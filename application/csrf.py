@@ -52,8 +52,9 @@ def _check_origin(request: web.Request) -> None:
 
 
 async def _submitted_token(request: web.Request) -> str:
+    """The header's token; or for a page's form, its ``csrf_token`` field (API calls send the header)."""
     token = request.headers.get("X-CSRF-Token")
-    if token is None and request.content_type in FORM_TYPES:
+    if token is None and request.content_type in FORM_TYPES and not is_api(request):
         token = (await read_form(request)).get("csrf_token")
     return str(token or "")
 

@@ -26,7 +26,10 @@ class LiveResults(web.View):
         poll = await polls.visible_poll(self.request)  # 404 before any upgrade
         view = await polls.poll_view(self.request, poll)
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
-        await ws.prepare(self.request)
+        try:
+            await ws.prepare(self.request)
+        except ValueError:  # aiohttp's handshake decodes Sec-WebSocket-Key without checking it is ASCII
+            raise AppError(400, "Invalid WebSocket handshake.") from None
         if not view.results_visible:
             await ws.close(code=CLOSE_RESULTS_HIDDEN, message=b"The results of this poll are hidden for now.")
             return ws
