@@ -1,4 +1,5 @@
-"""Reading and checking input: form and JSON bodies, accounts, registration fields.
+"""Reading and checking input: form and JSON bodies, whole numbers, texts people write, accounts,
+registration fields.
 
 Every problem becomes a 4xx with a message per field; nothing is stored from a bad request.
 """
