@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
@@ -49,7 +49,7 @@ def unauthorized(message: str) -> AppError:
 
 async def _token_user(request: web.Request, header: str) -> Row:
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer" or not token.strip() or not token.isascii():  # tokens are ASCII
         raise unauthorized("Use the header Authorization: Bearer <token>.")
     found = await token_cache.owner_of(request.app, token.strip())
     if found is None or not found["is_active"]:
@@ -114,11 +114,9 @@ def require_admin(request: web.Request) -> Row:
 
 
 def safe_next(target: str | None) -> str:
-    """``next`` only to a path on this site; anything else goes home."""
-    if not target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """``next`` only to a path on this site; anything else goes home. Browsers drop tabs and line
+    breaks from a URL (``/<tab>/evil.example`` would leave the site), so a target holding them goes home."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or not target.isprintable():
         return "/"
     return target
 

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp_session import SESSION_KEY, get_session
@@ -28,6 +27,7 @@ from application.errors import AppError, ErrorCode
 from application.forms import read_form
 from application.i18n import N_
 from application.keys import SETTINGS, Handler
+from application.security import same_origin
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -83,13 +83,14 @@ def _check_origin(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     if origin is None:
         return
-    if origin == "null" or urlsplit(origin).netloc.lower() != request.host.lower():
+    if origin == "null" or not same_origin(request, origin):
         raise _refuse(N_("Cross-site request refused."))
 
 
 async def _submitted_token(request: web.Request) -> str:
+    """The header's token; or for a page's form, its ``csrf_token`` field (API calls send the header)."""
     token = request.headers.get("X-CSRF-Token")
-    if token is None and request.content_type in FORM_TYPES:
+    if token is None and request.content_type in FORM_TYPES and not is_api(request):
         token = (await read_form(request)).get("csrf_token")
     return str(token or "")
 

@@ -1,4 +1,5 @@
-"""Reading and checking input: form and JSON bodies, accounts, registration fields.
+"""Reading and checking input: form and JSON bodies, whole numbers, texts people write, accounts,
+registration fields.
 
 Every problem becomes a 4xx with a message per field; nothing is stored from a bad request.
 """
@@ -6,9 +7,11 @@ Every problem becomes a 4xx with a message per field; nothing is stored from a b
 from __future__ import annotations
 
 import json
+import math
 import re
+import unicodedata
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 from email_validator import EmailNotValidError, validate_email
@@ -21,6 +24,24 @@ from models.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
 PHONE_RE = re.compile(r"1[3-9][0-9]{9}")
 NAME_MAX = 40
 EMAIL_MAX = 254
+# Whole numbers in a query, form or JSON body: more digits than this is out of every range we have.
+NUMBER_DIGITS_MAX = 20
+# The last page number a listing accepts: far beyond any real listing, far below OFFSET overflows.
+PAGE_MAX = 1_000_000
+# Deeper than any body we accept needs; far below the point where parsing would recurse too far.
+JSON_DEPTH_MAX = 32
+TOO_DEEP = f"The JSON is nested more than {JSON_DEPTH_MAX} levels deep."
+SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+# Embeddings, overrides and isolates: they reorder how the text around them is displayed.
+# (The marks U+200E, U+200F and U+061C stay allowed: they only help mixed-direction text.)
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Characters that render as nothing and are not format characters (category Cf): the rest of
+# Unicode's Default_Ignorable_Code_Point, and the blanks used to fake an empty name.
+INVISIBLE_RE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
+    "\U0001bca0-\U0001bca3\U000e0100-\U000e01ef]"
+)
 
 # models/ speaks English only: its password messages, marked here so pages can translate them.
 PASSWORD_PROBLEMS = {
@@ -33,38 +54,128 @@ PASSWORD_PROBLEMS = {
 }
 
 
-def page_number(request: web.Request, name: str = "page") -> int:
-    """The page of a listing asked for in the query parameter ``name`` (1 when absent), or 400."""
-    raw = request.query.get(name, "1")
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
-        message = N_("%(name)s must be a positive whole number.", name=name)
-        raise AppError(400, message, fields={name: N_("Not a page number.")})
-    return int(raw)
-
-
-async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | Any]:
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """The submitted form's text fields; 400 when it cannot be read or is not UTF-8 text."""
+    if (request.charset or "utf-8").lower() not in ("utf-8", "utf8"):
+        raise AppError(400, N_("The form is not valid UTF-8."))
     try:
         form = await request.post()
-    except UnicodeDecodeError:
-        form = None
+    except (ValueError, LookupError, RuntimeError):  # a malformed body (multipart boundaries, encodings)
+        raise AppError(400, N_("The form could not be read.")) from None
+    if not all(isinstance(value, str) for value in form.values()):  # file uploads: no form of ours has one
+        raise AppError(400, N_("The form could not be read."))
     # aiohttp decodes bad bytes as U+FFFD; such a field would be stored mangled.
-    if form is None or any(isinstance(value, str) and "\ufffd" in value for value in form.values()):
+    if any("\ufffd" in value or SURROGATE_RE.search(value) for value in form.values()):
         raise AppError(400, N_("The form is not valid UTF-8."))
-    return form
+    return form  # type: ignore[return-value]  # every value was checked to be a str
+
+
+class _NumberRefused(ValueError):
+    """A number in a JSON body that no field takes: NaN, Infinity, or one too large to be a count."""
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise _NumberRefused(name)
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > NUMBER_DIGITS_MAX:
+        raise _NumberRefused(text)
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise _NumberRefused(text)
+    return value
+
+
+def _json_problem(document: Any) -> str | None:
+    """Why a parsed document is refused although it parsed: too deep, or a string that is not text."""
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if SURROGATE_RE.search(value):
+                return "The JSON holds a string that is not valid Unicode (a lone surrogate such as \\ud83d)."
+        elif isinstance(value, (list, dict)):
+            if depth > JSON_DEPTH_MAX:
+                return TOO_DEEP
+            items = [*value, *value.values()] if isinstance(value, dict) else value  # keys are strings too
+            pending.extend((item, depth + 1) for item in items)
+    return None
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The JSON object in the body; 415 for another content type, 400 when it is not one."""
+    """The JSON object in the body; 415 for another content type, 400 when it is not one, or holds
+    NaN, Infinity or a huge number, nests deeper than ``JSON_DEPTH_MAX`` or has a string that is
+    not Unicode text (a lone surrogate can be neither stored nor hashed)."""
     if request.content_type != "application/json":
         raise AppError(415, "Send the body as application/json.")
     raw = await request.read()
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(
+            raw.decode("utf-8"), parse_constant=_no_constant, parse_int=_json_int, parse_float=_json_float
+        )
+    except RecursionError:
+        raise AppError(400, TOO_DEEP) from None
+    except _NumberRefused:
+        message = f"The JSON holds a number no field takes (NaN, Infinity, or more than {NUMBER_DIGITS_MAX} digits)."
+        raise AppError(400, message) from None
     except (UnicodeDecodeError, ValueError):
         raise AppError(400, "The body is not valid UTF-8 JSON.") from None
+    if problem := _json_problem(data):
+        raise AppError(400, problem)
     if not isinstance(data, dict):
         raise AppError(400, "The body must be a JSON object.")
     return data
+
+
+def whole_number(raw: Any) -> int | None:
+    """A JSON integer, or a text of ASCII digits, as an int; None for anything else (floats,
+    booleans, ``"²"``, ``"٣"``, signs, more than ``NUMBER_DIGITS_MAX`` digits). Callers check the range."""
+    if isinstance(raw, str):
+        digits = raw.strip()
+        if 0 < len(digits) <= NUMBER_DIGITS_MAX and digits.isascii() and digits.isdigit():
+            return int(digits)
+        return None
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+
+
+def query_number(request: web.Request, name: str, default: int, maximum: int) -> int:
+    """The query parameter ``name`` as a whole number from 1 to ``maximum``; 400 naming it otherwise."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    value = whole_number(raw)
+    if value is None or not 1 <= value <= maximum:
+        problem = N_("%(name)s must be a whole number from 1 to %(maximum)s.", name=name, maximum=maximum)
+        raise AppError(400, problem, fields={name: problem})
+    return value
+
+
+def _is_invisible(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) == "Cf" or INVISIBLE_RE.match(char) is not None
+
+
+def text_problem(text: str, max_length: int) -> str | None:
+    """Why a human-written line (a name, a question, a choice) is refused, or None.
+
+    Refused: more than ``max_length`` characters; control characters (line breaks and tabs
+    included: every such field is one line); bidirectional embeddings, overrides and isolates;
+    and a text with nothing visible in it (only spaces, zero-width and other invisible characters).
+    Invisible characters between visible ones stay: emoji sequences joined by U+200D need them."""
+    if len(text) > max_length:
+        return N_("Use at most %(count)s characters.", count=max_length)
+    for char in text:
+        if char in BIDI_CONTROLS:
+            return N_("Remove the characters that change the writing direction (such as U+202E).")
+        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp"):
+            return N_("Remove the control characters (such as tabs or line breaks).")
+    if all(_is_invisible(char) for char in text):
+        return N_("Write something visible: this text has only invisible characters.")
+    return None
 
 
 def text_fields(data: Mapping[str, Any], names: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
@@ -114,8 +225,8 @@ def check_account(account: str) -> str:
 def check_registration(data: Mapping[str, Any]) -> dict[str, str]:
     """Clean registration fields, or 400 (20002) with a message per bad field."""
     values, errors = text_fields(data, ("name", "email", "phone", "password"))
-    if "name" in values and len(values["name"]) > NAME_MAX:
-        errors["name"] = N_("Use at most %(count)s characters.", count=NAME_MAX)
+    if "name" in values and (problem := text_problem(values["name"], NAME_MAX)):
+        errors["name"] = problem
     if "email" in values:
         try:
             values["email"] = normalize_email(values["email"])

@@ -88,6 +88,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             response.headers["Allow"] = exc.headers.get("Allow", "")
     except AppError as exc:
         response = await error_response(request, exc)
+    except web.RequestPayloadError:  # a body its own headers cannot decode (Content-Encoding: gzip, not gzip)
+        response = await error_response(request, AppError(400, N_("The request body could not be read.")))
     except (DatabaseUnavailable, *REDIS_UNAVAILABLE) as exc:
         log.warning("service unavailable [request %s]: %s", request_id, exc)
         error = AppError(503, N_("The service is temporarily unavailable. Please try again shortly."))

@@ -20,6 +20,7 @@ from aiohttp import web
 from application import announcements
 from application.auth import USER, require_user
 from application.errors import AppError, ErrorCode, not_found
+from application.forms import text_problem, whole_number
 from application.i18n import N_
 from application.keys import BALLOTS, DB
 from application.poll_cache import POLLS
@@ -183,20 +184,17 @@ def _in_utc(moment: datetime) -> datetime | None:
     return utc if EARLIEST <= utc <= LATEST else None
 
 
-def parse_choice_ids(raw: Any) -> list[int]:
-    """Choice ids from a form or JSON; anything that is not a whole number is refused."""
-    values = raw if isinstance(raw, list) else [raw]
+def parse_choice_ids(raw: Any, field: str) -> list[int]:
+    """Choice ids from a form or JSON; anything that is not a whole number is refused (400 naming
+    ``field``, the request's name for them)."""
     ids = []
-    for value in values:
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
-        ):
-            raise AppError(
-                400, N_("Choices are identified by whole numbers."), fields={"choice": N_("Not a choice id.")}
-            )
-        ids.append(int(value))
-    if any(choice_id > MAX_ID for choice_id in ids):
-        raise AppError(400, N_("That choice does not belong to this poll."), fields={"choice": N_("Unknown choice.")})
+    for value in raw if isinstance(raw, list) else [raw]:
+        choice_id = whole_number(value)
+        if choice_id is None:
+            raise AppError(400, N_("Choices are identified by whole numbers."), fields={field: N_("Not a choice id.")})
+        ids.append(choice_id)
+    if any(not 0 < choice_id <= MAX_ID for choice_id in ids):
+        raise AppError(400, N_("That choice does not belong to this poll."), fields={field: N_("Unknown choice.")})
     return ids
 
 
@@ -221,50 +219,58 @@ def _check_text(value: Any, field: str, errors: dict[str, str]) -> str:
     if not isinstance(value, str) or not value.strip():
         errors[field] = N_("This field is required.") if value in (None, "") else N_("This field must be text.")
         return ""
-    if len(value.strip()) > TEXT_MAX:
-        errors[field] = N_("Use at most %(count)s characters.", count=TEXT_MAX)
+    if problem := text_problem(value.strip(), TEXT_MAX):
+        errors[field] = problem
     return value.strip()
 
 
-def _check_choices(raw: Any, errors: dict[str, str]) -> list[str]:
+def _check_choices(raw: Any, field: str, errors: dict[str, str]) -> list[str]:
     if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
-        errors["choice"] = N_("Give the choices as a list of texts.")
+        errors[field] = N_("Give the choices as a list of texts.")
         return []
     texts = [item.strip() for item in raw if item.strip()]  # blank ones are ignored
     lowered = [text.casefold() for text in texts]
+    problems = [problem for text in texts if (problem := text_problem(text, TEXT_MAX))]
     if not MIN_CHOICES <= len(texts) <= MAX_CHOICES:
-        errors["choice"] = N_("Give between %(low)s and %(high)s choices.", low=MIN_CHOICES, high=MAX_CHOICES)
+        errors[field] = N_("Give between %(low)s and %(high)s choices.", low=MIN_CHOICES, high=MAX_CHOICES)
     elif any(len(text) > TEXT_MAX for text in texts):
-        errors["choice"] = N_("Each choice may have at most %(count)s characters.", count=TEXT_MAX)
+        errors[field] = N_("Each choice may have at most %(count)s characters.", count=TEXT_MAX)
+    elif problems:
+        errors[field] = problems[0]
     elif len(set(lowered)) != len(lowered):
-        errors["choice"] = N_("Each choice must be different.")
+        errors[field] = N_("Each choice must be different.")
     return texts
 
 
 def _check_max_choices(raw: Any, count: int, errors: dict[str, str]) -> int:
     if raw in (None, ""):
         return 1
-    if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit())):
+    value = whole_number(raw)
+    if value is None:
         errors["max_choices"] = N_("Enter a whole number.")
         return 1
-    value = int(raw)
     if not 1 <= value <= max(count, 1):
         errors["max_choices"] = N_("Between 1 and the number of choices.")
     return value
 
 
-def check_poll(data: Mapping[str, Any], choices: Any, now: datetime, zone: tzinfo = UTC) -> PollFields:
+def check_poll(
+    data: Mapping[str, Any], choices: Any, now: datetime, zone: tzinfo = UTC, choices_field: str = "choice"
+) -> PollFields:
     """A new or edited poll's fields, or 400 with a message per bad field; times without an
-    offset are in ``zone``."""
+    offset are in ``zone``; ``choices_field`` is the request's name for the choices (the form's
+    repeated ``choice``, the API's ``choices``)."""
     errors: dict[str, str] = {}
     text = _check_text(data.get("question_text"), "question_text", errors)
-    texts = _check_choices(choices, errors)
+    texts = _check_choices(choices, choices_field, errors)
     pub_date = parse_time(data.get("pub_date"), "pub_date", errors, zone) or now
     closes_at = parse_time(data.get("closes_at"), "closes_at", errors, zone)
     if closes_at is not None and "closes_at" not in errors and closes_at <= max(pub_date, now):
         errors["closes_at"] = N_("The closing time must be in the future and after the publication time.")
-    visibility = data.get("results_visibility") or "always"
-    if visibility not in VISIBILITIES:
+    visibility = data.get("results_visibility")
+    if visibility in (None, ""):
+        visibility = "always"
+    elif visibility not in VISIBILITIES:
         errors["results_visibility"] = N_("Choose always, after_vote or after_close.")
     max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors)
     if errors:

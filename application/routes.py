@@ -17,7 +17,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_view("/", questions.QuestionIndex, name="index")
     router.add_view("/questions", questions.QuestionIndex, name="questions")
     router.add_view("/questions/new", questions.QuestionNew, name="question_new")
-    question = r"/questions/{question_id:\d{1,18}}"
+    question = r"/questions/{question_id:[0-9]{1,18}}"
     router.add_view(question, questions.QuestionDetail, name="question")
     router.add_view(question + "/vote", questions.QuestionVote, name="question_vote")
     router.add_view(question + "/results", questions.QuestionResults, name="question_results")
@@ -34,19 +34,19 @@ def setup_routes(app: web.Application) -> None:
     router.add_view("/me", accounts.Me, name="me")
     router.add_view("/admin", admin.AdminHome, name="admin")
     router.add_view(
-        r"/admin/users/{user_id:\d{1,18}}/{action:enable|disable}", admin.AdminUserActive, name="admin_user"
+        r"/admin/users/{user_id:[0-9]{1,18}}/{action:enable|disable}", admin.AdminUserActive, name="admin_user"
     )
     router.add_view(
-        r"/admin/questions/{question_id:\d{1,18}}/{action:delete|restore}",
+        r"/admin/questions/{question_id:[0-9]{1,18}}/{action:delete|restore}",
         admin.AdminQuestionDeleted,
         name="admin_question",
     )
 
     router.add_view("/api/v1/register", api_accounts.ApiRegister, name="api_register")
     router.add_view("/api/v1/tokens", api_accounts.ApiTokens, name="api_tokens")
-    router.add_view(r"/api/v1/tokens/{token_id:\d{1,18}}", api_accounts.ApiToken, name="api_token")
+    router.add_view(r"/api/v1/tokens/{token_id:[0-9]{1,18}}", api_accounts.ApiToken, name="api_token")
     router.add_view("/api/v1/questions", api_questions.ApiQuestions, name="api_questions")
-    api_question = r"/api/v1/questions/{question_id:\d{1,18}}"
+    api_question = r"/api/v1/questions/{question_id:[0-9]{1,18}}"
     router.add_view(api_question, api_questions.ApiQuestion, name="api_question")
     router.add_view(api_question + "/votes", api_questions.ApiVotes, name="api_votes")
     router.add_view(api_question + "/results", api_questions.ApiResults, name="api_results")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import SplitResult, urlsplit
 
 from aiohttp import web
 
@@ -22,6 +23,21 @@ SECURITY_HEADERS = {
 def add_security_headers(response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+
+
+def split_url(text: str) -> SplitResult | None:
+    """A URL from a request (a header, ``next``) split into its parts; None when it cannot be, as
+    ``http://[`` cannot."""
+    try:
+        return urlsplit(text)
+    except ValueError:
+        return None
+
+
+def same_origin(request: web.Request, origin: str) -> bool:
+    """Whether an ``Origin`` header names this site."""
+    parts = split_url(origin)
+    return parts is not None and parts.netloc.lower() == request.host.lower()
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -8,6 +8,7 @@ when the session is invalidated.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from abc import abstractmethod
 from datetime import datetime, timedelta
@@ -22,10 +23,13 @@ from models.clock import utcnow
 from models.db import Database
 
 COOKIE_NAME = "vote_session"
+SESSION_ID_BYTES = 32
+# What new_session_id() makes; any other cookie value is not ours and is never looked up.
+SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def new_session_id() -> str:
-    return secrets.token_urlsafe(32)
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
 
 
 class ServerSideStorage(AbstractStorage):
@@ -55,6 +59,8 @@ class ServerSideStorage(AbstractStorage):
 
     async def load_session(self, request: web.Request) -> Session:
         session_id = self.load_cookie(request)
+        if session_id is not None and not SESSION_ID_RE.fullmatch(session_id):
+            session_id = None
         data = await self.read(session_id) if session_id else None
         if session_id and data is not None:
             try:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -19,6 +18,7 @@ from application.csrf import page_csrf_token
 from application.i18n import N_
 from application.keys import SETTINGS
 from application.poll_cache import POLLS
+from application.security import split_url
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "template"
 
@@ -83,8 +83,8 @@ def _this_page(request: web.Request) -> str:
     """Where the language switch comes back to: this page, or for a form's answer, the form."""
     if request.method == "GET":
         return request.path_qs
-    referer = urlsplit(request.headers.get("Referer", ""))
-    if referer.netloc.lower() != request.host.lower():
+    referer = split_url(request.headers.get("Referer", ""))
+    if referer is None or referer.netloc.lower() != request.host.lower():
         return "/"
     return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
 

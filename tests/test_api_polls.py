@@ -102,7 +102,10 @@ async def test_api_create_errors_and_pagination_parameters(client: Any) -> None:
     assert (await client.post("/api/v1/questions", json={"question_text": "x", "choices": ["a", "b"]})).status == 401
     bad = await client.post("/api/v1/questions", json={"question_text": "", "choices": "a,b"}, headers=auth)
     assert bad.status == 400
-    assert set((await bad.json())["fields"]) == {"question_text", "choice"}
+    assert set((await bad.json())["fields"]) == {"question_text", "choices"}  # the request's names
+    qid = await make_question(client.app[DB])
+    vote = await client.post(f"/api/v1/questions/{qid}/votes", json={"choice_ids": ["first"]}, headers=auth)
+    assert vote.status == 400 and set((await vote.json())["fields"]) == {"choice_ids"}
     for query in ("page=0", "page=x", "per_page=0", "per_page=101"):
         assert (await client.get(f"/api/v1/questions?{query}")).status == 400, query
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from application import announcements, polls
 from application.auth import require_admin, safe_next
 from application.errors import AppError, not_found
-from application.forms import page_number, read_form
+from application.forms import PAGE_MAX, query_number, read_form
 from application.i18n import N_
 from application.keys import DB
 from application.templating import redirect, render
@@ -61,7 +61,8 @@ class AdminHome(web.View):
         admin = require_admin(self.request)
         db = self.request.app[DB]
         text = _search_text(self.request)
-        users_page, polls_page = page_number(self.request, "users_page"), page_number(self.request, "polls_page")
+        users_page = query_number(self.request, "users_page", 1, PAGE_MAX)
+        polls_page = query_number(self.request, "polls_page", 1, PAGE_MAX)
         users = await _listing(db, text, users_page, user.count_matching, user.list_matching)
         questions = await _listing(db, text, polls_page, question.count_matching, question.list_matching)
         context = {"me": admin, "search": text, "users": users, "questions": questions}

@@ -7,7 +7,7 @@ from aiohttp import web
 from application import accounts, announcements
 from application.auth import authenticate, require_user
 from application.errors import AppError, not_found
-from application.forms import check_account, check_registration, read_json, text_fields
+from application.forms import check_account, check_registration, read_json, text_fields, text_problem
 from application.jsonutil import json_response
 from application.keys import DB
 from models import api_token
@@ -36,8 +36,8 @@ class ApiTokens(web.View):
         """Exchange account + password for a token; the secret is shown in this answer only."""
         data = await read_json(self.request)
         values, errors = text_fields(data, ("account", "password", "name"))
-        if "name" in values and len(values["name"]) > TOKEN_NAME_MAX:
-            errors["name"] = f"Use at most {TOKEN_NAME_MAX} characters."
+        if "name" in values and (problem := text_problem(values["name"], TOKEN_NAME_MAX)):
+            errors["name"] = problem
         if errors:
             raise AppError(400, "Send account, password and a name for the token.", fields=errors)
         owner = await authenticate(self.request, check_account(values["account"]), values["password"])

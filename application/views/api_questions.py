@@ -12,7 +12,7 @@ from aiohttp import web
 from application import polls
 from application.auth import require_user
 from application.errors import AppError, ErrorCode
-from application.forms import read_json
+from application.forms import PAGE_MAX, query_number, read_json
 from application.jsonutil import json_response
 from application.keys import DB
 from models import choice, question
@@ -46,19 +46,10 @@ def detail(view: polls.PollView) -> dict[str, Any]:
     }
 
 
-def positive_int(request: web.Request, name: str, default: int, maximum: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise AppError(400, f"{name} must be a whole number from 1 to {maximum}.", fields={name: "Out of range."})
-    return int(raw)
-
-
 class ApiQuestions(web.View):
     async def get(self) -> web.Response:
-        page = positive_int(self.request, "page", 1, 1_000_000)
-        per_page = positive_int(self.request, "per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX)
+        page = query_number(self.request, "page", 1, PAGE_MAX)
+        per_page = query_number(self.request, "per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX)
         db = self.request.app[DB]
         now = utcnow()
         total = await question.count_published(db, now)
@@ -77,7 +68,7 @@ class ApiQuestions(web.View):
     async def post(self) -> web.Response:
         me = require_user(self.request)
         data = await read_json(self.request)
-        fields = polls.check_poll(data, data.get("choices"), utcnow())
+        fields = polls.check_poll(data, data.get("choices"), utcnow(), choices_field="choices")
         question_id = await polls.create_poll(self.request.app, me["id"], fields)
         created = await question.get_with_choices(self.request.app[DB], question_id)
         assert created is not None
@@ -103,7 +94,7 @@ class ApiVotes(web.View):
         raw = data.get("choice_ids")
         if not isinstance(raw, list):
             raise AppError(400, "Send choice_ids as a list of choice ids.", fields={"choice_ids": "Expected a list."})
-        counts = await polls.cast_vote(self.request, poll, polls.parse_choice_ids(raw))
+        counts = await polls.cast_vote(self.request, poll, polls.parse_choice_ids(raw, "choice_ids"))
         if not question.results_visible(poll, utcnow(), voted=True, privileged=polls.privileged(self.request, poll)):
             return json_response({"question_id": poll["id"], "results_hidden": True}, status=201)
         return json_response(choice.tally(poll["id"], counts), status=201)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, web
 
@@ -12,6 +11,7 @@ from application import polls
 from application.announcements import follow_votes
 from application.errors import AppError
 from application.live import HUB, Watcher, results_message
+from application.security import same_origin
 
 HEARTBEAT_SECONDS = 30
 # Application close code (4000-4999): results are hidden for this viewer.
@@ -21,12 +21,15 @@ CLOSE_RESULTS_HIDDEN = 4403
 class LiveResults(web.View):
     async def get(self) -> web.StreamResponse:
         origin = self.request.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc.lower() != self.request.host.lower():
+        if origin is not None and not same_origin(self.request, origin):
             raise AppError(403, "Cross-site WebSocket refused.")
         poll = await polls.visible_poll(self.request)  # 404 before any upgrade
         view = await polls.poll_view(self.request, poll)
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
-        await ws.prepare(self.request)
+        try:
+            await ws.prepare(self.request)
+        except ValueError:  # aiohttp's handshake decodes Sec-WebSocket-Key without checking it is ASCII
+            raise AppError(400, "Invalid WebSocket handshake.") from None
         if not view.results_visible:
             await ws.close(code=CLOSE_RESULTS_HIDDEN, message=b"The results of this poll are hidden for now.")
             return ws

@@ -14,7 +14,7 @@ from application.auth import USER, login_url, require_user
 from application.csrf import csrf_token
 from application.csv_export import csv_response
 from application.errors import AppError, ErrorCode, not_found
-from application.forms import page_number, read_form
+from application.forms import PAGE_MAX, query_number, read_form
 from application.i18n import N_
 from application.jsonutil import json_response
 from application.keys import DB, SETTINGS
@@ -34,7 +34,7 @@ SEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 class QuestionIndex(web.View):
     async def get(self) -> web.Response:
-        page = page_number(self.request)
+        page = query_number(self.request, "page", 1, PAGE_MAX)
         cache = self.request.app[POLLS]
         generation = cache.generation(INDEX)
         now = utcnow()
@@ -102,7 +102,7 @@ class QuestionVote(web.View):
         if self.request[USER] is None:
             raise self._to_login(poll, polls.picked_choices(poll, form.getall("choice", [])))
         try:
-            choice_ids = polls.parse_choice_ids(form.getall("choice", []))
+            choice_ids = polls.parse_choice_ids(form.getall("choice", []), "choice")
             await polls.cast_vote(self.request, poll, choice_ids)
         except AppError as exc:
             if exc.status not in SHOWN_ON_POLL:
@@ -184,7 +184,7 @@ async def render_poll_form(
 async def read_poll_form(request: web.Request, action: str) -> tuple[polls.PollFields | None, web.Response | None]:
     """The submitted poll's checked fields, or the form shown again with its errors (400)."""
     form = await read_form(request)
-    choices = [str(item) for item in form.getall("choice", [])]
+    choices = form.getall("choice", [])
     zone = timezones.form_zone(request, form)
     try:
         return polls.check_poll(form, choices, utcnow(), zone), None
