@@ -118,27 +118,30 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _throttle_key(request: web.Request, account: str) -> str:
-    return hashlib.sha256(f"{account.lower()}|{client_ip(request)}".encode()).hexdigest()
+def _throttle_key(request: web.Request, account: str, found: Row | None) -> str:
+    """Per account and client IP. The account is the user, whichever of their identifiers was
+    typed; an identifier that matches nobody counts for itself, so unknown accounts behave alike."""
+    who = f"user {found['id']}" if found is not None else f"typed {account.lower()}"
+    return hashlib.sha256(f"{who}|{client_ip(request)}".encode()).hexdigest()
 
 
 async def authenticate(request: web.Request, account: str, password: str) -> Row:
-    """The active user with these credentials; failures are throttled per account + client IP."""
+    """The active user with these credentials. Each attempt is counted before its password is
+    checked, so parallel guesses get no more tries than sequential ones; a success resets the count."""
     global _DUMMY_HASH
     counter = request.app[FAILED_LOGINS]
-    key = _throttle_key(request, account)
-    if await counter.blocked(key):
-        raise AppError(429, N_("Too many failed attempts. Please wait 15 minutes and try again."))
     found = await user.by_account(request.app[DB], account)
+    key = _throttle_key(request, account, found)
+    if not await counter.attempt(key):
+        raise AppError(429, N_("Too many failed attempts. Please wait 15 minutes and try again."))
     if found is None:
         _DUMMY_HASH = _DUMMY_HASH or await hash_password(secrets.token_urlsafe(16))
         await verify_password(_DUMMY_HASH, password)
     if found is None or not await verify_password(found["password"], password):
-        await counter.add(key)
         raise AppError(400, N_("The account or password is incorrect."), ErrorCode.BAD_CREDENTIALS)
+    await counter.reset(key)
     if not found["is_active"]:
         raise AppError(403, N_("This account has been disabled."), ErrorCode.FORBIDDEN)
-    await counter.reset(key)
     return found
 
 
