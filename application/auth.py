@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
-from application import token_cache
+from application import announcements, token_cache
 from application.errors import AppError, ErrorCode
 from application.i18n import N_
 from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, USERS, Handler
@@ -62,16 +62,29 @@ async def _session_user(request: web.Request, session: Session) -> Row | None:
     if user_id is None:
         return None
     now = int(time.time())
-    if now - session.get(SESSION_AUTH_TIME, 0) > request.app[SETTINGS].session_absolute_seconds:
-        session.invalidate()
+    if now > session_deadline(request, session):
+        await end_session(request, session)
         return None
     found = await request.app[USERS].submit(user_id)
     if found is None or not found["is_active"]:
-        session.invalidate()  # a disabled account's sessions end at once
+        await end_session(request, session)  # a disabled account's sessions end at once
         return None
     if now - session.get(SESSION_SEEN, 0) > SEEN_REFRESH_SECONDS:
         session[SESSION_SEEN] = now
     return found
+
+
+def session_deadline(request: web.Request, session: Session) -> int:
+    """When a signed-in session's absolute lifetime runs out (epoch seconds)."""
+    return int(session.get(SESSION_AUTH_TIME, 0)) + request.app[SETTINGS].session_absolute_seconds
+
+
+async def end_session(request: web.Request, session: Session) -> None:
+    """Delete the session (when the answer is sent) and, in every process, close the live
+    sockets opened with it."""
+    if session.identity:
+        await announcements.session_ended(request.app, str(session.identity))
+    session.invalidate()
 
 
 @web.middleware
@@ -150,6 +163,8 @@ async def login(request: web.Request, account_user: Row) -> None:
     old = await get_session(request)
     if old.identity:
         await request.app[SESSION_STORAGE].delete(str(old.identity))
+        if old.get(SESSION_USER) is not None:
+            await announcements.session_ended(request.app, str(old.identity))
     session = await new_session(request)
     now = int(time.time())
     session.update(
@@ -164,5 +179,5 @@ async def login(request: web.Request, account_user: Row) -> None:
 
 
 async def logout(request: web.Request) -> None:
-    (await get_session(request)).invalidate()
+    await end_session(request, await get_session(request))
     request[USER] = None
