@@ -96,10 +96,11 @@ async def login_burst(client: Any, attempts: list[tuple[str, str]]) -> list[int]
 
 
 async def burst_target(settings: Settings, aiohttp_client: Any, login_rate: int = 10) -> Any:
-    """An app whose database pool is open in full from the start: on this busy 2-core machine
-    opening ten MariaDB connections during a burst can take longer than the 2 s a request may
-    wait for one (503), and these tests are about the count, not the pool."""
-    return await aiohttp_client(init(settings.model_copy(update={"login_rate": login_rate, "db_pool_min": 10})))
+    """An app whose requests may wait longer for a database connection: on this busy 2-core
+    machine, with passwords being hashed, a burst of requests can wait more than the usual 2 s for
+    one of the ten MariaDB connections (503), and these tests are about the count, not the pool."""
+    relaxed = {"login_rate": login_rate, "db_pool_min": 10, "db_acquire_timeout": 15.0}
+    return await aiohttp_client(init(settings.model_copy(update=relaxed)))
 
 
 async def test_a_parallel_burst_gets_no_more_guesses_than_a_sequence(settings: Settings, aiohttp_client: Any) -> None:
