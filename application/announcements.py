@@ -5,11 +5,13 @@ itself at once (before answering) and publishes it; each other process drops wha
 it (``poll_cache``, ``token_cache``) and updates its live sockets (``live.LiveHub``).
 
 A message is ``<sender> <change>``, the change one of "poll 12" (created, closed, edited or
-deleted), "votes 12,31" (those polls gained votes) and "account 7" (a token of account 7 revoked,
-or the account disabled or enabled). Poll and account changes go on one channel every process
-always listens to: every process keeps polls' rules and tokens. Votes are the frequent change and
-matter only to a process holding counts, so they go on each poll's own channel (``votes:12``), and
-on ``votes:all`` for the index, which shows many polls' totals (``VoteChannels``).
+deleted), "votes 12,31" (those polls gained votes), "account 7" (a token of account 7 revoked,
+or the account disabled or enabled) and "session <sha256 of its id>" (a signed-in session ended:
+its live sockets close). Poll, account and session changes go on one channel every process
+always listens to: every process keeps polls' rules and tokens, and may hold anyone's sockets.
+Votes are the frequent change and matter only to a process holding counts, so they go on each
+poll's own channel (``votes:12``), and on ``votes:all`` for the index, which shows many polls'
+totals (``VoteChannels``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from redis.exceptions import RedisError
 from application.keys import REDIS, SETTINGS
 from application.live import HUB
 from application.poll_cache import INDEX, POLLS
+from application.sessions import session_key
 from application.token_cache import TOKEN_CACHE
 
 log = logging.getLogger(__name__)
@@ -182,8 +185,15 @@ async def results_changed(app: web.Application, question_id: int) -> None:
 
 
 async def account_changed(app: web.Application, user_id: int) -> None:
-    """Tell every process to forget the tokens it remembers of this account (``token_cache``)."""
+    """Tell every process to forget the tokens it remembers of this account (``token_cache``) and
+    to check its live sockets (closed once it is disabled)."""
     await _announce(app, f"account {user_id}")
+
+
+async def session_ended(app: web.Application, session_id: str) -> None:
+    """Tell every process to close the live sockets opened with this session; only its hash
+    goes on the wire."""
+    await _announce(app, f"session {session_key(session_id)}")
 
 
 async def _announce(app: web.Application, change: str) -> None:
@@ -218,13 +228,21 @@ def _lost_if_redis_fails(change: str) -> Iterator[None]:
 
 
 def _apply(app: web.Application, change: str) -> None:
-    kind, _, numbers = change.partition(" ")
-    for changed in map(int, numbers.split(",")):
+    kind, _, subject = change.partition(" ")
+    hub = app[HUB]
+    if kind == "session":
+        hub.session_ended(subject)
+        return
+    for changed in map(int, subject.split(",")):
         if kind == "account":
             app[TOKEN_CACHE].drop_account(changed)
+            hub.account_changed(changed)
+        elif kind == "votes":
+            app[POLLS].drop(changed, votes_only=True)
+            hub.mark_dirty(changed)
         else:
-            app[POLLS].drop(changed, votes_only=kind == "votes")
-            app[HUB].mark_dirty(changed)
+            app[POLLS].drop(changed)
+            hub.poll_changed(changed)
 
 
 def _received(app: web.Application, data: bytes) -> None:
@@ -292,9 +310,10 @@ async def _handle(app: web.Application, pubsub: PubSub, message: dict[str, Any])
     elif kind == "subscribe":
         if channels.pubsub is not None:
             raise Restart("re-subscribed on a new connection")
-        # Subscribed: whatever changed before was not heard, so forget it, and hear the polls
-        # live sockets watch again.
+        # Subscribed: whatever changed before was not heard, so forget it, check the live
+        # sockets again, and hear the polls they watch again.
         _forget_all(app)
+        hub.recheck_all()
         await channels.attach(pubsub, list(hub.watchers))
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
-from application import token_cache
+from application import announcements, token_cache
 from application.errors import AppError, ErrorCode
 from application.i18n import N_
 from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, USERS, Handler
@@ -62,16 +62,29 @@ async def _session_user(request: web.Request, session: Session) -> Row | None:
     if user_id is None:
         return None
     now = int(time.time())
-    if now - session.get(SESSION_AUTH_TIME, 0) > request.app[SETTINGS].session_absolute_seconds:
-        session.invalidate()
+    if now > session_deadline(request, session):
+        await end_session(request, session)
         return None
     found = await request.app[USERS].submit(user_id)
     if found is None or not found["is_active"]:
-        session.invalidate()  # a disabled account's sessions end at once
+        await end_session(request, session)  # a disabled account's sessions end at once
         return None
     if now - session.get(SESSION_SEEN, 0) > SEEN_REFRESH_SECONDS:
         session[SESSION_SEEN] = now
     return found
+
+
+def session_deadline(request: web.Request, session: Session) -> int:
+    """When a signed-in session's absolute lifetime runs out (epoch seconds)."""
+    return int(session.get(SESSION_AUTH_TIME, 0)) + request.app[SETTINGS].session_absolute_seconds
+
+
+async def end_session(request: web.Request, session: Session) -> None:
+    """Delete the session (when the answer is sent) and, in every process, close the live
+    sockets opened with it."""
+    if session.identity:
+        await announcements.session_ended(request.app, str(session.identity))
+    session.invalidate()
 
 
 @web.middleware
@@ -121,27 +134,30 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _throttle_key(request: web.Request, account: str) -> str:
-    return hashlib.sha256(f"{account.lower()}|{client_ip(request)}".encode()).hexdigest()
+def _throttle_key(request: web.Request, account: str, found: Row | None) -> str:
+    """Per account and client IP. The account is the user, whichever of their identifiers was
+    typed; an identifier that matches nobody counts for itself, so unknown accounts behave alike."""
+    who = f"user {found['id']}" if found is not None else f"typed {account.lower()}"
+    return hashlib.sha256(f"{who}|{client_ip(request)}".encode()).hexdigest()
 
 
 async def authenticate(request: web.Request, account: str, password: str) -> Row:
-    """The active user with these credentials; failures are throttled per account + client IP."""
+    """The active user with these credentials. Each attempt is counted before its password is
+    checked, so parallel guesses get no more tries than sequential ones; a success resets the count."""
     global _DUMMY_HASH
     counter = request.app[FAILED_LOGINS]
-    key = _throttle_key(request, account)
-    if await counter.blocked(key):
-        raise AppError(429, N_("Too many failed attempts. Please wait 15 minutes and try again."))
     found = await user.by_account(request.app[DB], account)
+    key = _throttle_key(request, account, found)
+    if not await counter.attempt(key):
+        raise AppError(429, N_("Too many failed attempts. Please wait 15 minutes and try again."))
     if found is None:
         _DUMMY_HASH = _DUMMY_HASH or await hash_password(secrets.token_urlsafe(16))
         await verify_password(_DUMMY_HASH, password)
     if found is None or not await verify_password(found["password"], password):
-        await counter.add(key)
         raise AppError(400, N_("The account or password is incorrect."), ErrorCode.BAD_CREDENTIALS)
+    await counter.reset(key)
     if not found["is_active"]:
         raise AppError(403, N_("This account has been disabled."), ErrorCode.FORBIDDEN)
-    await counter.reset(key)
     return found
 
 
@@ -150,6 +166,8 @@ async def login(request: web.Request, account_user: Row) -> None:
     old = await get_session(request)
     if old.identity:
         await request.app[SESSION_STORAGE].delete(str(old.identity))
+        if old.get(SESSION_USER) is not None:
+            await announcements.session_ended(request.app, str(old.identity))
     session = await new_session(request)
     now = int(time.time())
     session.update(
@@ -164,5 +182,5 @@ async def login(request: web.Request, account_user: Row) -> None:
 
 
 async def logout(request: web.Request) -> None:
-    (await get_session(request)).invalidate()
+    await end_session(request, await get_session(request))
     request[USER] = None

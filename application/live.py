@@ -8,34 +8,87 @@ The hub coalesces: a dirty poll is read from the database once, at most every
 ``MIN_INTERVAL`` seconds, and the same JSON goes to all its sockets. Each socket
 keeps only the latest message not yet sent, so a slow or dead reader can neither
 delay the others nor make memory grow.
+
+Each socket remembers its viewer (``Viewer``). A socket is closed with code 4403 as soon as what
+it shows stops being visible to its viewer: when its poll changes (deleted, edited, closed) the
+hub checks every socket on it again (the poll's visibility, and that its viewer is still signed
+in and active); when an account changes, its sockets are checked; when a session ends (logout,
+login again, lifetime over), the sockets opened with it close at once. Votes only change counts,
+never who may watch, so they cost no check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+from collections.abc import Awaitable, Coroutine, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from application.jsonutil import dumps
-from application.keys import DB
-from models import choice
+from application.keys import DB, SESSION_STORAGE, USERS
+from models import choice, question
+from models.clock import utcnow
+from models.db import Row
 
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 0.1  # at most ~10 messages a second per poll
+# Application close code (4000-4999): what the socket shows is no longer visible to its viewer.
+CLOSE_NOT_VISIBLE = 4403
+RESULTS_HIDDEN = b"The results of this poll are hidden for now."
+POLL_GONE = b"This poll is no longer available."
+SIGNED_OUT = b"Your session has ended."
+ACCOUNT_DISABLED = b"Your account has been disabled."
+CHECK_FAILED = b"Could not check what you may see; try again later."
+
+Key = TypeVar("Key", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who watches a socket, as they were when it opened; checked again on every change.
+
+    ``voted`` stays as it was at that moment. A vote cast later never hides results, and a poll
+    with votes can no longer be edited, so a later vote could only ever have kept a socket open.
+    """
+
+    user_id: int | None = None
+    privileged: bool = False  # the poll's owner or an administrator
+    voted: bool = False
+    session_id: str | None = None  # the session a signed-in viewer opened the socket with
+    session_key: str | None = None  # its hash, as announcements name it (``sessions.session_key``)
+    session_deadline: float = math.inf  # when that session's absolute lifetime ends (epoch seconds)
+
+    def refusal(self, poll: Row | None, now: datetime) -> bytes | None:
+        """Why this viewer may not watch ``poll`` (None when deleted); None while they may."""
+        if poll is None or not (question.is_published(poll, now) or self.privileged):
+            return POLL_GONE
+        if not question.results_visible(poll, now, self.voted, self.privileged):
+            return RESULTS_HIDDEN
+        return None
+
+
+ANONYMOUS = Viewer()
 
 
 class Watcher:
     """One socket's mailbox: the newest unsent message, and a wake-up for its sender."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, viewer: Viewer = ANONYMOUS) -> None:
         self.ws = ws
+        self.viewer = viewer
         self.pending: str | None = None
         self.wake = asyncio.Event()
 
     def offer(self, message: str) -> None:
+        if self.ws.closed:
+            return  # closing: nothing more is shown
         self.pending = message  # an older unsent message is simply replaced
         self.wake.set()
 
@@ -45,43 +98,142 @@ class Watcher:
             await self.wake.wait()
             self.wake.clear()
             message, self.pending = self.pending, None
-            if message is not None:
+            if message is not None and not self.ws.closed:
                 await self.ws.send_str(message)
+
+
+def _index(index: dict[Key, set[Watcher]], key: Key, watcher: Watcher) -> None:
+    index.setdefault(key, set()).add(watcher)
+
+
+def _unindex(index: dict[Key, set[Watcher]], key: Key, watcher: Watcher) -> bool:
+    """Forget ``watcher`` under ``key``; True when nobody is left there."""
+    group = index.get(key)
+    if group is None:
+        return False
+    group.discard(watcher)
+    if group:
+        return False
+    del index[key]
+    return True
 
 
 class LiveHub:
     def __init__(self, app: web.Application) -> None:
         self.app = app
         self.watchers: dict[int, set[Watcher]] = {}
+        self.by_user: dict[int, set[Watcher]] = {}
+        self.by_session: dict[str, set[Watcher]] = {}
         self.last_flush: dict[int, float] = {}
         self.last_message: dict[int, str] = {}
         self.scheduled: set[int] = set()
+        self.recheck_due: set[int] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+        # Counts the changes that may close sockets: one opening meanwhile is checked again.
+        self.changes = 0
 
     def add(self, question_id: int, watcher: Watcher) -> None:
-        self.watchers.setdefault(question_id, set()).add(watcher)
+        _index(self.watchers, question_id, watcher)
+        viewer = watcher.viewer
+        if viewer.user_id is not None:
+            _index(self.by_user, viewer.user_id, watcher)
+        if viewer.session_key is not None:
+            _index(self.by_session, viewer.session_key, watcher)
 
     def remove(self, question_id: int, watcher: Watcher) -> None:
-        group = self.watchers.get(question_id)
-        if group is not None:
-            group.discard(watcher)
-            if not group:
-                del self.watchers[question_id]
-                self.last_flush.pop(question_id, None)
-                self.last_message.pop(question_id, None)
+        viewer = watcher.viewer
+        if viewer.user_id is not None:
+            _unindex(self.by_user, viewer.user_id, watcher)
+        if viewer.session_key is not None:
+            _unindex(self.by_session, viewer.session_key, watcher)
+        if _unindex(self.watchers, question_id, watcher):
+            self.last_flush.pop(question_id, None)
+            self.last_message.pop(question_id, None)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def mark_dirty(self, question_id: int) -> None:
         if question_id not in self.watchers or question_id in self.scheduled:
             return
         self.scheduled.add(question_id)
         delay = max(0.0, self.last_flush.get(question_id, 0.0) + MIN_INTERVAL - time.monotonic())
-        task = asyncio.get_running_loop().create_task(self._flush(question_id, delay))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._spawn(self._flush(question_id, delay))
 
-    def mark_all_dirty(self) -> None:
+    def poll_changed(self, question_id: int) -> None:
+        """Its rules changed (created, edited, closed, deleted, restored): check who may still
+        watch it, then send it afresh."""
+        self.changes += 1
+        self.recheck(question_id)
+
+    def account_changed(self, user_id: int) -> None:
+        """Disabled, enabled, deleted or a token revoked: its sockets close unless it is still active."""
+        self.changes += 1
+        watching = list(self.by_user.get(user_id, ()))
+        if watching:
+            self._spawn(self._close_refused(watching, self._signed_out(watching)))
+
+    def session_ended(self, session_key: str) -> None:
+        """The session with this hash ended: the sockets opened with it close at once."""
+        self.changes += 1
+        for watcher in list(self.by_session.get(session_key, ())):
+            self._shut(watcher, CLOSE_NOT_VISIBLE, SIGNED_OUT)
+
+    def recheck(self, question_id: int) -> None:
+        """Check soon that each socket on the poll may still watch it; sockets that open before
+        the check starts are included, so a burst of reasons costs one check."""
+        if question_id in self.watchers and question_id not in self.recheck_due:
+            self.recheck_due.add(question_id)
+            self._spawn(self._recheck(question_id))
+
+    def recheck_all(self) -> None:
         for question_id in list(self.watchers):
-            self.mark_dirty(question_id)
+            self.recheck(question_id)
+
+    async def _recheck(self, question_id: int) -> None:
+        self.recheck_due.discard(question_id)
+        watching = list(self.watchers.get(question_id, ()))
+        await self._close_refused(watching, self._poll_refusals(question_id, watching))
+        self.mark_dirty(question_id)
+
+    async def _poll_refusals(self, question_id: int, watching: list[Watcher]) -> dict[Watcher, bytes]:
+        poll = await question.get_with_choices(self.app[DB], question_id)
+        now = utcnow()
+        refused = {watcher: reason for watcher in watching if (reason := watcher.viewer.refusal(poll, now))}
+        signed_in = [watcher for watcher in watching if watcher.viewer.user_id is not None and watcher not in refused]
+        return refused | await self._signed_out(signed_in)
+
+    async def _signed_out(self, watching: list[Watcher]) -> dict[Watcher, bytes]:
+        """Those of these signed-in viewers whose session has ended (by logout, or by expiring since
+        the socket opened) or whose account is disabled or gone."""
+        if not watching:
+            return {}
+        now = time.time()
+        sessions = {w.viewer.session_id for w in watching if w.viewer.session_id and w.viewer.session_deadline > now}
+        alive = await self.app[SESSION_STORAGE].alive(sessions)
+        users = {w.viewer.user_id for w in watching if w.viewer.user_id is not None}
+        found = await asyncio.gather(*(self.app[USERS].submit(user_id) for user_id in users))
+        active = {row["id"] for row in found if row is not None and row["is_active"]}
+        refused = {w: ACCOUNT_DISABLED for w in watching if w.viewer.user_id not in active}
+        return {w: SIGNED_OUT for w in watching if w.viewer.session_id not in alive} | refused
+
+    async def _close_refused(self, watching: list[Watcher], refusals: Awaitable[dict[Watcher, bytes]]) -> None:
+        try:
+            refused = await refusals
+        except Exception:
+            # Unable to tell who may still watch: close them all, and let the clients reconnect.
+            log.exception("live sockets could not be checked again")
+            for watcher in watching:
+                self._shut(watcher, WSCloseCode.TRY_AGAIN_LATER, CHECK_FAILED)
+            return
+        for watcher, reason in refused.items():
+            self._shut(watcher, CLOSE_NOT_VISIBLE, reason)
+
+    def _shut(self, watcher: Watcher, code: int, reason: bytes) -> None:
+        if not watcher.ws.closed:
+            self._spawn(_close(watcher.ws, code, reason))
 
     async def _flush(self, question_id: int, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -106,6 +258,11 @@ class LiveHub:
             for watcher in list(group):
                 await watcher.ws.close(code=1001, message=b"Server shutting down")
         self.watchers.clear()
+
+
+async def _close(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
+    """In a task of its own: closing waits for the client's answer."""
+    await ws.close(code=code, message=reason)
 
 
 HUB: web.AppKey[LiveHub] = web.AppKey("live_hub")

@@ -7,10 +7,12 @@ when the session is invalidated.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
 from abc import abstractmethod
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -26,10 +28,16 @@ COOKIE_NAME = "vote_session"
 SESSION_ID_BYTES = 32
 # What new_session_id() makes; any other cookie value is not ours and is never looked up.
 SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+ALIVE_BATCH = 100  # sessions looked up per query
 
 
 def new_session_id() -> str:
     return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def session_key(session_id: str) -> str:
+    """How a session is named outside its store (announcements): a hash, never the id itself."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 class ServerSideStorage(AbstractStorage):
@@ -56,6 +64,10 @@ class ServerSideStorage(AbstractStorage):
 
     @abstractmethod
     async def delete(self, session_id: str) -> None: ...
+
+    @abstractmethod
+    async def alive(self, session_ids: Collection[str]) -> set[str]:
+        """Those of these sessions that still exist: neither ended nor expired."""
 
     async def load_session(self, request: web.Request) -> Session:
         session_id = self.load_cookie(request)
@@ -102,6 +114,16 @@ class RedisSessionStorage(ServerSideStorage):
     async def delete(self, session_id: str) -> None:
         await self.redis.delete(self._key(session_id))
 
+    async def alive(self, session_ids: Collection[str]) -> set[str]:
+        ordered = list(session_ids)
+        if not ordered:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id in ordered:
+                pipe.exists(self._key(session_id))
+            found = await pipe.execute()
+        return {session_id for session_id, exists in zip(ordered, found, strict=True) if exists}
+
 
 class DatabaseSessionStorage(ServerSideStorage):
     """Expired rows are deleted as sessions are written, at most once an hour per process
@@ -126,3 +148,9 @@ class DatabaseSessionStorage(ServerSideStorage):
 
     async def delete(self, session_id: str) -> None:
         await web_session.delete(self.db, session_id)
+
+    async def alive(self, session_ids: Collection[str]) -> set[str]:
+        ordered, now, found = sorted(session_ids), utcnow(), set()
+        for start in range(0, len(ordered), ALIVE_BATCH):
+            found |= await web_session.existing(self.db, ordered[start : start + ALIVE_BATCH], now)
+        return found

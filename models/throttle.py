@@ -1,4 +1,8 @@
-"""Counting failures in a fixed window: in Redis so every process shares them, else in memory."""
+"""Counting attempts in a fixed window: in Redis so every process shares them, else in memory.
+
+An attempt is counted before it is checked (``attempt``), in one atomic step, so a burst of
+parallel attempts gets no more through than the same attempts one after another.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,11 @@ class FailureCounter(ABC):
         self.window = window_seconds
 
     @abstractmethod
-    async def count(self, key: str) -> int: ...
-
-    @abstractmethod
-    async def add(self, key: str) -> None: ...
+    async def attempt(self, key: str) -> bool:
+        """Count one attempt; False when ``limit`` attempts were already counted in the window."""
 
     @abstractmethod
     async def reset(self, key: str) -> None: ...
-
-    async def blocked(self, key: str) -> bool:
-        return await self.count(key) >= self.limit
 
 
 class RedisFailureCounter(FailureCounter):
@@ -32,44 +31,35 @@ class RedisFailureCounter(FailureCounter):
         self.redis = redis
         self.prefix = prefix
 
-    async def count(self, key: str) -> int:
-        value = await self.redis.get(self.prefix + key)
-        return int(value) if value is not None else 0
-
-    async def add(self, key: str) -> None:
+    async def attempt(self, key: str) -> bool:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(self.prefix + key)
-            # NX: the window starts at the first failure and is not extended by later ones.
+            # NX: the window starts at the first attempt and is not extended by later ones.
             pipe.expire(self.prefix + key, self.window, nx=True)
-            await pipe.execute()
+            counted, _ = await pipe.execute()
+        return int(counted) <= self.limit
 
     async def reset(self, key: str) -> None:
         await self.redis.delete(self.prefix + key)
 
 
 class MemoryFailureCounter(FailureCounter):
-    """For the embedded default: one process, so a dict is the shared state."""
+    """For the embedded default: one process, so a dict is the shared state. Nothing here awaits
+    between reading a count and writing it back, so no other request runs in between."""
 
     def __init__(self, limit: int, window_seconds: int) -> None:
         super().__init__(limit, window_seconds)
         self.entries: dict[str, tuple[int, float]] = {}
 
-    def _live(self, key: str) -> tuple[int, float]:
+    async def attempt(self, key: str) -> bool:
+        now = time.monotonic()
         count, expires = self.entries.get(key, (0, 0.0))
-        if expires <= time.monotonic():
-            self.entries.pop(key, None)
-            return 0, time.monotonic() + self.window
-        return count, expires
-
-    async def count(self, key: str) -> int:
-        return self._live(key)[0]
-
-    async def add(self, key: str) -> None:
-        count, expires = self._live(key)
+        if expires <= now:
+            count, expires = 0, now + self.window
         self.entries[key] = (count + 1, expires)
         if len(self.entries) > 100_000:  # bound memory under a flood of distinct keys
-            now = time.monotonic()
             self.entries = {k: v for k, v in self.entries.items() if v[1] > now}
+        return count < self.limit
 
     async def reset(self, key: str) -> None:
         self.entries.pop(key, None)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from models.db import Database
+from models.db import Database, placeholders
 
 
 async def load(db: Database, session_id: str, now: datetime) -> str | None:
     row = await db.fetch_one("SELECT data FROM web_session WHERE id = %s AND expires_at > %s", (session_id, now))
     return row["data"] if row else None
+
+
+async def existing(db: Database, session_ids: Sequence[str], now: datetime) -> set[str]:
+    """Those of these (at least one) sessions that exist and have not expired."""
+    rows = await db.fetch_all(
+        "SELECT id FROM web_session WHERE id IN (" + placeholders(len(session_ids)) + ") AND expires_at > %s",
+        [*session_ids, now],
+    )
+    return {row["id"] for row in rows}
 
 
 async def save(db: Database, session_id: str, data: str, expires_at: datetime) -> None:

@@ -253,3 +253,34 @@ def test_signed_out_visitor_votes_after_logging_in_and_a_stale_tab_is_told(tmp_p
         expect(stale.get_by_role("alert")).to_contain_text("You have already voted in this poll.")
         expect(stale.locator(".is-mine")).to_contain_text("秋天")
         assert watch.problems == []
+
+
+def test_a_results_page_whose_poll_is_deleted_shows_it_is_gone(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with chromium() as browser, serve(tmp_path / "e2e.sqlite3") as base:
+        watch = Watch()
+        owner = watch.attach(browser.new_context().new_page())
+        register(owner, base, 1)
+        owner.goto(f"{base}/questions/new")
+        owner.get_by_label("Question").fill("Tea or coffee?")
+        owner.get_by_label("Choice 1", exact=True).fill("Tea")
+        owner.get_by_label("Choice 2", exact=True).fill("Coffee")
+        owner.get_by_role("button", name="Create poll").click()
+        expect(owner.get_by_role("status").first).to_contain_text("Your poll is published")
+        poll_url = owner.url
+
+        audience = watch.attach(browser.new_context(viewport={"width": 390, "height": 844}).new_page())
+        audience.goto(f"{poll_url}/results")
+        expect(audience.locator(".live-status")).to_contain_text("Live")
+        expect(audience.locator(".results-total")).to_have_text("0")
+
+        owner.on("dialog", lambda dialog: dialog.accept())
+        owner.get_by_role("button", name="Delete").click()
+        expect(owner.get_by_role("status").first).to_contain_text("deleted")
+
+        # The socket closed with 4403: the page reloads by itself and says the poll is gone.
+        expect(audience.locator(".error-message")).to_have_text("Poll not found.")
+        expect(audience.locator(".results-total")).to_have_count(0)
+        # Only the 404 of the reloaded page itself may show in the console.
+        assert [problem for problem in watch.problems if "404 (Not Found)" not in problem] == []

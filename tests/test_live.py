@@ -12,16 +12,17 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import WSMsgType
 
-from application import announcements, init
+from application import announcements, init, polls
 from application.announcements import CHANNELS
-from application.keys import DB, REDIS, SETTINGS
-from application.live import HUB, LiveHub, Watcher
+from application.keys import DB, REDIS, SESSION_STORAGE, SETTINGS
+from application.live import CLOSE_NOT_VISIBLE, HUB, LiveHub, Watcher
 from application.poll_cache import POLLS
-from application.views.live import CLOSE_RESULTS_HIDDEN
 from config import Settings
-from models import api_token
+from models import api_token, user
 from models.db import Database
+from tests.browser import form_token, login, logout, register, session_id, use_session
 from tests.factories import make_question, make_user
 
 
@@ -84,7 +85,7 @@ async def test_refusals(client: Any) -> None:
     async with client.ws_connect(f"/questions/{hidden}/live") as ws:
         message = await ws.receive(timeout=1)
         assert message.type == aiohttp.WSMsgType.CLOSE
-        assert ws.close_code == CLOSE_RESULTS_HIDDEN
+        assert ws.close_code == CLOSE_NOT_VISIBLE
         assert "hidden" in message.extra
     qid = await make_question(db)
     with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
@@ -257,3 +258,161 @@ async def test_one_redis_subscription_per_process_not_per_socket(
     while await redis.pubsub_numsub(votes) != [(votes.encode(), 0)]:  # nobody watches: both leave
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
+
+
+# --- A socket closes (4403) once what it shows is no longer visible to its viewer -----------
+
+
+async def closed_with(ws: aiohttp.ClientWebSocketResponse, within: float = 1.0) -> str:
+    """Skip result messages until the server's close frame, with 4403, within ``within`` s; its reason.
+
+    The code is read from the frame, as a browser reports it: the server drops the connection
+    right after it, so aiohttp's client, failing to answer, would record 1006 of its own.
+    """
+    deadline = time.monotonic() + within
+    while (message := await ws.receive(timeout=max(0.01, deadline - time.monotonic()))).type == WSMsgType.TEXT:
+        pass
+    assert (message.type, message.data) == (WSMsgType.CLOSE, CLOSE_NOT_VISIBLE), message
+    return str(message.extra)
+
+
+async def user_id(db: Database, email: str) -> int:
+    found = await user.by_account(db, email)
+    assert found is not None
+    return int(found["id"])
+
+
+async def watch(client: Any, question_id: int) -> aiohttp.ClientWebSocketResponse:
+    """A socket on the poll, opened with the client's cookies, past its first message."""
+    ws = await client.ws_connect(f"/questions/{question_id}/live")
+    await ws.receive_json(timeout=1)
+    return ws
+
+
+async def make_admin(client: Any, n: int) -> str:
+    """Register user ``n`` on this client as an administrator; their session id."""
+    use_session(client, None)
+    await register(client, n)
+    db = client.app[DB]
+    await db.execute("UPDATE user SET is_admin = 1 WHERE id = %s", (await user_id(db, f"voter{n}@example.com"),))
+    return str(session_id(client))
+
+
+async def disable(client: Any, account_id: int) -> None:
+    token = await form_token(client, "/admin")
+    path = f"/admin/users/{account_id}/disable"
+    response = await client.post(path, data={"csrf_token": token}, allow_redirects=False)
+    assert response.status == 302
+
+
+async def delete_poll(client: Any, question_id: int) -> None:
+    token = await form_token(client, f"/questions/{question_id}")
+    response = await client.post(f"/questions/{question_id}/delete", data={"csrf_token": token}, allow_redirects=False)
+    assert response.status == 302
+
+
+async def test_a_disabled_account_s_socket_closes_and_others_go_on(client: Any) -> None:
+    db = client.app[DB]
+    qid = await make_question(db)
+    await register(client, 1)
+    watching = await watch(client, qid)
+    use_session(client, None)
+    bystander = await watch(client, qid)
+    await make_admin(client, 2)
+    await disable(client, await user_id(db, "voter1@example.com"))
+    assert "disabled" in await closed_with(watching)
+    await vote(client, qid, await first_choice(db, qid), await voter(db))
+    assert await wait_for_total(bystander, 1, within=1.0) < 1.0
+    await bystander.close()
+
+
+async def test_logging_out_closes_the_sockets_of_that_session_only(client: Any) -> None:
+    db = client.app[DB]
+    qid = await make_question(db)
+    await register(client)
+    first_session = session_id(client)
+    watching = await watch(client, qid)
+    use_session(client, None)
+    assert (await login(client, "voter1@example.com")).status == 302  # the same user in another browser
+    elsewhere = await watch(client, qid)
+    use_session(client, first_session)
+    assert (await logout(client)).status == 302
+    assert "session has ended" in await closed_with(watching)
+    await vote(client, qid, await first_choice(db, qid), await voter(db))
+    assert await wait_for_total(elsewhere, 1, within=1.0) < 1.0
+    await elsewhere.close()
+
+
+async def owner_and_visitor_watching(client: Any) -> tuple[int, Any, Any]:
+    """A poll, a socket on it for its owner and one for an anonymous visitor; the client is then
+    the owner again, in another session."""
+    db = client.app[DB]
+    await register(client)
+    qid = await make_question(db, owner=await user_id(db, "voter1@example.com"))
+    owner = await watch(client, qid)
+    use_session(client, None)
+    anonymous = await watch(client, qid)
+    use_session(client, None)
+    await login(client, "voter1@example.com")
+    return qid, owner, anonymous
+
+
+async def test_deleting_a_poll_closes_its_sockets(client: Any) -> None:
+    qid, owner, anonymous = await owner_and_visitor_watching(client)
+    await delete_poll(client, qid)
+    assert "no longer available" in await closed_with(anonymous)
+    assert "no longer available" in await closed_with(owner)
+
+
+async def test_results_hidden_by_an_edit_close_the_sockets_that_may_not_see_them(client: Any) -> None:
+    db = client.app[DB]
+    qid, owner, anonymous = await owner_and_visitor_watching(client)
+    fields = {"question_text": "Favourite colour?", "choice": ["red", "green"], "results_visibility": "after_close"}
+    token = await form_token(client, f"/questions/{qid}/edit")
+    edited = await client.post(f"/questions/{qid}/edit", data={**fields, "csrf_token": token}, allow_redirects=False)
+    assert edited.status == 302
+    assert "hidden" in await closed_with(anonymous)
+    await vote(client, qid, await first_choice(db, qid), await voter(db))
+    assert await wait_for_total(owner, 1, within=1.0) < 1.0  # the owner still sees them
+    await owner.close()
+
+
+async def test_a_session_that_expired_is_noticed_at_the_poll_s_next_change(client: Any) -> None:
+    db = client.app[DB]
+    qid = await make_question(db)
+    await register(client)
+    watching = await watch(client, qid)
+    await client.app[SESSION_STORAGE].delete(str(session_id(client)))  # as its idle time running out does
+    await polls.close_poll(client.app, {"id": qid})
+    assert "session has ended" in await closed_with(watching)
+
+
+async def test_sockets_on_b_close_when_a_disables_their_account(two_instances: tuple[Any, Any]) -> None:
+    a, b = two_instances
+    db = a.app[DB]
+    qid = await make_question(db)
+    await register(b, 1)
+    watching = await watch(b, qid)
+    await make_admin(a, 2)
+    await disable(a, await user_id(db, "voter1@example.com"))
+    assert "disabled" in await closed_with(watching)
+
+
+async def test_sockets_on_b_close_when_their_session_logs_out_on_a(two_instances: tuple[Any, Any]) -> None:
+    a, b = two_instances
+    qid = await make_question(a.app[DB])
+    await register(b)
+    watching = await watch(b, qid)
+    use_session(a, session_id(b))  # the same browser, its next request served by A
+    assert (await logout(a)).status == 302
+    assert "session has ended" in await closed_with(watching)
+
+
+async def test_sockets_on_b_close_when_a_deletes_the_poll(two_instances: tuple[Any, Any]) -> None:
+    a, b = two_instances
+    db = a.app[DB]
+    await register(a)
+    qid = await make_question(db, owner=await user_id(db, "voter1@example.com"))
+    watching = await watch(b, qid)
+    await delete_poll(a, qid)
+    assert "no longer available" in await closed_with(watching)

@@ -6,16 +6,36 @@ import asyncio
 import contextlib
 
 from aiohttp import WSCloseCode, web
+from aiohttp_session import get_session
 
 from application import polls
 from application.announcements import follow_votes
+from application.auth import USER, session_deadline
 from application.errors import AppError
-from application.live import HUB, Watcher, results_message
+from application.live import ANONYMOUS, CLOSE_NOT_VISIBLE, HUB, Viewer, Watcher, results_message
 from application.security import same_origin
+from application.sessions import session_key
+from models.clock import utcnow
+from models.db import Row
 
 HEARTBEAT_SECONDS = 30
-# Application close code (4000-4999): results are hidden for this viewer.
-CLOSE_RESULTS_HIDDEN = 4403
+
+
+async def viewer_of(request: web.Request, poll: Row) -> Viewer:
+    """Who is watching, with what decides later whether they may go on."""
+    current = request[USER]
+    if current is None:
+        return ANONYMOUS
+    session = await get_session(request)  # the only way a page request is signed in
+    view = await polls.poll_view(request, poll)
+    return Viewer(
+        user_id=current["id"],
+        privileged=polls.privileged(request, poll),
+        voted=view.my_vote is not None,
+        session_id=str(session.identity),
+        session_key=session_key(str(session.identity)),
+        session_deadline=session_deadline(request, session),
+    )
 
 
 class LiveResults(web.View):
@@ -23,20 +43,24 @@ class LiveResults(web.View):
         origin = self.request.headers.get("Origin")
         if origin is not None and not same_origin(self.request, origin):
             raise AppError(403, "Cross-site WebSocket refused.")
+        hub = self.request.app[HUB]
+        changes = hub.changes
         poll = await polls.visible_poll(self.request)  # 404 before any upgrade
-        view = await polls.poll_view(self.request, poll)
+        viewer = await viewer_of(self.request, poll)
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
         try:
             await ws.prepare(self.request)
         except ValueError:  # aiohttp's handshake decodes Sec-WebSocket-Key without checking it is ASCII
             raise AppError(400, "Invalid WebSocket handshake.") from None
-        if not view.results_visible:
-            await ws.close(code=CLOSE_RESULTS_HIDDEN, message=b"The results of this poll are hidden for now.")
+        refusal = viewer.refusal(poll, utcnow())
+        if refusal is not None:
+            await ws.close(code=CLOSE_NOT_VISIBLE, message=refusal)
             return ws
 
-        hub = self.request.app[HUB]
-        watcher = Watcher(ws)
+        watcher = Watcher(ws, viewer)
         hub.add(poll["id"], watcher)
+        if hub.changes != changes:  # something changed while this socket opened: check it again
+            hub.recheck(poll["id"])
         sender = asyncio.create_task(watcher.run())
         try:
             # Listening first: a vote counted after the first read is always sent.

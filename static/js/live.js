@@ -10,8 +10,10 @@
   var questionId = list.getAttribute("data-question-id");
   var units = { one: list.getAttribute("data-unit-one"), other: list.getAttribute("data-unit-other") };
   var liveStatus = document.querySelector(".live-status");
-  var RESULTS_HIDDEN = 4403;
+  var NOT_VISIBLE = 4403;
   var retryDelay = 1000;
+  var shownLive = false; // whether this page has shown results the server sent
+  var leaving = false; // a navigation began (e.g. this page's own logout): let it finish
   var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
   function unit(count) {
@@ -85,10 +87,17 @@
     };
     socket.onmessage = function (event) {
       retryDelay = 1000;
+      shownLive = true;
       apply(JSON.parse(event.data));
     };
     socket.onclose = function (event) {
-      if (event.code === RESULTS_HIDDEN || event.code === 1000) {
+      if (event.code === NOT_VISIBLE && shownLive && !leaving) {
+        // What the page shows is no longer for this viewer (poll deleted, results hidden, signed
+        // out): show what the server says now instead.
+        window.location.reload();
+        return;
+      }
+      if (event.code === NOT_VISIBLE || event.code === 1000) {
         if (liveStatus) {
           liveStatus.hidden = true;
         }
@@ -100,5 +109,8 @@
     };
   }
 
+  window.addEventListener("beforeunload", function () {
+    leaving = true;
+  });
   connect();
 })();
