@@ -29,6 +29,13 @@
     });
   });
 
+  // Dismiss a message.
+  document.querySelectorAll("[data-dismiss]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      button.parentNode.remove();
+    });
+  });
+
   // Ask before closing or deleting: the question is rendered, translated, into data-confirm.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
