@@ -175,6 +175,36 @@ async def test_create_poll_by_form(client: Any) -> None:
     assert len(await choice_ids(client, qid)) == 2  # blank boxes were ignored
 
 
+@pytest.mark.parametrize("editing", [False, True])
+async def test_more_choices_without_javascript_keeps_the_texts_and_adds_boxes(client: Any, editing: bool) -> None:
+    await logged_in(client)
+    path = "/questions/new"
+    if editing:
+        created = await create_form(client, question_text="Typo?")
+        path = created.headers["Location"] + "/edit"
+    data = [("csrf_token", await form_token(client, path)), ("question_text", "Lunch?"), ("max_choices", "2")]
+    data += [("choice", text) for text in ("Soup", "", "Noodles", "Rice")]
+    response = await client.post(path, data=[*data, ("add_choice", "1")], allow_redirects=False)
+    assert response.status == 200
+    html = await response.text()
+    boxes = re.findall(r'<input class="input" id="choice(\d+)" name="choice" maxlength="200" value="([^"]*)"', html)
+    assert [text for _, text in boxes] == ["Soup", "Noodles", "Rice"] + [""] * 5  # four more than were sent
+    assert 'id="choice4" name="choice" maxlength="200" value="" autofocus' in html  # the first new box
+    assert 'value="Lunch?"' in html and 'name="max_choices" type="number" value="2"' in html
+    assert "could not be saved" not in html and "field-error" not in html
+    texts = [row["question_text"] for row in await client.app[DB].fetch_all("SELECT question_text FROM question")]
+    assert texts == (["Typo?"] if editing else [])  # nothing was saved
+
+
+async def test_more_choices_stops_at_twenty_boxes(client: Any) -> None:
+    await logged_in(client)
+    data = [("csrf_token", await form_token(client, "/questions/new")), ("add_choice", "1")]
+    data += [("choice", f"c{n}") for n in range(18)]
+    html = await (await client.post("/questions/new", data=data)).text()
+    assert html.count('name="choice"') == 20
+    assert 'name="add_choice"' not in html
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [

@@ -26,6 +26,7 @@ from models.clock import utcnow
 PAGE_SIZE = 20
 SEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 FORM_TIME_FORMAT = "%Y-%m-%dT%H:%M"
+MORE_BOXES = 4  # empty choice boxes "More choices" adds without JavaScript (with it, one per click)
 
 
 def page_number(request: web.Request) -> int:
@@ -124,10 +125,12 @@ class QuestionResultsCsv(web.View):
         return response
 
 
-def poll_form_values(source: Any, choices: list[str]) -> dict[str, Any]:
-    """What the create/edit form shows: ``choices`` and empty boxes, at least four and one spare."""
-    boxes = min(polls.MAX_CHOICES, max(4, len(choices) + 1))
+def poll_form_values(source: Any, choices: list[str], boxes: int = 0, focus: int = 0) -> dict[str, Any]:
+    """What the create/edit form shows: ``choices`` and empty boxes, at least four (or ``boxes``) and
+    one spare; ``focus`` numbers the box that takes the focus, from 1 (0: none)."""
+    boxes = min(polls.MAX_CHOICES, max(4, len(choices) + 1, boxes))
     return {
+        "focus": focus,
         "question_text": source.get("question_text", ""),
         "choices": choices + [""] * max(0, boxes - len(choices)),
         "pub_date": source.get("pub_date", ""),
@@ -141,14 +144,25 @@ async def render_poll_form(
     request: web.Request, action: str, values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200
 ) -> web.Response:
     await csrf_token(request)
-    context = {"action": action, "values": values, "errors": errors or {}, "visibilities": polls.VISIBILITIES}
+    context = {
+        "action": action,
+        "values": values,
+        "errors": errors or {},
+        "visibilities": polls.VISIBILITIES,
+        "choice_limit": polls.MAX_CHOICES,
+    }
     return await render(request, "questions/form.html", context, status)
 
 
 async def read_poll_form(request: web.Request, action: str) -> tuple[polls.PollFields | None, web.Response | None]:
-    """The submitted poll's checked fields, or the form shown again with its errors (400)."""
+    """The submitted poll's checked fields, or the form shown again: with its errors (400), or with
+    more empty choice boxes when "More choices" was pressed (how it works without JavaScript)."""
     form = await read_form(request)
     choices = [str(item) for item in form.getall("choice", [])]
+    if "add_choice" in form:
+        texts = [text for text in choices if text.strip()]
+        values = poll_form_values(form, texts, boxes=len(choices) + MORE_BOXES, focus=len(texts) + 1)
+        return None, await render_poll_form(request, action, values)
     try:
         return polls.check_poll(form, choices, utcnow()), None
     except AppError as exc:

