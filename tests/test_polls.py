@@ -144,6 +144,21 @@ async def test_too_many_choices_is_400_and_multi_choice_counts_each(client: Any)
     assert await votes_of(client, qid) == [1, 0, 1]
 
 
+async def test_a_refused_vote_keeps_the_ticks(client: Any) -> None:
+    db = client.app[DB]
+    qid = await make_question(db, "Pick two?", ("a", "b", "c", "d"))
+    await db.execute("UPDATE question SET max_choices = 2 WHERE id = %s", (qid,))
+    await logged_in(client)
+    a, b, c, d = await choice_ids(client, qid)
+    refused = await vote(client, qid, a, b, d)
+    assert refused.status == 400
+    html = await refused.text()
+    assert "You selected more choices than this poll allows." in html
+    ticked = re.findall(r'type="checkbox" name="choice" id="choice\d" value="(\d+)"( checked)?>', html)
+    assert ticked == [(str(a), " checked"), (str(b), " checked"), (str(c), ""), (str(d), " checked")]
+    assert await votes_of(client, qid) == [0, 0, 0, 0]
+
+
 async def test_garbage_choice_values_are_400(client: Any) -> None:
     qid = await make_question(client.app[DB])
     await logged_in(client)
@@ -332,6 +347,23 @@ async def test_results_page_shows_counts_percentages_and_total(client: Any) -> N
     assert "<progress" in html  # bars readable without JavaScript
     assert '<noscript><meta http-equiv="refresh" content="30"></noscript>' in html  # refreshes without it
     assert re.search(r'<script src="/static/js/live.js\?v=[^"]+" defer></script>', html)
+
+
+async def test_results_of_a_closed_poll_are_final_not_live(client: Any) -> None:
+    db = client.app[DB]
+    closing = await make_question(db, "Closing soon?", closes_in=timedelta(hours=1), votes=(1, 0))
+    closed = await make_question(db, "Closed?", closes_in=-timedelta(minutes=1), votes=(2, 1))
+    live = await (await client.get(f"/questions/{closing}/results")).text()
+    assert "js/live.js" in live and "updates by itself" in live and ">Live<" in live
+    closes_at = (await question.get_with_choices(db, closing))["closes_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f'data-closes-at="{closes_at}"' in live  # live.js comes again when it closes by itself
+    final = await client.get(f"/questions/{closed}/results")
+    assert final.status == 200
+    html = await final.text()
+    assert "Final results" in html and "these are its final results" in html
+    assert re.findall(r'class="result-votes">(\d+)<', html) == ["2", "1"]
+    for live_only in ("js/live.js", 'http-equiv="refresh"', ">Live<", "live-status", "updates by itself"):
+        assert live_only not in html, live_only
 
 
 async def test_results_hidden_until_vote_or_close(client: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -86,3 +87,89 @@ def test_more_choices_without_javascript(site: tuple[Any, str], watch: Watch) ->
     page.get_by_label("Choice 6", exact=True).press("Enter")  # Enter saves the poll
     expect(page.get_by_role("status").first).to_contain_text("Your poll is published")
     expect(page.locator(".choice-option label")).to_have_text(fruits)
+
+
+def create_poll(page: Any, base: str, text: str, choices: list[str], **fields: Any) -> int:
+    """A poll by the JSON API, as the page's logged-in user (session cookie and CSRF header)."""
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    response = page.request.post(
+        f"{base}/api/v1/questions",
+        data={"question_text": text, "choices": choices, **fields},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status == 201, response.text()
+    return int(response.json()["id"])
+
+
+def sockets_opened(page: Any, path: str) -> int:
+    """How many WebSockets the page at ``path`` opens once it has settled."""
+    opened: list[Any] = []
+
+    def count(socket: Any) -> None:
+        opened.append(socket)
+
+    page.on("websocket", count)
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+    page.remove_listener("websocket", count)
+    return len(opened)
+
+
+def test_results_are_live_only_while_the_poll_is_open(site: tuple[Any, str], watch: Watch) -> None:
+    from playwright.sync_api import expect
+
+    browser, base = site
+    page = open_page(browser, watch, DESKTOP)
+    register(page, base, next(people))
+    poll = create_poll(page, base, "Close me?", ["Yes", "No"])
+    assert sockets_opened(page, f"{base}/questions/{poll}/results") == 1
+    expect(page.locator(".live-status")).to_contain_text("Live")
+
+    page.goto(f"{base}/questions/{poll}")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Close now").click()
+    expect(page.get_by_role("status").first).to_contain_text("You closed the poll")
+    assert sockets_opened(page, f"{base}/questions/{poll}/results") == 0
+    expect(page.locator(".results-kicker")).to_have_text("Final results")
+    expect(page.get_by_role("main")).not_to_contain_text("Live")
+    expect(page.get_by_role("main")).not_to_contain_text("updates by itself")
+
+
+def test_results_turn_final_when_the_poll_closes_by_itself(site: tuple[Any, str], watch: Watch) -> None:
+    from playwright.sync_api import expect
+
+    browser, base = site
+    page = open_page(browser, watch, PHONE)
+    register(page, base, next(people))
+    closes_at = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    poll = create_poll(page, base, "Quick one?", ["Yes", "No"], closes_at=closes_at)
+    page.goto(f"{base}/questions/{poll}/results")
+    expect(page.locator(".live-status")).to_contain_text("Live")
+    expect(page.locator(".results-kicker")).to_have_text("Final results", timeout=15_000)  # reloaded
+    expect(page.locator(".live-status")).to_have_count(0)
+
+
+def test_checkboxes_stop_at_the_most_a_poll_allows(site: tuple[Any, str], watch: Watch) -> None:
+    from playwright.sync_api import expect
+
+    browser, base = site
+    page = open_page(browser, watch, PHONE)
+    register(page, base, next(people))
+    poll = create_poll(page, base, "Two fruits?", ["Apple", "Pear", "Plum", "Kiwi"], max_choices=2)
+    page.goto(f"{base}/questions/{poll}")
+    apple, pear, plum, kiwi = (page.get_by_label(name) for name in ("Apple", "Pear", "Plum", "Kiwi"))
+    apple.check()
+    expect(plum).to_be_enabled()
+    pear.check()
+    expect(plum).to_be_disabled()
+    expect(kiwi).to_be_disabled()
+    expect(page.get_by_role("group").get_by_role("status")).to_have_text(
+        "You picked 2 choices, the most this poll allows: untick one to pick another."
+    )
+    pear.uncheck()
+    expect(kiwi).to_be_enabled()
+    expect(page.get_by_role("group").get_by_role("status")).to_have_text("")
+    kiwi.check()
+    page.get_by_role("button", name="Vote").click()
+    expect(page.locator(".result.is-mine")).to_have_count(2)

@@ -67,14 +67,22 @@ class QuestionIndex(web.View):
 
 
 async def render_detail(
-    request: web.Request, poll: dict[str, Any], message: str = "", status: int = 200
+    request: web.Request, poll: dict[str, Any], message: str = "", status: int = 200, chosen: list[int] | None = None
 ) -> web.Response:
+    """The poll page; after a refused vote, with its ``message`` and the ``chosen`` choices ticked again."""
     view = await polls.poll_view(request, poll)
     if view.is_open and request[USER] is not None:
         await csrf_token(request)
     share_url = f"{request.url.origin()}/questions/{poll['id']}"
     now = utcnow()
-    context = {"view": view, "poll": poll, "message": message, "now": now, "share_url": share_url}
+    context = {
+        "view": view,
+        "poll": poll,
+        "message": message,
+        "now": now,
+        "share_url": share_url,
+        "chosen": chosen or [],
+    }
     shared = Shared(poll["id"], poll["cache_generation"], polls.seconds_left(poll, now))
     return await render(request, "questions/detail.html", context, status, shared)
 
@@ -89,6 +97,7 @@ class QuestionVote(web.View):
         require_user(self.request)
         poll = await polls.votable_poll(self.request)
         form = await read_form(self.request)
+        choice_ids: list[int] = []
         try:
             choice_ids = polls.parse_choice_ids(form.getall("choice", []))
             await polls.cast_vote(self.request, poll, choice_ids)
@@ -96,7 +105,7 @@ class QuestionVote(web.View):
             if exc.status != 400:
                 raise
             current = await polls.visible_poll(self.request)  # the form again, with today's counts
-            return await render_detail(self.request, current, exc.message, status=400)
+            return await render_detail(self.request, current, exc.message, status=400, chosen=choice_ids)
         raise redirect(self.request, f"/questions/{poll['id']}/results", "vote_counted")
 
 

@@ -45,6 +45,25 @@
     });
   });
 
+  // A poll that allows several choices: once as many are ticked as it allows, the other boxes are
+  // greyed out and a note says why (the server refuses more anyway).
+  document.querySelectorAll("fieldset[data-max-choices]").forEach(function (fieldset) {
+    var most = Number(fieldset.getAttribute("data-max-choices"));
+    var boxes = fieldset.querySelectorAll('input[type="checkbox"]');
+    var note = fieldset.querySelector("[data-limit-reached]");
+    var update = function () {
+      var ticked = fieldset.querySelectorAll('input[type="checkbox"]:checked').length;
+      boxes.forEach(function (box) {
+        box.disabled = ticked >= most && !box.checked;
+      });
+      if (note) {
+        note.textContent = ticked >= most ? note.getAttribute("data-limit-reached") : "";
+      }
+    };
+    fieldset.addEventListener("change", update);
+    update();
+  });
+
   // "More choices" submits the form for more boxes without JavaScript; here it appends one box at
   // once, up to the 20 a poll may have.
   var MAX_CHOICES = 20;
