@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +47,8 @@ def serve(database: Path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(f"{base}/hello", process)
+        # Keep reading what it logs (a line per request): a full pipe would stop it mid-request.
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # type: ignore[union-attr]
         yield base
     finally:
         process.send_signal(signal.SIGTERM)
