@@ -159,6 +159,40 @@ async def test_a_refused_vote_keeps_the_ticks(client: Any) -> None:
     assert await votes_of(client, qid) == [0, 0, 0, 0]
 
 
+async def test_refused_forms_name_the_error_in_the_title_and_lead_to_it(client: Any) -> None:
+    qid = await make_question(client.app[DB], "Tea & coffee?")
+    failed_login = await client.post("/login", data={"csrf_token": await form_token(client, "/login"), "account": "x"})
+    failed_register = await client.post("/register", data={"csrf_token": await form_token(client, "/register")})
+    await logged_in(client)
+    failed_poll = await create_form(client, question_text="")
+    failed_vote = await vote(client, qid)
+    chinese_vote = await client.post(
+        f"/questions/{qid}/vote",
+        data={"csrf_token": await form_token(client, f"/questions/{qid}")},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    titles = (
+        "Error: Log in",
+        "Error: Register",
+        "Error: New poll",
+        "Error: Tea &amp; coffee?",
+        "错误：Tea &amp; coffee?",  # noqa: RUF001 - the Chinese colon
+    )
+    for response, title in zip(
+        (failed_login, failed_register, failed_poll, failed_vote, chinese_vote), titles, strict=True
+    ):
+        assert response.status == 400
+        html = await response.text()
+        assert f"<title>{title} · vote</title>" in html
+        assert re.search(r'<a class="skip-link" href="#error-summary">', html)  # without JavaScript too
+        assert html.count('id="error-summary" role="alert" tabindex="-1"') == 1
+    html = await failed_vote.text()
+    assert '<fieldset aria-describedby="error-summary">' in html  # the message describes the choices
+    assert html.count('name="choice"') == html.count('aria-invalid="true"') == 2
+    fine = await (await client.get(f"/questions/{qid}")).text()
+    assert "<title>Tea &amp; coffee? · vote</title>" in fine and 'href="#main"' in fine and "aria-invalid" not in fine
+
+
 async def test_garbage_choice_values_are_400(client: Any) -> None:
     qid = await make_question(client.app[DB])
     await logged_in(client)

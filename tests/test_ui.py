@@ -173,3 +173,38 @@ def test_checkboxes_stop_at_the_most_a_poll_allows(site: tuple[Any, str], watch:
     kiwi.check()
     page.get_by_role("button", name="Vote").click()
     expect(page.locator(".result.is-mine")).to_have_count(2)
+
+
+def test_a_refused_form_leads_to_its_error(site: tuple[Any, str], watch: Watch) -> None:
+    from playwright.sync_api import expect
+
+    browser, base = site
+    page = open_page(browser, watch, PHONE)
+    page.goto(f"{base}/login")
+    link = page.get_by_role("link", name="Create an account")
+    assert link.evaluate("a => getComputedStyle(a).textDecorationLine") == "underline"  # a link, not by colour alone
+    page.get_by_label("Email or mobile number").fill("nobody@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_label("Password").press("Enter")
+    expect(page).to_have_title("Error: Log in · vote")
+    expect(page.get_by_role("alert")).to_be_focused()  # read first
+    expect(page.get_by_role("alert")).to_have_text("The account or password is incorrect.")
+
+    register(page, base, next(people))
+    poll = create_poll(page, base, "Lunch at noon?", ["Yes", "No"])
+    page.goto(f"{base}/questions/{poll}")
+    page.get_by_role("button", name="Vote").click()
+    expect(page.get_by_role("alert")).to_be_focused()
+    choices = page.get_by_role("group", name="Pick one choice")
+    expect(choices).to_have_accessible_description("You didn't select a choice.")
+    expect(page.get_by_role("radio", name="Yes")).to_have_attribute("aria-invalid", "true")
+
+    # Without JavaScript the focus cannot move; the title says it, and the skip link leads there.
+    still = open_page(browser, watch, PHONE, java_script_enabled=False)
+    still.goto(f"{base}/login")
+    still.get_by_label("Password").press("Enter")
+    expect(still).to_have_title("Error: Log in · vote")
+    still.keyboard.press("Tab")
+    expect(still.get_by_role("link", name="Skip to the error")).to_be_focused()
+    still.keyboard.press("Enter")
+    expect(still.get_by_role("alert")).to_be_focused()

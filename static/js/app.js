@@ -2,6 +2,12 @@
 (function () {
   "use strict";
 
+  // After a refused form the focus starts on what went wrong, so a screen reader reads it first.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) {
+    summary.focus();
+  }
+
   // Controls that need JavaScript (copy, add a choice, dismiss) stay hidden without it.
   document.querySelectorAll("[data-js-only]").forEach(function (node) {
     node.hidden = false;
