@@ -79,7 +79,7 @@ def main() -> None:
         owner.fill("#question_text", QUESTION)
         for index, text in enumerate(CHOICES, start=1):
             owner.fill(f"#choice{index}", text)
-        owner.click(".poll-form button[type=submit]")
+        owner.click(".poll-form .form-actions button[type=submit]")
         owner.wait_for_url(f"{base}/questions/*")
         poll_url = owner.url
         for n, choice in enumerate(VOTES, start=1):
