@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 9000
 
-.PHONY: run test lint format clean stack-up stack-down stack-restart cluster-up cluster-down cluster-status cluster-clean bench i18n-extract i18n-update i18n-compile screenshots
+.PHONY: run test lint format clean stack-up stack-down stack-restart cluster-up cluster-down cluster-status cluster-clean bench lighthouse i18n-extract i18n-update i18n-compile screenshots
 
 $(RUN_STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,13 @@ bench: $(STAMP)
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx)
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/stack_bench.py $(BENCH_ARGS)
+
+# Lighthouse (mobile) on every public page of the embedded default, scores and first-load weights into
+# docs/performance.md (LIGHTHOUSE_ARGS="--runs 1 --only poll"). npm's lighthouse (bench/lighthouse/,
+# pinned by its package-lock.json) with Debian's chromium; a few minutes, so not part of `make bench`.
+lighthouse: $(STAMP)
+	test -d bench/lighthouse/node_modules/lighthouse || (cd bench/lighthouse && npm ci --no-audit --no-fund)
+	$(BIN)/python bench/lighthouse.py $(LIGHTHOUSE_ARGS)
 
 # Translations (docs/ui.md): extract the texts into translations/messages.pot, merge them into each
 # language's .po (then translate the new ones), compile the .mo files the app loads. Both .po and .mo

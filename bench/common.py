@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -37,3 +38,16 @@ def cpu_seconds(process_ids: list[str]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def write_section(doc: Path, name: str, text: str) -> None:
+    """Puts ``text`` between ``doc``'s markers <!-- name:start --> and <!-- name:end -->, replacing
+    what was there (appended with its markers the first time)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    content = doc.read_text()
+    block = f"{start}\n{text}\n{end}"
+    if start in content:
+        content = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, content, flags=re.S)
+    else:
+        content = content.rstrip("\n") + "\n\n" + block + "\n"
+    doc.write_text(content)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gettext
+import re
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,22 @@ async def test_vote_states_and_error_pages_in_chinese(client: Any) -> None:
     assert '共 <span class="results-total">0</span> <span class="results-total-unit">票</span>' in results
     not_found = await client.get("/no/such/page", headers=ZH)
     assert not_found.status == 404 and "页面不存在" in await not_found.text()
+
+
+async def test_every_public_page_describes_itself_in_its_language(client: Any) -> None:
+    qid = await make_question(client.app[DB], "Tea or coffee?", ("tea", "coffee"))
+    paths = ("/", f"/questions/{qid}", f"/questions/{qid}/results", "/login", "/register", "/no/such/page")
+    seen = set()
+    for path in paths:
+        english = await (await client.get(path)).text()
+        chinese = await (await client.get(path, headers=ZH)).text()
+        described = [re.findall(r'<meta name="description" content="([^"]+)">', html) for html in (english, chinese)]
+        assert all(len(found) == 1 for found in described), path
+        (text,), (chinese_text,) = described
+        assert re.search("[\u4e00-\u9fff]", chinese_text) and not re.search("[\u4e00-\u9fff]", text), path
+        seen.add(text)
+    assert len(seen) == len(paths)  # each page says what it is
+    assert "Tea or coffee?" in " ".join(seen)
 
 
 async def test_concurrent_requests_keep_their_own_language(client: Any) -> None:

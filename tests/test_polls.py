@@ -266,6 +266,55 @@ async def test_too_many_choices_is_400_and_multi_choice_counts_each(client: Any)
     assert await votes_of(client, qid) == [1, 0, 1]
 
 
+async def test_a_refused_vote_keeps_the_ticks(client: Any) -> None:
+    db = client.app[DB]
+    qid = await make_question(db, "Pick two?", ("a", "b", "c", "d"))
+    await db.execute("UPDATE question SET max_choices = 2 WHERE id = %s", (qid,))
+    await logged_in(client)
+    a, b, c, d = await choice_ids(client, qid)
+    refused = await vote(client, qid, a, b, d)
+    assert refused.status == 400
+    html = await refused.text()
+    assert "You selected more choices than this poll allows." in html
+    ticked = re.findall(r'type="checkbox" name="choice" id="choice\d" value="(\d+)"( checked)?[^>]*>', html)
+    assert ticked == [(str(a), " checked"), (str(b), " checked"), (str(c), ""), (str(d), " checked")]
+    assert await votes_of(client, qid) == [0, 0, 0, 0]
+
+
+async def test_refused_forms_name_the_error_in_the_title_and_lead_to_it(client: Any) -> None:
+    qid = await make_question(client.app[DB], "Tea & coffee?")
+    failed_login = await client.post("/login", data={"csrf_token": await form_token(client, "/login"), "account": "x"})
+    failed_register = await client.post("/register", data={"csrf_token": await form_token(client, "/register")})
+    await logged_in(client)
+    failed_poll = await create_form(client, question_text="")
+    failed_vote = await vote(client, qid)
+    chinese_vote = await client.post(
+        f"/questions/{qid}/vote",
+        data={"csrf_token": await form_token(client, f"/questions/{qid}")},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    titles = (
+        "Error: Log in",
+        "Error: Register",
+        "Error: New poll",
+        "Error: Tea &amp; coffee?",
+        "错误：Tea &amp; coffee?",  # noqa: RUF001 - the Chinese colon
+    )
+    for response, title in zip(
+        (failed_login, failed_register, failed_poll, failed_vote, chinese_vote), titles, strict=True
+    ):
+        assert response.status == 400
+        html = await response.text()
+        assert f"<title>{title} · vote</title>" in html
+        assert re.search(r'<a class="skip-link" href="#error-summary">', html)  # without JavaScript too
+        assert html.count('id="error-summary" role="alert" tabindex="-1"') == 1
+    html = await failed_vote.text()
+    assert '<fieldset aria-describedby="error-summary">' in html  # the message describes the choices
+    assert html.count('name="choice"') == html.count('aria-invalid="true"') == 2
+    fine = await (await client.get(f"/questions/{qid}")).text()
+    assert "<title>Tea &amp; coffee? · vote</title>" in fine and 'href="#main"' in fine and "aria-invalid" not in fine
+
+
 async def test_garbage_choice_values_are_400(client: Any) -> None:
     qid = await make_question(client.app[DB])
     await logged_in(client)
@@ -295,6 +344,36 @@ async def test_create_poll_by_form(client: Any) -> None:
     page = await (await client.get(f"/questions/{qid}")).text()
     assert "Tea or coffee?" in page and 'type="radio"' in page
     assert len(await choice_ids(client, qid)) == 2  # blank boxes were ignored
+
+
+@pytest.mark.parametrize("editing", [False, True])
+async def test_more_choices_without_javascript_keeps_the_texts_and_adds_boxes(client: Any, editing: bool) -> None:
+    await logged_in(client)
+    path = "/questions/new"
+    if editing:
+        created = await create_form(client, question_text="Typo?")
+        path = created.headers["Location"] + "/edit"
+    data = [("csrf_token", await form_token(client, path)), ("question_text", "Lunch?"), ("max_choices", "2")]
+    data += [("choice", text) for text in ("Soup", "", "Noodles", "Rice")]
+    response = await client.post(path, data=[*data, ("add_choice", "1")], allow_redirects=False)
+    assert response.status == 200
+    html = await response.text()
+    boxes = re.findall(r'<input class="input" id="choice(\d+)" name="choice" maxlength="200" value="([^"]*)"', html)
+    assert [text for _, text in boxes] == ["Soup", "Noodles", "Rice"] + [""] * 5  # four more than were sent
+    assert 'id="choice4" name="choice" maxlength="200" value="" autofocus' in html  # the first new box
+    assert 'value="Lunch?"' in html and 'name="max_choices" type="number" value="2"' in html
+    assert "could not be saved" not in html and "field-error" not in html
+    texts = [row["question_text"] for row in await client.app[DB].fetch_all("SELECT question_text FROM question")]
+    assert texts == (["Typo?"] if editing else [])  # nothing was saved
+
+
+async def test_more_choices_stops_at_twenty_boxes(client: Any) -> None:
+    await logged_in(client)
+    data = [("csrf_token", await form_token(client, "/questions/new")), ("add_choice", "1")]
+    data += [("choice", f"c{n}") for n in range(18)]
+    html = await (await client.post("/questions/new", data=data)).text()
+    assert html.count('name="choice"') == 20
+    assert 'name="add_choice"' not in html
 
 
 @pytest.mark.parametrize(
@@ -441,6 +520,23 @@ async def test_results_page_shows_counts_percentages_and_total(client: Any) -> N
     assert "<progress" in html  # bars readable without JavaScript
     assert '<noscript><meta http-equiv="refresh" content="30"></noscript>' in html  # refreshes without it
     assert re.search(r'<script src="/static/js/live.js\?v=[^"]+" defer></script>', html)
+
+
+async def test_results_of_a_closed_poll_are_final_not_live(client: Any) -> None:
+    db = client.app[DB]
+    closing = await make_question(db, "Closing soon?", closes_in=timedelta(hours=1), votes=(1, 0))
+    closed = await make_question(db, "Closed?", closes_in=-timedelta(minutes=1), votes=(2, 1))
+    live = await (await client.get(f"/questions/{closing}/results")).text()
+    assert "js/live.js" in live and "updates by itself" in live and ">Live<" in live
+    closes_at = (await question.get_with_choices(db, closing))["closes_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f'data-closes-at="{closes_at}"' in live  # live.js comes again when it closes by itself
+    final = await client.get(f"/questions/{closed}/results")
+    assert final.status == 200
+    html = await final.text()
+    assert "Final results" in html and "these are its final results" in html
+    assert re.findall(r'class="result-votes">(\d+)<', html) == ["2", "1"]
+    for live_only in ("js/live.js", 'http-equiv="refresh"', ">Live<", "live-status", "updates by itself"):
+        assert live_only not in html, live_only
 
 
 async def test_results_hidden_until_vote_or_close(client: Any) -> None:

@@ -148,11 +148,15 @@ async def test_pages_static_files_and_websocket_through_nginx(stack: RunningStac
             assert response.status == 200
             assert response.headers["X-Frame-Options"] == "DENY"
             html = await response.text()
-        css = html.split('href="')[1].split('"')[0]
-        async with session.get(stack.url + css) as response:
+        css = html.split('<link rel="stylesheet" href="')[1].split('"')[0]
+        async with session.get(stack.url + css, headers={"Accept-Encoding": "gzip"}) as response:
             assert response.status == 200
             assert response.headers["Server"].startswith("nginx")  # served from disk, not by the app
             assert "immutable" in response.headers["Cache-Control"]
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert "--brand" in await response.text()
+        async with session.get(f"{stack.url}/", headers={"Accept-Encoding": "gzip"}) as response:
+            assert response.headers["Content-Encoding"] == "gzip"  # pages too, compressed by nginx
         async with session.post(
             f"{stack.url}/api/v1/register", data=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"}
         ) as response:

@@ -30,6 +30,7 @@ PICKED_MAX_AGE = 30 * 60
 # Refused votes answered with the poll's page and the reason (the others: the error page).
 SHOWN_ON_POLL = frozenset({400, 403, 409})
 SEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+MORE_BOXES = 4  # empty choice boxes "More choices" adds without JavaScript (with it, one per click)
 
 
 class QuestionIndex(web.View):
@@ -63,18 +64,26 @@ class QuestionIndex(web.View):
 
 
 async def render_detail(
-    request: web.Request, poll: dict[str, Any], message: str = "", status: int = 200
+    request: web.Request, poll: dict[str, Any], message: str = "", status: int = 200, chosen: list[int] | None = None
 ) -> web.Response:
+    """The poll page; after a refused vote, with its ``message`` and the ``chosen`` choices ticked again."""
     view = await polls.poll_view(request, poll)
     if view.is_open and request[USER] is not None:
         await csrf_token(request)
     share_url = f"{request.url.origin()}/questions/{poll['id']}"
     now = utcnow()
-    picked = polls.picked_choices(poll, picked_before_login(request))
-    context = {"view": view, "poll": poll, "message": message, "now": now, "share_url": share_url, "picked": picked}
+    from_login = polls.picked_choices(poll, picked_before_login(request))
+    context = {
+        "view": view,
+        "poll": poll,
+        "message": message,
+        "now": now,
+        "share_url": share_url,
+        "picked": chosen if chosen is not None else from_login,
+    }
     shared = Shared(poll["id"], poll["cache_generation"], polls.seconds_left(poll, now))
     response = await render(request, "questions/detail.html", context, status, shared)
-    if picked:
+    if from_login:
         response.del_cookie(PICKED_COOKIE, path=f"/questions/{poll['id']}")  # ticked once
     return response
 
@@ -101,6 +110,7 @@ class QuestionVote(web.View):
         form = await read_form(self.request)
         if self.request[USER] is None:
             raise self._to_login(poll, polls.picked_choices(poll, form.getall("choice", [])))
+        choice_ids: list[int] = []
         try:
             choice_ids = polls.parse_choice_ids(form.getall("choice", []), "choice")
             await polls.cast_vote(self.request, poll, choice_ids)
@@ -108,7 +118,7 @@ class QuestionVote(web.View):
             if exc.status not in SHOWN_ON_POLL:
                 raise
             current = await polls.visible_poll(self.request)  # the page again, with today's counts
-            return await render_detail(self.request, current, exc.message, status=exc.status)
+            return await render_detail(self.request, current, exc.message, status=exc.status, chosen=choice_ids)
         raise redirect(self.request, f"/questions/{poll['id']}/results", "vote_counted")
 
     def _to_login(self, poll: dict[str, Any], picked: list[int]) -> web.HTTPFound:
@@ -148,10 +158,12 @@ class QuestionResultsCsv(web.View):
         return csv_response(f"question-{poll['id']}-results.csv", ("choice", "votes", "percent"), rows)
 
 
-def poll_form_values(source: Any, choices: list[str]) -> dict[str, Any]:
-    """What the create/edit form shows: ``choices`` and empty boxes, at least four and one spare."""
-    boxes = min(polls.MAX_CHOICES, max(4, len(choices) + 1))
+def poll_form_values(source: Any, choices: list[str], boxes: int = 0, focus: int = 0) -> dict[str, Any]:
+    """What the create/edit form shows: ``choices`` and empty boxes, at least four (or ``boxes``) and
+    one spare; ``focus`` numbers the box that takes the focus, from 1 (0: none)."""
+    boxes = min(polls.MAX_CHOICES, max(4, len(choices) + 1, boxes))
     return {
+        "focus": focus,
         "question_text": source.get("question_text", ""),
         "choices": choices + [""] * max(0, boxes - len(choices)),
         "pub_date": source.get("pub_date", ""),
@@ -177,15 +189,21 @@ async def render_poll_form(
         "form_zone": zone,
         "errors": errors or {},
         "visibilities": polls.VISIBILITIES,
+        "choice_limit": polls.MAX_CHOICES,
     }
     return await render(request, "questions/form.html", context, status)
 
 
 async def read_poll_form(request: web.Request, action: str) -> tuple[polls.PollFields | None, web.Response | None]:
-    """The submitted poll's checked fields, or the form shown again with its errors (400)."""
+    """The submitted poll's checked fields, or the form shown again: with its errors (400), or with
+    more empty choice boxes when "More choices" was pressed (how it works without JavaScript)."""
     form = await read_form(request)
-    choices = form.getall("choice", [])
+    choices = [str(item) for item in form.getall("choice", [])]
     zone = timezones.form_zone(request, form)
+    if "add_choice" in form:
+        texts = [text for text in choices if text.strip()]
+        values = poll_form_values(form, texts, boxes=len(choices) + MORE_BOXES, focus=len(texts) + 1)
+        return None, await render_poll_form(request, action, values, zone)
     try:
         return polls.check_poll(form, choices, utcnow(), zone), None
     except AppError as exc:

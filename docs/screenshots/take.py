@@ -39,7 +39,7 @@ def log_in(page: Any, base: str, account: str, password: str) -> None:
     page.goto(f"{base}/login")
     page.fill("#account", account)
     page.fill("#password", password)
-    page.click("form.uk-form-stacked button[type=submit]")
+    page.click(".auth-form button[type=submit]")
     page.wait_for_url(f"{base}/")
 
 
@@ -50,7 +50,7 @@ def register_and_vote(browser: Any, base: str, poll_url: str, n: int, choice: in
     page.fill("#email", f"voter{n}@example.com")
     page.fill("#phone", f"1370000{n:04d}")
     page.fill("#password", "screenshots only")
-    page.click("form.uk-form-stacked button[type=submit]")
+    page.click(".auth-form button[type=submit]")
     page.wait_for_url(f"{base}/")
     page.goto(poll_url)
     page.check(f"#choice{choice + 1}")
@@ -61,7 +61,7 @@ def register_and_vote(browser: Any, base: str, poll_url: str, n: int, choice: in
 
 def shoot(page: Any, name: str) -> None:
     page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(300)  # icons and the bars' easing settle
+    page.wait_for_timeout(300)  # the bars' easing settles
     path = HERE / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     if shutil.which("pngquant"):
@@ -79,7 +79,7 @@ def main() -> None:
         owner.fill("#question_text", QUESTION)
         for index, text in enumerate(CHOICES, start=1):
             owner.fill(f"#choice{index}", text)
-        owner.click(".poll-form button[type=submit]")
+        owner.click(".poll-form .form-actions button[type=submit]")
         owner.wait_for_url(f"{base}/questions/*")
         poll_url = owner.url
         for n, choice in enumerate(VOTES, start=1):

@@ -23,6 +23,12 @@
     });
   }
 
+  // After a refused form the focus starts on what went wrong, so a screen reader reads it first.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) {
+    summary.focus();
+  }
+
   // Controls that need JavaScript (copy, add a choice, dismiss) stay hidden without it.
   document.querySelectorAll("[data-js-only]").forEach(function (node) {
     node.hidden = false;
@@ -50,6 +56,13 @@
     });
   });
 
+  // Dismiss a message.
+  document.querySelectorAll("[data-dismiss]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      button.parentNode.remove();
+    });
+  });
+
   // Ask before closing or deleting: the question is rendered, translated, into data-confirm.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
@@ -59,7 +72,27 @@
     });
   });
 
-  // "Add a choice" appends one more box, up to the 20 a poll may have.
+  // A poll that allows several choices: once as many are ticked as it allows, the other boxes are
+  // greyed out and a note says why (the server refuses more anyway).
+  document.querySelectorAll("fieldset[data-max-choices]").forEach(function (fieldset) {
+    var most = Number(fieldset.getAttribute("data-max-choices"));
+    var boxes = fieldset.querySelectorAll('input[type="checkbox"]');
+    var note = fieldset.querySelector("[data-limit-reached]");
+    var update = function () {
+      var ticked = fieldset.querySelectorAll('input[type="checkbox"]:checked').length;
+      boxes.forEach(function (box) {
+        box.disabled = ticked >= most && !box.checked;
+      });
+      if (note) {
+        note.textContent = ticked >= most ? note.getAttribute("data-limit-reached") : "";
+      }
+    };
+    fieldset.addEventListener("change", update);
+    update();
+  });
+
+  // "More choices" submits the form for more boxes without JavaScript; here it appends one box at
+  // once, up to the 20 a poll may have.
   var MAX_CHOICES = 20;
   document.querySelectorAll("[data-add-choice]").forEach(function (button) {
     var fieldset = button.closest("fieldset");
@@ -68,23 +101,20 @@
       return;
     }
     var labelText = fieldset.getAttribute("data-choice-label") || "{n}";
-    var update = function () {
-      button.hidden = list.children.length >= MAX_CHOICES;
-    };
-    button.addEventListener("click", function () {
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
       var number = list.children.length + 1;
       var item = list.lastElementChild.cloneNode(true);
       var label = item.querySelector("label");
       var input = item.querySelector("input");
-      var text = labelText.replace("{n}", String(number));
       label.setAttribute("for", "choice" + number);
-      label.textContent = text;
+      label.textContent = labelText.replace("{n}", String(number));
       input.id = "choice" + number;
       input.value = "";
+      input.removeAttribute("autofocus");
       list.appendChild(item);
       input.focus();
-      update();
+      button.hidden = list.children.length >= MAX_CHOICES;
     });
-    update();
   });
 })();

@@ -1,5 +1,6 @@
-// Keeps a results page current: the server pushes the results over a WebSocket after every vote,
-// and the bars glide to their new length. Without JavaScript the page refreshes itself (noscript).
+// Keeps an open poll's results page current: the server pushes the results over a WebSocket after
+// every vote, and the bars glide to their new length. Without JavaScript the page refreshes itself
+// (noscript). A closed poll's page does not load this script: its results are final.
 // Words come from data attributes the template rendered in the page's language.
 (function () {
   "use strict";
@@ -112,5 +113,17 @@
   window.addEventListener("beforeunload", function () {
     leaving = true;
   });
+
+  // A poll that closes by itself: once it has, the page comes again to show its final results (spread
+  // over a few seconds, so that a hall full of phones does not ask at once). The server renders no
+  // live page for a closed poll, so this page stops listening then.
+  var closesIn = Date.parse(list.getAttribute("data-closes-at") || "") - Date.now();
+  var LONGEST_TIMER = 2147483647; // setTimeout fires at once beyond this (~24 days)
+  if (closesIn + 5000 < LONGEST_TIMER) {
+    window.setTimeout(function () {
+      window.location.reload();
+    }, Math.max(0, closesIn) + 1000 + Math.random() * 4000);
+  }
+
   connect();
 })();

@@ -1,0 +1,184 @@
+"""axe-core's accessibility rules on every page and state, in Chromium, under the real
+Content-Security-Policy: at phone and desktop widths, in English and in Chinese, zero violations.
+
+axe comes from PyPI's axe-playwright-python (its bundled axe.min.js; only the file is used). The page
+loads it from its own origin, /__axe.js, which this test's browser answers itself (Playwright's
+route): the app's CSP (script-src 'self') stays exactly as served. Uses tests/test_e2e.py's harness:
+skipped with the reason when Chromium is missing, a failure instead when CI=true or
+VOTE_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_cli import run
+from tests.test_e2e import PASSWORD, Watch, chromium, serve
+from tests.test_ui import DESKTOP, PHONE, create_poll
+
+AXE_URL = "/__axe.js"
+ADMIN = "admin@example.com"
+people = itertools.count(100)
+
+
+def axe_source() -> str:
+    try:
+        import axe_playwright_python
+    except ImportError:
+        pytest.fail("axe-playwright-python is not installed (pip install -r requirements-dev.txt)")
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
+
+
+@dataclass
+class Site:
+    browser: Any
+    base: str
+    axe: str
+    polls: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A server with an administrator who owns three polls: open, closed, and results hidden."""
+    database = tmp_path_factory.mktemp("a11y") / "a11y.sqlite3"
+    with chromium() as browser, serve(database) as base:
+        env = {
+            "VOTE_DATABASE_URL": f"sqlite:///{database}",
+            "VOTE_SECRET_KEY": "e2e",
+            "VOTE_REDIS_URL": "",
+            "VOTE_SUPERUSER_PASSWORD": PASSWORD,
+        }
+        made = run("createsuperuser", "--name", "Admin", "--email", ADMIN, "--phone", "13800000000", env=env)
+        assert made.returncode == 0, made.stderr
+        page = browser.new_page()
+        log_in(page, base, ADMIN)
+        polls = {
+            "open": create_poll(page, base, "Which day for the team lunch?", ["Monday", "Friday"]),
+            "closed": create_poll(page, base, "Closed already?", ["Yes", "No"]),
+            "hidden": create_poll(page, base, "Secret until the end?", ["A", "B"], results_visibility="after_close"),
+        }
+        token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        closed = page.request.post(f"{base}/api/v1/questions/{polls['closed']}/close", headers={"X-CSRF-Token": token})
+        assert closed.ok, closed.text()
+        page.close()
+        yield Site(browser, base, axe_source(), polls)
+
+
+def log_in(page: Any, base: str, account: str) -> None:
+    page.goto(f"{base}/login")
+    page.locator("#account").fill(account)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#password").press("Enter")
+    page.wait_for_url(f"{base}/")
+
+
+def violations(page: Any, site: Site) -> list[str]:
+    """axe's findings on the page as it is now, one line per rule and element."""
+    page.add_script_tag(url=site.base + AXE_URL)
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .flatMap(rule => rule.nodes.map(node => `${rule.id} (${rule.impact}): ${node.target.join(" ")}`))"""
+    )
+    return [f"{page.url}: {line}" for line in found]
+
+
+def submit(element: str) -> Step:
+    """Sends the form this element is in (Enter in a field, or a click on a button)."""
+
+    def press(page: Any, site: Site) -> None:
+        found = page.locator(element)
+        if found.evaluate("node => node.tagName") == "BUTTON":
+            found.click()
+        else:
+            found.press("Enter")
+        page.wait_for_load_state()
+
+    return press
+
+
+# Each state: a name and what brings the page there (after the previous state, same person).
+Step = Callable[[Any, Site], None]
+
+
+def go(path: str) -> Step:
+    return lambda page, site: page.goto(site.base + path.format(**site.polls))
+
+
+def visitor_states() -> list[tuple[str, Step]]:
+    return [
+        ("polls", go("/")),
+        ("a poll, anonymous", go("/questions/{open}")),
+        ("live results", go("/questions/{open}/results")),
+        ("final results", go("/questions/{closed}/results")),
+        ("hidden results", go("/questions/{hidden}/results")),
+        ("404", go("/no/such/page")),
+        ("log in", go("/login")),
+        ("log in refused", submit("#account")),
+        ("register", go("/register")),
+        ("register refused", submit("#name")),
+    ]
+
+
+def voter_states() -> list[tuple[str, Step]]:
+    def welcome(page: Any, site: Site) -> None:
+        n = next(people)
+        page.goto(f"{site.base}/register")
+        for field, value in (("name", f"Person {n}"), ("email", f"a11y{n}@example.com"), ("phone", f"1350000{n:04d}")):
+            page.locator(f"#{field}").fill(value)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("#password").press("Enter")
+        page.wait_for_url(f"{site.base}/")
+
+    def tick_the_limit(page: Any, site: Site) -> None:
+        poll = create_poll(page, site.base, "Two fruits?", ["Apple", "Pear", "Plum"], max_choices=2)
+        page.goto(f"{site.base}/questions/{poll}")  # the owner's tools too
+        page.locator("#choice1").check()
+        page.locator("#choice2").check()
+
+    def vote(page: Any, site: Site) -> None:
+        page.locator("#choice2").check()
+        submit(".vote-form button[type=submit]")(page, site)
+
+    return [
+        ("welcome", welcome),
+        ("new poll", go("/questions/new")),
+        ("new poll refused", submit("#question_text")),
+        ("vote form", go("/questions/{open}")),
+        ("vote refused", submit(".vote-form button[type=submit]")),
+        ("vote counted", vote),
+        ("already voted", go("/questions/{open}")),
+        ("closed poll", go("/questions/{closed}")),
+        ("limit ticked", tick_the_limit),
+        ("me", go("/me")),
+    ]
+
+
+def admin_states() -> list[tuple[str, Step]]:
+    return [("log in", lambda page, site: log_in(page, site.base, ADMIN)), ("admin", go("/admin"))]
+
+
+@pytest.mark.parametrize(
+    ("device", "locale"),
+    [(PHONE, "en-US"), (DESKTOP, "en-US"), (PHONE, "zh-CN"), (DESKTOP, "zh-CN")],
+    ids=["phone-en", "desktop-en", "phone-zh", "desktop-zh"],
+)
+def test_every_page_passes_axe(site: Site, device: dict[str, Any], locale: str) -> None:
+    watch = Watch()
+    found: list[str] = []
+    for person in (visitor_states(), voter_states(), admin_states()):
+        context = site.browser.new_context(**device, locale=locale)
+        context.route(site.base + AXE_URL, lambda route: route.fulfill(body=site.axe, content_type="text/javascript"))
+        page = watch.attach(context.new_page())
+        for name, step in person:
+            step(page, site)
+            assert page.locator("html").get_attribute("lang") == ("zh-Hans" if locale == "zh-CN" else "en"), name
+            found += violations(page, site)
+        context.close()
+    assert found == []
+    assert watch.problems == []  # axe came in through the CSP without a refusal
