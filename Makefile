@@ -37,9 +37,11 @@ stack-down: $(STAMP)
 stack-restart: $(STAMP)
 	$(BIN)/python deploy/stack.py restart
 
-# The stack under wrk, results into docs/performance.md (BENCH_ARGS="--only vote --no-docs", ...).
+# The tally of 100,000 ranked and score ballots, then the stack under wrk; results into
+# docs/performance.md (BENCH_ARGS="--only vote --no-docs", ... for the stack).
 # wrk and nginx are Debian's packages, installed when missing; matplotlib and py-spy from PyPI.
 bench: $(STAMP)
+	$(BIN)/python bench/tally_bench.py
 	@(command -v wrk && { command -v nginx || test -x /usr/sbin/nginx; }) >/dev/null || \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx)
 	$(BIN)/pip install --quiet -r bench/requirements.txt

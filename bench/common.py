@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -37,3 +38,14 @@ def cpu_seconds(process_ids: list[str]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def write_marked(path: Path, start: str, end: str, block: str) -> None:
+    """Put ``block`` between the lines ``start`` and ``end`` of ``path``, or at its end the first time."""
+    text = path.read_text()
+    marked = f"{start}\n{block}\n{end}"
+    if start in text:
+        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: marked, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + marked + "\n"
+    path.write_text(text)

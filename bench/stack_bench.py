@@ -41,7 +41,7 @@ from yarl import URL
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import cpu_seconds, pids  # noqa: E402
+from common import cpu_seconds, pids, write_marked  # noqa: E402
 
 from models.passwords import hash_password  # noqa: E402
 
@@ -57,7 +57,7 @@ PASSWORD = "bench-password-2026"
 DOCS = ROOT / "docs" / "performance.md"
 CHART = ROOT / "docs" / "performance-stack.png"
 PROFILES = ROOT / "var" / "profiles"
-MARK_START, MARK_END = "<!-- stack-bench:start -->", "<!-- stack-bench:end -->"
+MARKS = "<!-- stack-bench:start -->", "<!-- stack-bench:end -->"
 
 
 @dataclass
@@ -436,16 +436,6 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def write_docs(report: str) -> None:
-    text = DOCS.read_text()
-    block = f"{MARK_START}\n{report}\n{MARK_END}"
-    if MARK_START in text:
-        text = re.sub(re.escape(MARK_START) + r".*?" + re.escape(MARK_END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOCS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -530,7 +520,7 @@ def main() -> None:
     print(report)
     if not args.no_docs:
         chart(outcomes, hello.rps)
-        write_docs(report + "\n\n![requests/s by scenario](performance-stack.png)")
+        write_marked(DOCS, *MARKS, report + "\n\n![requests/s by scenario](performance-stack.png)")
 
 
 if __name__ == "__main__":
