@@ -247,8 +247,8 @@ def strongest_paths(d: Matrix) -> Matrix:
                 continue
             row = p[i]
             for j in range(n):
-                if j != i and j != k and min(to_k, through[j]) > row[j]:
-                    row[j] = min(to_k, through[j])
+                if j != i and j != k:
+                    row[j] = max(row[j], min(to_k, through[j]))
     return p
 
 
