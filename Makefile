@@ -50,21 +50,23 @@ stack-restart: $(RUN_STAMP)
 # Redis primary + replica + three Sentinels; the app on 127.0.0.1:$(CLUSTER_PORT or 8018). Installs
 # the Debian packages it lacks. cluster-down keeps the data in var/cluster/, cluster-clean removes it.
 # See docs/deploy.md.
-cluster-up: $(STAMP)
+cluster-up: $(RUN_STAMP)
 	$(BIN)/python deploy/cluster.py up
 
-cluster-down: $(STAMP)
+cluster-down: $(RUN_STAMP)
 	$(BIN)/python deploy/cluster.py down
 
-cluster-status: $(STAMP)
+cluster-status: $(RUN_STAMP)
 	$(BIN)/python deploy/cluster.py status
 
-cluster-clean: $(STAMP)
+cluster-clean: $(RUN_STAMP)
 	$(BIN)/python deploy/cluster.py clean
 
-# The stack under wrk, results into docs/performance.md (BENCH_ARGS="--only vote --no-docs", ...).
+# The tally of 100,000 ranked and score ballots, then the stack under wrk; results into
+# docs/performance.md (BENCH_ARGS="--only vote --no-docs", ... for the stack).
 # wrk and nginx are Debian's packages, installed when missing; matplotlib and py-spy from PyPI.
 bench: $(STAMP)
+	$(BIN)/python bench/tally_bench.py
 	@(command -v wrk && { command -v nginx || test -x /usr/sbin/nginx; }) >/dev/null || \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx)
 	$(BIN)/pip install --quiet -r bench/requirements.txt

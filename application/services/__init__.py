@@ -1,0 +1,1 @@
+"""The rules of the product; they never see a request."""
