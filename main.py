@@ -25,6 +25,12 @@ from models.db import Database, DatabaseUnavailable, open_database
 
 log = logging.getLogger("vote")
 
+# Connections the kernel queues before the app accepts them (aiohttp's default is 128). A hall
+# told to scan at once sends thousands of WebSocket upgrades within a second; on a unix socket a
+# full queue fails nginx's connect() at once (EAGAIN: a 502). The kernel caps it at
+# net.core.somaxconn (docs/deploy.md).
+LISTEN_BACKLOG = 4096
+
 
 def build_parser() -> argparse.ArgumentParser:
     def add_options(parser: argparse.ArgumentParser, top: bool) -> None:
@@ -111,6 +117,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         "access_log": logging.getLogger("aiohttp.access") if settings.access_log else None,
         "print": None,
         "loop": uvloop.new_event_loop(),
+        "backlog": LISTEN_BACKLOG,
     }
     if args.path:
         web.run_app(app, path=args.path, **options)
