@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import re
+import secrets
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+from pymysql.cursors import Cursor
 
 
 async def wait_ready(session: aiohttp.ClientSession, base_url: str) -> None:
@@ -51,3 +55,31 @@ def write_section(doc: Path, name: str, text: str) -> None:
     else:
         content = content.rstrip("\n") + "\n\n" + block + "\n"
     doc.write_text(content)
+
+
+def insert_tokens(cursor: Cursor, name: str) -> list[str]:
+    """An API token for every account in the database, in the order of their ids."""
+    cursor.execute("SELECT id FROM user ORDER BY id")
+    user_ids = [row[0] for row in cursor.fetchall()]
+    tokens = [f"vote_{secrets.token_urlsafe(32)}" for _ in user_ids]
+    cursor.executemany(
+        "INSERT INTO api_token (user_id, name, token_hash) VALUES (%s, %s, %s)",
+        [(uid, name, hashlib.sha256(t.encode()).hexdigest()) for uid, t in zip(user_ids, tokens, strict=True)],
+    )
+    return tokens
+
+
+def insert_poll(
+    cursor: Cursor, owner: int, text: str, choices: list[str], published: datetime
+) -> tuple[int, list[int]]:
+    """A published poll with these choices, none voted for yet: its id and its choices' ids."""
+    cursor.execute(
+        "INSERT INTO question (user_id, question_text, pub_date) VALUES (%s, %s, %s)", (owner, text, published)
+    )
+    poll_id = cursor.lastrowid
+    cursor.executemany(
+        "INSERT INTO choice (question_id, choice_text, votes) VALUES (%s, %s, 0)",
+        [(poll_id, choice) for choice in choices],
+    )
+    cursor.execute("SELECT id FROM choice WHERE question_id = %s ORDER BY id", (poll_id,))
+    return poll_id, [row[0] for row in cursor.fetchall()]

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import re
 import resource
-import secrets
 import signal
 import statistics
 import subprocess
@@ -41,7 +39,7 @@ from yarl import URL
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import cpu_seconds, pids, write_section  # noqa: E402
+from common import cpu_seconds, insert_poll, insert_tokens, pids, write_section  # noqa: E402
 
 from models.passwords import hash_password  # noqa: E402
 
@@ -114,29 +112,21 @@ def create_data(rounds: int) -> dict[str, object]:
         voters = VOTERS_PER_ROUND * rounds
         users = [(f"v{n}", f"1{n:010d}", f"v{n}@bench.example", password_hash) for n in range(voters + 1)]
         cursor.executemany("INSERT INTO user (name, phone, email, password) VALUES (%s, %s, %s, %s)", users)
-        cursor.execute("SELECT id FROM user ORDER BY id")
-        user_ids = [row[0] for row in cursor.fetchall()]
-        tokens = [f"vote_{secrets.token_urlsafe(32)}" for _ in user_ids]
-        cursor.executemany(
-            "INSERT INTO api_token (user_id, name, token_hash) VALUES (%s, 'bench', %s)",
-            [(uid, hashlib.sha256(t.encode()).hexdigest()) for uid, t in zip(user_ids, tokens, strict=True)],
-        )
+        tokens = insert_tokens(cursor, "bench")
+        cursor.execute("SELECT MIN(id) FROM user")
+        owner = cursor.fetchone()[0]
 
         def polls(count: int, label: str, choices: int = 3) -> list[tuple[int, list[int]]]:
-            made = []
-            for n in range(count):
-                cursor.execute(
-                    "INSERT INTO question (user_id, question_text, pub_date) VALUES (%s, %s, %s)",
-                    (user_ids[0], f"{label} poll {n}: which one do you prefer?", now),
+            return [
+                insert_poll(
+                    cursor,
+                    owner,
+                    f"{label} poll {n}: which one do you prefer?",
+                    [f"Choice {c + 1} of {label} {n}" for c in range(choices)],
+                    now,
                 )
-                question_id = cursor.lastrowid
-                cursor.executemany(
-                    "INSERT INTO choice (question_id, choice_text, votes) VALUES (%s, %s, %s)",
-                    [(question_id, f"Choice {c + 1} of {label} {n}", 0) for c in range(choices)],
-                )
-                cursor.execute("SELECT id FROM choice WHERE question_id = %s ORDER BY id", (question_id,))
-                made.append((question_id, [row[0] for row in cursor.fetchall()]))
-            return made
+                for n in range(count)
+            ]
 
         data = {
             "tokens": tokens[1:],
