@@ -306,10 +306,12 @@ async def vote_round(
     )
 
 
-async def open_sockets(fleets: list[FleetProcess], poll_id: int, count: int, rate: float) -> dict[str, Any]:
+async def open_sockets(
+    fleets: list[FleetProcess], poll_id: int, count: int, rate: float, deflate: bool
+) -> dict[str, Any]:
     """``count`` sockets shared among the fleets, opening together at ``rate`` a second overall."""
     shares = [count // len(fleets) + (n < count % len(fleets)) for n in range(len(fleets))]
-    await asyncio.gather(*(fleet.call("poll", poll_id) for fleet in fleets))
+    await asyncio.gather(*(fleet.call("poll", poll_id, deflate) for fleet in fleets))
     answers = await asyncio.gather(
         *(fleet.call("open", share, rate / len(fleets)) for fleet, share in zip(fleets, shares, strict=True))
     )
@@ -338,7 +340,16 @@ def profiled(name: str, seconds: float, enabled: bool) -> Iterator[None]:
         return
     PROFILES.mkdir(parents=True, exist_ok=True)
     busiest = max(app_pids(), key=lambda pid: len(os.listdir(f"/proc/{pid}/fd")))
-    py_spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--pid", busiest]
+    py_spy = [
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--format",
+        "raw",
+        "--rate",
+        "250",
+        "--nonblocking",
+    ]
+    py_spy += ["--pid", busiest]
     commands = [[*py_spy, "--duration", str(int(seconds)), "-o", str(PROFILES / f"{name}.folded")]]
     if shutil.which("perf"):
         perf = ["perf", "record", "-e", "cpu-clock", "-a", "-g", "-o", str(PROFILES / f"{name}.perf")]
@@ -379,11 +390,11 @@ def fd_counts(process_ids: list[str]) -> list[int]:
     return counts
 
 
-async def burst(fleets: list[FleetProcess], count: int) -> dict[str, Any]:
+async def burst(fleets: list[FleetProcess], count: int, deflate: bool) -> dict[str, Any]:
     poll = create_poll("Burst")
     async with aiohttp.ClientSession() as session:
         with HelloProbe(session) as hello:
-            opened = await open_sockets(fleets, poll[0], count, 0)
+            opened = await open_sockets(fleets, poll[0], count, 0, deflate)
     opened["hello"] = hello
     opened["dropped"] = await close_sockets(fleets)
     return opened
@@ -404,7 +415,7 @@ async def hold(fleets: list[FleetProcess], count: int, tokens: list[list[str]], 
     poll = create_poll(f"Hall of {count}")
     apps, workers = app_pids(), nginx_worker_pids()
     app_before, nginx_before, kernel_before = rss_kib(apps), rss_kib(workers), kernel_kib()
-    opened = await open_sockets(fleets, poll[0], count, args.connect_rate)
+    opened = await open_sockets(fleets, poll[0], count, args.connect_rate, args.deflate)
     await asyncio.sleep(1)
     app_after, nginx_after, kernel_after = rss_kib(apps), rss_kib(workers), kernel_kib()
     spreads = fd_counts(workers), fd_counts(apps)
@@ -528,7 +539,7 @@ async def run(args: argparse.Namespace, fleets: list[FleetProcess]) -> str:
     try:
         tokens = create_voters(voters * args.rounds)
         if args.burst:
-            lines += burst_report(args.burst, await burst(fleets, args.burst))
+            lines += burst_report(args.burst, await burst(fleets, args.burst, args.deflate))
             print("\n".join(lines), flush=True)
         per_vote = await baseline(tokens[:voters], args.vote_rate) if args.sizes else {}
         for count in args.sizes:
@@ -543,7 +554,8 @@ async def run(args: argparse.Namespace, fleets: list[FleetProcess]) -> str:
     lines += ["", *size_rows(sizes, per_vote), "", *size_notes(sizes), *cpu_notes(sizes, per_vote)]
     lines.append(
         f"- each size: {args.rounds} rounds of {voters:,} votes at {args.vote_rate:,.0f}/s on the watched poll;"
-        f" sockets opened at {args.connect_rate:,.0f}/s by {len(fleets)} client processes"
+        f" sockets opened at {args.connect_rate:,.0f}/s by {len(fleets)} client processes,"
+        + (" offering permessage-deflate as browsers do" if args.deflate else " without permessage-deflate")
     )
     return "\n".join(lines)
 
@@ -560,6 +572,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="vote phases per size")
     parser.add_argument("--fleets", type=int, default=2, help="client processes holding the sockets")
     parser.add_argument("--profile", action="store_true", help="py-spy the busiest app process at the largest size")
+    parser.add_argument(
+        "--no-deflate",
+        dest="deflate",
+        action="store_false",
+        help="do not offer permessage-deflate (browsers do; the server then compresses per socket)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="print only")
     args = parser.parse_args()
     # Forked before any event loop or thread exists in this process.

@@ -4,7 +4,8 @@ aiohttp's client costs tens of KiB and several objects per socket; this one is a
 ``asyncio.Protocol`` with a hand-written frame reader: a socket is one small object and its
 transport. It only does what a phone watching ``/questions/{id}/live`` does: the upgrade, reading
 text frames (it keeps each socket's latest ``total`` and when it changed), answering pings, and
-noticing the server's close. Each ``Fleet`` runs in a process of its own (``start_fleet``), so
+noticing the server's close. Like a browser it offers permessage-deflate (unless told not to)
+and inflates what comes compressed. Each ``Fleet`` runs in a process of its own (``start_fleet``), so
 that several cores read the updates and no process needs more than its file limit; the parent
 drives it over a pipe. Times are ``time.monotonic()``, which all processes share.
 """
@@ -20,6 +21,7 @@ import resource
 import socket
 import struct
 import time
+import zlib
 from collections import Counter
 from multiprocessing.connection import Connection
 from typing import Any
@@ -28,10 +30,25 @@ import uvloop
 
 CONNECT_TIMEOUT = 20.0  # a socket not open by then is counted as failed ("timeout")
 HEADER_LIMIT = 16384
+# What Chrome and Safari send; the server then compresses each message with a context per socket.
+DEFLATE_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 
 class LiveSocket(asyncio.Protocol):
-    __slots__ = ("changed", "fleet", "frames", "head", "opened", "outcome", "rest", "started", "total", "transport")
+    __slots__ = (
+        "changed",
+        "fleet",
+        "frames",
+        "head",
+        "inflater",
+        "opened",
+        "outcome",
+        "rest",
+        "started",
+        "total",
+        "transport",
+    )
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
@@ -44,6 +61,7 @@ class LiveSocket(asyncio.Protocol):
         self.total = -1
         self.changed = 0.0  # when ``total`` last changed
         self.frames = 0
+        self.inflater: zlib._Decompress | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -66,6 +84,8 @@ class LiveSocket(asyncio.Protocol):
         if status != "101":
             self._fail(f"HTTP {status}")
             return b""
+        if b"permessage-deflate" in self.head[:end].lower():
+            self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         self.outcome, rest, self.head = "open", self.head[end + 4 :], b""
         return rest
 
@@ -83,8 +103,11 @@ class LiveSocket(asyncio.Protocol):
                 length, head = int.from_bytes(data[pos + 2 : pos + 10]), 10
             if end - pos < head + length:
                 break
-            opcode, start, pos = data[pos] & 0x0F, pos + head, pos + head + length
-            if opcode == 1:
+            first, start, pos = data[pos], pos + head, pos + head + length
+            opcode = first & 0x0F
+            if opcode == 1 and first & 0x40:  # RSV1: compressed
+                self._results(self.inflater.decompress(data[start:pos] + DEFLATE_TAIL), 0)  # type: ignore[union-attr]
+            elif opcode == 1:
                 self._results(data, start)
             elif opcode == 9:  # ping: a client's frames are masked (here with a zero mask)
                 self.transport.write(bytes((0x8A, 0x80 | (pos - start))) + b"\0\0\0\0" + data[start:pos])  # type: ignore[union-attr]
@@ -122,11 +145,12 @@ class LiveSocket(asyncio.Protocol):
 class Fleet:
     """The sockets of one process, all on one poll."""
 
-    def __init__(self, port: int, poll_id: int, sources: list[str]) -> None:
+    def __init__(self, port: int, poll_id: int, sources: list[str], deflate: bool) -> None:
         key = base64.b64encode(os.urandom(16)).decode()
         self.handshake = (
             f"GET /questions/{poll_id}/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"{DEFLATE_OFFER if deflate else ''}\r\n"
         ).encode()
         self.prefix = f'{{"question_id":{poll_id},"total":'.encode()
         self.port = port
@@ -236,7 +260,7 @@ def _serve(conn: Connection, port: int, sources: list[str]) -> None:
             if command == "stop":
                 return
             if command == "poll":
-                fleet = Fleet(port, args[0], sources)
+                fleet = Fleet(port, args[0], sources, args[1])
                 conn.send(None)
                 continue
             conn.send(await getattr(fleet, command)(*args))
