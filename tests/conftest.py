@@ -10,6 +10,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -24,6 +25,7 @@ import redis
 
 from application import init
 from config import Settings, load_settings
+from deploy.stack import Stack, nginx_binary, wait_gone
 from models import migrations
 from models.db import Database, open_database
 from tests.proxy import TcpProxy
@@ -167,9 +169,7 @@ def private_redis() -> Iterator[Any]:
     binary = shutil.which("redis-server")
     if binary is None:
         service_missing("redis-server not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
 
     class Server:
         url = f"redis://127.0.0.1:{port}/0"
@@ -206,3 +206,29 @@ async def instances_on_private_redis(
 ) -> AsyncIterator[tuple[Any, Any]]:
     settings = make_settings({"VOTE_DATABASE_URL": clean_mysql, "VOTE_REDIS_URL": private_redis.url})
     yield await aiohttp_client(init(settings)), await aiohttp_client(init(settings))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def nginx_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """nginx as deployed: deploy/nginx-site.conf.in rendered by deploy/stack.py, on a free port; no app yet."""
+    nginx = nginx_binary()
+    if not Path(nginx).exists():
+        service_missing("nginx is not installed (Debian: apt-get install nginx)")
+    monkeypatch.setenv("STACK_DIR", str(tmp_path))
+    monkeypatch.setenv("STACK_PORT", str(free_port()))
+    stack = Stack()
+    stack.render()
+    subprocess.run([nginx, "-c", str(stack.dir / "nginx.conf"), "-p", str(stack.dir)], check=True)
+    nginx_pid = int((stack.run_dir / "nginx.pid").read_text())
+    try:
+        stack.wait_port()
+        yield stack
+    finally:
+        os.kill(nginx_pid, signal.SIGQUIT)
+        wait_gone(nginx_pid, 15)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -177,6 +178,40 @@ async def test_pages_static_files_and_websocket_through_nginx(stack: RunningStac
                 token,
             )
             assert (await ws.receive_json(timeout=2))["total"] == 1
+
+
+async def test_a_hall_opening_the_live_results_at_once_all_connect(stack: RunningStack) -> None:
+    """2,000 phones open a poll's live results within a fraction of a second: each is upgraded and
+    shows the results. With 128-deep accept queues nginx's connects overflowed (EAGAIN), it took
+    every process out for 2 s, and ~600 of 2,000 opened (docs/performance.md)."""
+    phones = 2000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, phones + 1000)), hard))
+    opened: list[aiohttp.ClientWebSocketResponse] = []
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        token = await api_user(session, stack.url, 900)
+        poll = await post(
+            session, f"{stack.url}/api/v1/questions", {"question_text": "Scan now?", "choices": ["a", "b"]}, token
+        )
+        live = f"{stack.url}/questions/{poll['id']}/live"
+
+        async def phone() -> str:
+            try:
+                ws = await session.ws_connect(live)
+            except aiohttp.WSServerHandshakeError as exc:
+                return f"HTTP {exc.status}"
+            except aiohttp.ClientError as exc:
+                return type(exc).__name__
+            opened.append(ws)
+            return "results" if (await ws.receive_json(timeout=30))["question_id"] == poll["id"] else "other"
+
+        try:
+            outcomes = Counter(await asyncio.gather(*(phone() for _ in range(phones))))
+        finally:
+            await asyncio.gather(*(ws.close() for ws in opened))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert outcomes == Counter({"results": phones})
 
 
 async def test_kill_9_a_worker_under_load(stack: RunningStack) -> None:

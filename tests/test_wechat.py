@@ -6,15 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 import secrets
-import signal
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import count
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,13 +24,12 @@ from application import wechat_crypto as wire
 from application.access_log import AccessLogger
 from application.keys import DB
 from config import Settings
-from deploy.stack import WORKERS, Stack, nginx_binary, wait_gone
+from deploy.stack import WORKERS, Stack
 from models import question, wechat_message
 from models.clock import utcnow
 from models.db import Database
-from tests.conftest import make_settings, service_missing
+from tests.conftest import make_settings
 from tests.factories import make_question
-from tests.test_cli import free_port
 
 TOKEN = "test-token"
 APPID = "wx0123456789abcdef"
@@ -514,26 +509,6 @@ async def test_the_access_log_has_no_query_string(
     logged = "\n".join(lines)
     for secret in (params["signature"], params["nonce"], FOLLOWER, "timestamp", "?"):
         assert secret not in logged
-
-
-@pytest.fixture
-def nginx_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """nginx as deployed: deploy/nginx-site.conf.in rendered by deploy/stack.py, on a free port; no app yet."""
-    nginx = nginx_binary()
-    if not Path(nginx).exists():
-        service_missing("nginx is not installed (Debian: apt-get install nginx)")
-    monkeypatch.setenv("STACK_DIR", str(tmp_path))
-    monkeypatch.setenv("STACK_PORT", str(free_port()))
-    stack = Stack()
-    stack.render()
-    subprocess.run([nginx, "-c", str(stack.dir / "nginx.conf"), "-p", str(stack.dir)], check=True)
-    nginx_pid = int((stack.run_dir / "nginx.pid").read_text())
-    try:
-        stack.wait_port()
-        yield stack
-    finally:
-        os.kill(nginx_pid, signal.SIGQUIT)
-        wait_gone(nginx_pid, 15)
 
 
 async def test_nginx_logs_the_callback_without_its_query(sqlite_settings: Settings, nginx_site: Stack) -> None:
