@@ -415,27 +415,31 @@ async def hold(fleets: list[FleetProcess], count: int, tokens: list[list[str]], 
     poll = create_poll(f"Hall of {count}")
     apps, workers = app_pids(), nginx_worker_pids()
     app_before, nginx_before, kernel_before = rss_kib(apps), rss_kib(workers), kernel_kib()
-    opened = await open_sockets(fleets, poll[0], count, args.connect_rate, args.deflate)
+    profiling = args.profile and count == max(args.sizes)
+    cpu_before = parts_cpu()
+    with profiled(f"hall-{count}-open", count / args.connect_rate, profiling):
+        opened = await open_sockets(fleets, poll[0], count, args.connect_rate, args.deflate)
+    cpu_after = parts_cpu()
+    opened["cpu"] = {part: cpu_after[part] - cpu_before[part] for part in cpu_before}
     await asyncio.sleep(1)
     app_after, nginx_after, kernel_after = rss_kib(apps), rss_kib(workers), kernel_kib()
     spreads = fd_counts(workers), fd_counts(apps)
     rounds = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=128)) as session:
         for number, share in enumerate(tokens):
-            with profiled(
-                f"hall-{count}", args.vote_seconds + 1, args.profile and number == 0 and count == max(args.sizes)
-            ):
+            with profiled(f"hall-{count}", args.vote_seconds + 1, profiling and number == 0):
                 rounds.append(await vote_round(fleets, session, poll, share, args.vote_rate))
             await asyncio.sleep(1)
     busy_app, busy_nginx = rss_kib(apps), rss_kib(workers)
+    held = max(1, opened["outcomes"]["open"])
     return Size(
         sockets=count,
         opened=opened,
-        app_kib=(app_after - app_before) / count,
-        nginx_kib=(nginx_after - nginx_before) / count,
-        kernel_kib=(kernel_after - kernel_before) / count,
-        app_kib_busy=(busy_app - app_before) / count,
-        nginx_kib_busy=(busy_nginx - nginx_before) / count,
+        app_kib=(app_after - app_before) / held,
+        nginx_kib=(nginx_after - nginx_before) / held,
+        kernel_kib=(kernel_after - kernel_before) / held,
+        app_kib_busy=(busy_app - app_before) / held,
+        nginx_kib_busy=(busy_nginx - nginx_before) / held,
         rounds=rounds,
         dropped=await close_sockets(fleets),
         nginx_spread=spreads[0],
@@ -484,11 +488,12 @@ def size_rows(sizes: list[Size], per_vote: dict[str, float]) -> list[str]:
         cpu -= votes * sum(per_vote[part] for part in ("app", "nginx", "Redis"))
         client = sum(one.client_cpu for one in size.rounds)
         hello = [latency for one in size.rounds for latency in one.hello.latencies]
-        last = f"{ms(max(delays))}" + (f" ({behind:,} behind)" if behind else "")
+        last = (ms(max(delays)) if delays else "none") + (f" ({behind:,} behind)" if behind else "")
+        held = max(1, size.opened["outcomes"]["open"])
         rows.append(
             f"| {size.sockets:,} | {outcome_text(size.opened['outcomes'])} | {size.app_kib:.1f} | {size.nginx_kib:.1f}"
-            f" | {ms(statistics.median(delays))} | {ms(percentile(delays, 0.99))} | {last}"
-            f" | {frames / size.sockets / seconds:.1f} | {cpu / max(1, frames) * 1e6:.1f}"
+            f" | {ms(percentile(delays, 0.5))} | {ms(percentile(delays, 0.99))} | {last}"
+            f" | {frames / held / seconds:.1f} | {cpu / max(1, frames) * 1e6:.1f}"
             f" | {client / max(1, frames) * 1e6:.1f}"
             f" | {size.dropped} | {ms(percentile(hello, 0.99)) if hello else 'none'} |"
         )
@@ -503,9 +508,14 @@ def size_notes(sizes: list[Size]) -> list[str]:
             statuses.update(one.votes.statuses)
         answered = [seconds for one in size.rounds for seconds in one.votes.answered_in]
         rate = size.sockets / size.opened["issued"] if size.opened["issued"] else 0
+        held = max(1, size.opened["outcomes"]["open"])
+        upgrade_cpu = ", ".join(
+            f"{part} {seconds / held * 1e6:,.0f} µs" for part, seconds in size.opened["cpu"].items()
+        )
         lines.append(
             f"- {size.sockets:,} sockets: opened at {rate:,.0f}/s"
-            f" (upgrade to first results p99 {ms(percentile(size.opened['open_seconds'], 0.99))});"
+            f" (upgrade to first results p99 {ms(percentile(size.opened['open_seconds'], 0.99))};"
+            f" CPU per socket opened: {upgrade_cpu});"
             f" memory per socket after the votes: app {size.app_kib_busy:.1f} KiB, nginx {size.nginx_kib_busy:.1f} KiB;"
             f" kernel slab {size.kernel_kib:.1f} KiB/socket (all ends); votes {dict(statuses)}, answered p99"
             f" {ms(percentile(answered, 0.99))}; connections per nginx worker {size.nginx_spread}, per app process"
