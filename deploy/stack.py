@@ -38,7 +38,7 @@ FILES_WANTED = 65536
 # nginx: 4 workers, each with its own accept queue (reuseport) and a quarter of the sockets, hold
 # 20,000 WebSockets (40,000 connections) even where one process may open only 20,000 files.
 NGINX_WORKERS = 4
-NGINX_CONNECTIONS = 16384  # per worker; nginx preallocates ~0.5 KiB for each
+NGINX_CONNECTIONS = 16384  # per worker; nginx preallocates ~0.4 KiB for each
 DEFAULTS = {
     "VOTE_DATABASE_URL": "mysql://root@127.0.0.1:3306/vote_stack",
     "VOTE_REDIS_URL": "redis://127.0.0.1:6379/0",
