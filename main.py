@@ -14,11 +14,12 @@ from functools import partial
 import uvloop
 from aiohttp import web
 
-from application import PendingMigrations, accounts, init
-from application.access_log import AccessLogger
-from application.errors import AppError
-from application.forms import check_registration
+from application import PendingMigrations, init
 from application.keys import SAMPLE_DATA_CREATED
+from application.services import accounts
+from application.web.access_log import AccessLogger
+from application.web.errors import AppError
+from application.web.forms import check_registration
 from config import ConfigError, Settings, load_settings
 from models import migrations, seed
 from models.db import Database, DatabaseUnavailable, open_database

@@ -6,11 +6,14 @@ import logging
 from collections.abc import AsyncIterator
 
 import aiohttp_session
-from aiohttp import web
 
-from application.announcements import announcements_context, votes_counted
-from application.auth import auth_middleware
-from application.csrf import csrf_middleware
+# Not `from aiohttp import web`: that name is this package's subpackage application/web/.
+from aiohttp.web import Application
+
+from application.cluster.changes import announcements_context, votes_counted
+from application.cluster.live import HUB, LiveHub, close_sockets
+from application.cluster.poll_cache import POLLS, PollCache
+from application.cluster.token_cache import token_cache_context
 from application.keys import (
     BALLOTS,
     DB,
@@ -22,13 +25,12 @@ from application.keys import (
     TOKEN_OWNERS,
     USERS,
 )
-from application.live import HUB, LiveHub, close_sockets
-from application.middlewares import error_middleware
-from application.poll_cache import POLLS, PollCache
 from application.routes import setup_routes
-from application.sessions import DatabaseSessionStorage, RedisSessionStorage
-from application.templating import setup_templates
-from application.token_cache import token_cache_context
+from application.web.auth import auth_middleware
+from application.web.csrf import csrf_middleware
+from application.web.error_middleware import error_middleware
+from application.web.rendering import setup_templates
+from application.web.sessions import DatabaseSessionStorage, RedisSessionStorage
 from config import Settings, load_settings
 from models import api_token, migrations, seed, user
 from models.ballot import BallotBox
@@ -48,7 +50,7 @@ class PendingMigrations(Exception):
     """The MySQL schema is behind the code; the process must not serve."""
 
 
-async def _database(app: web.Application) -> AsyncIterator[None]:
+async def _database(app: Application) -> AsyncIterator[None]:
     db = await open_database(app[SETTINGS])
     app[SAMPLE_DATA_CREATED] = False
     try:
@@ -71,7 +73,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await db.close()
 
 
-async def _redis(app: web.Application) -> AsyncIterator[None]:
+async def _redis(app: Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     redis = app[REDIS] = open_redis(settings) if settings.redis_url else None
     if redis is not None:
@@ -86,10 +88,10 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             await redis.aclose()
 
 
-def init(settings: Settings | None = None) -> web.Application:
+def init(settings: Settings | None = None) -> Application:
     """Build the application; connections open on start-up and close on cleanup."""
     settings = settings or load_settings()
-    app = web.Application(client_max_size=MAX_BODY)
+    app = Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[POLLS] = PollCache()
     app[HUB] = LiveHub(app)

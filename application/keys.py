@@ -15,7 +15,7 @@ from models.db import Database, Row
 from models.throttle import FailureCounter
 
 if TYPE_CHECKING:
-    from application.sessions import ServerSideStorage
+    from application.web.sessions import ServerSideStorage
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -19,8 +19,8 @@ import aiohttp
 import pytest
 from argon2 import PasswordHasher
 
-from application import auth as auth_module
 from application.keys import DB
+from application.web import auth as auth_module
 from models import api_token, passwords
 from models.db import Database
 from tests.browser import csrf_from, form_token, register

@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from application import init, polls
+from application import init
 from application.keys import BALLOTS, DB
+from application.services import polls
 from config import Settings
 from models import api_token, ballot, question
 from models.batching import Batcher

@@ -14,11 +14,11 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from application import i18n
-from application.i18n import CHINESE, ENGLISH, N_, Msg
 from application.keys import DB
-from application.sessions import COOKIE_NAME
-from application.templating import FLASH_COOKIE
+from application.web import i18n
+from application.web.i18n import CHINESE, ENGLISH, N_, Msg
+from application.web.rendering import FLASH_COOKIE
+from application.web.sessions import COOKIE_NAME
 from tests.browser import PASSWORD, csrf_from, form_token, register
 from tests.factories import make_question
 

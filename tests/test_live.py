@@ -14,11 +14,13 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from application import announcements, init, polls
-from application.announcements import CHANNELS
+from application import init
+from application.cluster import changes as announcements
+from application.cluster.changes import CHANNELS
+from application.cluster.live import CLOSE_NOT_VISIBLE, HUB, LiveHub, Watcher
+from application.cluster.poll_cache import POLLS
 from application.keys import DB, REDIS, SESSION_STORAGE, SETTINGS
-from application.live import CLOSE_NOT_VISIBLE, HUB, LiveHub, Watcher
-from application.poll_cache import POLLS
+from application.services import polls
 from config import Settings
 from models import api_token, user
 from models.db import Database

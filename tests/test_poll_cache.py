@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from application import announcements, init, polls
-from application.announcements import CHANNELS
+from application import init
+from application.cluster import changes as announcements
+from application.cluster.changes import CHANNELS
+from application.cluster.poll_cache import INDEX, POLLS, PollCache
 from application.keys import DB, REDIS
-from application.poll_cache import INDEX, POLLS, PollCache
+from application.services import polls
 from config import Settings
 from models import api_token
 from tests.browser import register

@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from application import polls
-from application.csrf import VISITOR_TOKEN_SECONDS, visitor_token
+from application.cluster.poll_cache import POLLS
 from application.keys import DB, SETTINGS
-from application.poll_cache import POLLS
-from application.sessions import COOKIE_NAME
+from application.services import polls
+from application.web.csrf import VISITOR_TOKEN_SECONDS, visitor_token
+from application.web.sessions import COOKIE_NAME
 from models import question, user
 from tests.browser import csrf_from, form_token, login, logout, register, session_id
 from tests.factories import make_question, make_user

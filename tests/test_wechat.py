@@ -23,10 +23,11 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from application import init, wechat
-from application import wechat_crypto as wire
-from application.access_log import AccessLogger
+from application import init
 from application.keys import DB
+from application.web.access_log import AccessLogger
+from application.wechat import callback as wechat
+from application.wechat import crypto as wire
 from config import Settings
 from deploy.stack import WORKERS, Stack, nginx_binary, wait_gone
 from models import question, wechat_message

@@ -6,14 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from application import accounts
-from application.auth import authenticate, login, logout, require_user, safe_next
-from application.csrf import csrf_token
-from application.errors import AppError
-from application.forms import check_login, check_registration, read_form
-from application.i18n import N_
 from application.keys import DB
-from application.templating import redirect, render
+from application.services import accounts
+from application.web.auth import authenticate, login, logout, require_user, safe_next
+from application.web.csrf import csrf_token
+from application.web.errors import AppError
+from application.web.forms import check_login, check_registration, read_form
+from application.web.i18n import N_
+from application.web.rendering import redirect, render
 from models import question
 from models.clock import utcnow
 

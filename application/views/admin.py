@@ -8,13 +8,14 @@ from math import ceil
 
 from aiohttp import web
 
-from application import announcements, polls
-from application.auth import require_admin, safe_next
-from application.errors import AppError, not_found
-from application.forms import PAGE_MAX, query_number, read_form
-from application.i18n import N_
+from application.cluster import changes as announcements
 from application.keys import DB
-from application.templating import redirect, render
+from application.services import polls
+from application.web.auth import require_admin, safe_next
+from application.web.errors import AppError, not_found
+from application.web.forms import PAGE_MAX, query_number, read_form
+from application.web.i18n import N_
+from application.web.rendering import redirect, render
 from models import question, user
 from models.db import Database, Row
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from application import accounts, announcements
-from application.auth import authenticate, require_user
-from application.errors import AppError, not_found
-from application.forms import check_account, check_registration, read_json, text_fields, text_problem
-from application.jsonutil import json_response
+from application.cluster import changes as announcements
 from application.keys import DB
+from application.services import accounts
+from application.web.auth import authenticate, require_user
+from application.web.errors import AppError, not_found
+from application.web.forms import check_account, check_registration, read_json, text_fields, text_problem
+from application.web.jsonutil import json_response
 from models import api_token
 from models.db import Row
 

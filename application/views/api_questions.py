@@ -9,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from application import polls
-from application.auth import require_user
-from application.errors import AppError, ErrorCode
-from application.forms import PAGE_MAX, query_number, read_json
-from application.jsonutil import json_response
 from application.keys import DB
+from application.services import polls
+from application.web.auth import require_user
+from application.web.errors import AppError, ErrorCode
+from application.web.forms import PAGE_MAX, query_number, read_json
+from application.web.jsonutil import json_response
 from models import choice, question
 from models.clock import utcnow
 from models.db import Row

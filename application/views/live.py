@@ -8,13 +8,13 @@ import contextlib
 from aiohttp import WSCloseCode, web
 from aiohttp_session import get_session
 
-from application import polls
-from application.announcements import follow_votes
-from application.auth import USER, session_deadline
-from application.errors import AppError
-from application.live import ANONYMOUS, CLOSE_NOT_VISIBLE, HUB, Viewer, Watcher, results_message
-from application.security import same_origin
-from application.sessions import session_key
+from application.cluster.changes import follow_votes
+from application.cluster.live import ANONYMOUS, CLOSE_NOT_VISIBLE, HUB, Viewer, Watcher, results_message
+from application.services import polls
+from application.web.auth import USER, session_deadline
+from application.web.errors import AppError
+from application.web.security import same_origin
+from application.web.sessions import session_key
 from models.clock import utcnow
 from models.db import Row
 

@@ -8,18 +8,19 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from application import polls, timezones
-from application.announcements import reading_counts
-from application.auth import USER, login_url, require_user
-from application.csrf import csrf_token
-from application.csv_export import csv_response
-from application.errors import AppError, ErrorCode, not_found
-from application.forms import PAGE_MAX, query_number, read_form
-from application.i18n import N_
-from application.jsonutil import json_response
+from application.cluster.changes import reading_counts
+from application.cluster.poll_cache import INDEX, POLLS
 from application.keys import DB, SETTINGS
-from application.poll_cache import INDEX, POLLS
-from application.templating import Shared, redirect, render
+from application.services import polls
+from application.web import timezones
+from application.web.auth import USER, login_url, require_user
+from application.web.csrf import csrf_token
+from application.web.csv_export import csv_response
+from application.web.errors import AppError, ErrorCode, not_found
+from application.web.forms import PAGE_MAX, query_number, read_form
+from application.web.i18n import N_
+from application.web.jsonutil import json_response
+from application.web.rendering import Shared, redirect, render
 from models import choice, question
 from models.clock import utcnow
 

@@ -15,12 +15,13 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
-from application import announcements, token_cache
-from application.errors import AppError, ErrorCode
-from application.i18n import N_
+from application.cluster import changes as announcements
+from application.cluster import token_cache
 from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, USERS, Handler
-from application.security import client_ip
-from application.sessions import COOKIE_NAME
+from application.web.errors import AppError, ErrorCode
+from application.web.i18n import N_
+from application.web.security import client_ip
+from application.web.sessions import COOKIE_NAME
 from models import user
 from models.db import Row
 from models.passwords import hash_password, verify_password

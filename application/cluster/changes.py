@@ -29,11 +29,11 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from application.cluster.live import HUB
+from application.cluster.poll_cache import INDEX, POLLS
+from application.cluster.token_cache import TOKEN_CACHE
 from application.keys import REDIS, SETTINGS
-from application.live import HUB
-from application.poll_cache import INDEX, POLLS
-from application.sessions import session_key
-from application.token_cache import TOKEN_CACHE
+from application.web.sessions import session_key
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ import secrets
 
 from aiohttp import web
 
-from application.errors import CODE_FOR_STATUS, AppError, ErrorCode
-from application.i18n import N_
-from application.jsonutil import json_response
 from application.keys import Handler
-from application.security import add_security_headers
-from application.templating import render
+from application.web.errors import CODE_FOR_STATUS, AppError, ErrorCode
+from application.web.i18n import N_
+from application.web.jsonutil import json_response
+from application.web.rendering import render
+from application.web.security import add_security_headers
 from models.db import DatabaseUnavailable
 from models.redis_client import REDIS_UNAVAILABLE
 

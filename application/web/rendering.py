@@ -12,15 +12,15 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import SESSION_KEY
 
-from application import i18n, timezones
-from application.auth import USER, safe_next
-from application.csrf import page_csrf_token
-from application.i18n import N_
+from application.cluster.poll_cache import POLLS
 from application.keys import SETTINGS
-from application.poll_cache import POLLS
-from application.security import split_url
+from application.web import i18n, timezones
+from application.web.auth import USER, safe_next
+from application.web.csrf import page_csrf_token
+from application.web.i18n import N_
+from application.web.security import split_url
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "template"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "template"
 
 # Flash messages travel in a short-lived cookie holding one of these codes (never free text), so
 # showing one needs no session: an anonymous visitor's pages stay session-free.

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from models.batching import SingleFlight
+from application.cluster.single_flight import SingleFlight
 from models.db import Row
 
 LIFETIME_SECONDS = 2.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from application.errors import AppError, ErrorCode
+from application.web.errors import AppError, ErrorCode
 from models import user
 from models.db import Database, IntegrityError, Row
 from models.passwords import hash_password

@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from application.cluster.single_flight import SingleFlight
 from application.keys import DB, TOKEN_OWNERS
 from models import api_token
-from models.batching import SingleFlight
 from models.clock import utcnow
 from models.db import DatabaseUnavailable, Row
 

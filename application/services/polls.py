@@ -17,13 +17,13 @@ from typing import Any
 
 from aiohttp import web
 
-from application import announcements
-from application.auth import USER, require_user
-from application.errors import AppError, ErrorCode, not_found
-from application.forms import text_problem, whole_number
-from application.i18n import N_
+from application.cluster import changes as announcements
+from application.cluster.poll_cache import POLLS
 from application.keys import BALLOTS, DB
-from application.poll_cache import POLLS
+from application.web.auth import USER, require_user
+from application.web.errors import AppError, ErrorCode, not_found
+from application.web.forms import text_problem, whole_number
+from application.web.i18n import N_
 from models import ballot, choice, question
 from models.clock import utcnow
 from models.db import IntegrityError, Row

@@ -17,8 +17,8 @@ from aiohttp import web
 from email_validator import EmailNotValidError, validate_email
 from multidict import MultiDictProxy
 
-from application.errors import AppError, ErrorCode
-from application.i18n import N_
+from application.web.errors import AppError, ErrorCode
+from application.web.i18n import N_
 from models.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
 
 PHONE_RE = re.compile(r"1[3-9][0-9]{9}")

@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 
 from aiohttp import WSCloseCode, web
 
-from application.jsonutil import dumps
 from application.keys import DB, SESSION_STORAGE, USERS
+from application.web.jsonutil import dumps
 from models import choice, question
 from models.clock import utcnow
 from models.db import Row
