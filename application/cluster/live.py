@@ -1,6 +1,6 @@
 """Live results: votes anywhere reach every WebSocket watching that poll, in every process.
 
-Every change to a poll, made here or heard from another process (``announcements``), marks
+Every change to a poll, made here or heard from another process (``changes``), marks
 the poll dirty in this process's ``LiveHub``; the process listens to the votes of the polls
 its sockets watch, with one Redis subscription for all of them (not one per socket).
 
@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from aiohttp import WSCloseCode, web
 
-from application.keys import DB, SESSION_STORAGE, USERS
+from application.keys import DB, HUB, SESSION_STORAGE, USERS
 from application.web.jsonutil import dumps
 from models import choice, question
 from models.clock import utcnow
@@ -62,7 +62,7 @@ class Viewer:
     privileged: bool = False  # the poll's owner or an administrator
     voted: bool = False
     session_id: str | None = None  # the session a signed-in viewer opened the socket with
-    session_key: str | None = None  # its hash, as announcements name it (``sessions.session_key``)
+    session_key: str | None = None  # its hash, as changes name it (``sessions.session_key``)
     session_deadline: float = math.inf  # when that session's absolute lifetime ends (epoch seconds)
 
     def refusal(self, poll: Row | None, now: datetime) -> bytes | None:
@@ -263,9 +263,6 @@ class LiveHub:
 async def _close(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
     """In a task of its own: closing waits for the client's answer."""
     await ws.close(code=code, message=reason)
-
-
-HUB: web.AppKey[LiveHub] = web.AppKey("live_hub")
 
 
 async def results_message(app: web.Application, question_id: int) -> str:

@@ -1,8 +1,8 @@
 """A per-process cache of polls, the index listing and anonymous visitors' pages.
 
-Every change to a poll is announced (``announcements.results_changed`` for create, close, edit
-and delete, ``announcements.votes_counted`` for votes) and reaches every process holding a copy;
-each drops what it holds of that poll, and the index listing, at once. Votes change only counts,
+Every change to a poll is announced (``changes``: kind POLL for create, close, edit and delete,
+VOTES for votes) and reaches every process holding a copy; each drops what it holds of that
+poll, and the index listing, at once. Votes change only counts,
 so the poll's rules (open, choices, limits, visibility) stay for the vote path, which needs no
 counts, and a process hears a poll's votes only while it holds the poll's counts
 (``holds_counts``). A short lifetime bounds staleness should an announcement be lost (Redis down)
@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from aiohttp import web
 
 from application.cluster.single_flight import SingleFlight
+from application.cluster.vote_channels import ALL_POLLS, hear_votes
+from application.keys import POLL_CACHE
 from models.db import Row
 
 LIFETIME_SECONDS = 2.0
-INDEX = -1  # the key of the index listing and its pages
+INDEX = ALL_POLLS  # the key of the index listing and its pages: it shows every poll's votes
 
 
 class PollCache(SingleFlight):
@@ -128,4 +130,9 @@ class PollCache(SingleFlight):
             self.drop(question_id)
 
 
-POLLS: web.AppKey[PollCache] = web.AppKey("poll_cache")
+@asynccontextmanager
+async def reading_counts(app: web.Application, key: int) -> AsyncIterator[None]:
+    """Around a read of counts to keep: a vote committed after it starts will be heard."""
+    with app[POLL_CACHE].reading(key):
+        await hear_votes(app, key)
+        yield

@@ -2,7 +2,7 @@
 
 Who may see a poll and its results, checking a new poll's fields, reading polls through the
 per-process cache, and the one way to vote, create, edit, close or delete: each change is
-announced (``announcements.votes_counted``, ``announcements.results_changed``) to every process
+announced (``cluster/changes.py``: kinds VOTES and POLL) to every process
 holding a copy, which drops it and updates live sockets. A refused vote becomes the right HTTP
 answer here too.
 """
@@ -17,9 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from application.cluster import changes as announcements
-from application.cluster.poll_cache import POLLS
-from application.keys import BALLOTS, DB
+from application.cluster.changes import Change, Kind
+from application.cluster.poll_cache import reading_counts
+from application.keys import BALLOTS, CHANGES, DB, POLL_CACHE
 from application.web.auth import USER, require_user
 from application.web.errors import AppError, ErrorCode, not_found
 from application.web.forms import text_problem, whole_number
@@ -66,13 +66,13 @@ async def managed_poll(request: web.Request) -> Row:
 async def cached_poll(app: web.Application, question_id: int, counts: bool = True) -> Row | None:
     """A poll with its choices, from this process's cache when it has a current copy. Without
     ``counts`` (the vote path) only its rules must be current: its counts may predate the last votes."""
-    cache = app[POLLS]
+    cache = app[POLL_CACHE]
     generation = cache.generation(question_id)
     found = cache.get(question_id) if counts else cache.rules_of(question_id)
     if found is None:
 
         async def fetch() -> Row | None:
-            async with announcements.reading_counts(app, question_id) if counts else contextlib.nullcontext():
+            async with reading_counts(app, question_id) if counts else contextlib.nullcontext():
                 row = await question.get_with_choices(app[DB], question_id)
             if row is not None:
                 cache.put(question_id, generation, row, counts)
@@ -138,7 +138,7 @@ async def poll_view(request: web.Request, poll: Row) -> PollView:
 async def record_vote(app: web.Application, poll: Row, choice_ids: list[int], voter: ballot.Voter) -> list[Row]:
     """The one vote path of the site, the API and WeChat: the poll's choices with their counts,
     this vote included, or ``ballot.VoteRefused``. Every process holding the poll's counts hears of
-    it (``announcements.votes_counted``)."""
+    it (``changes.votes_counted``)."""
     return await app[BALLOTS].cast(poll, choice_ids, voter, utcnow())
 
 
@@ -278,6 +278,11 @@ def check_poll(
     return PollFields(text, texts, pub_date, closes_at, max_choices, str(visibility))
 
 
+async def poll_changed(app: web.Application, question_id: int) -> None:
+    """Every process drops its copies of the poll (and the index) and checks its live sockets."""
+    await app[CHANGES].announce(Change(Kind.POLL, (question_id,)))
+
+
 async def create_poll(app: web.Application, owner_id: int, fields: PollFields) -> int:
     async with app[DB].transaction() as tx:
         question_id = await question.create(
@@ -291,7 +296,7 @@ async def create_poll(app: web.Application, owner_id: int, fields: PollFields) -
         )
         for text in fields.choices:
             await choice.create(tx, question_id=question_id, choice_text=text)
-    await announcements.results_changed(app, question_id)  # the index lists it now
+    await poll_changed(app, question_id)  # the index lists it now
     return question_id
 
 
@@ -307,13 +312,13 @@ async def check_editable(app: web.Application, poll: Row) -> None:
 
 async def close_poll(app: web.Application, poll: Row) -> None:
     await question.close(app[DB], poll["id"], utcnow())
-    await announcements.results_changed(app, poll["id"])
+    await poll_changed(app, poll["id"])
 
 
 async def set_poll_deleted(app: web.Application, question_id: int, deleted: bool) -> bool:
     """Soft delete or restore; False when there is no such question."""
     found = await question.set_deleted(app[DB], question_id, deleted)
-    await announcements.results_changed(app, question_id)
+    await poll_changed(app, question_id)
     return found
 
 
@@ -335,4 +340,4 @@ async def edit_poll(app: web.Application, poll: Row, fields: PollFields) -> None
             await choice.replace_all(tx, poll["id"], fields.choices)
     except IntegrityError:  # a vote arrived meanwhile: its ballot holds the old choices
         raise _already_voted() from None
-    await announcements.results_changed(app, poll["id"])
+    await poll_changed(app, poll["id"])

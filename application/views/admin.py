@@ -8,8 +8,8 @@ from math import ceil
 
 from aiohttp import web
 
-from application.cluster import changes as announcements
-from application.keys import DB
+from application.cluster.changes import Change, Kind
+from application.keys import CHANGES, DB
 from application.services import polls
 from application.web.auth import require_admin, safe_next
 from application.web.errors import AppError, not_found
@@ -87,7 +87,8 @@ class AdminUserActive(web.View):
             raise AppError(400, N_("You cannot disable your own account."))
         if not await user.set_active(self.request.app[DB], user_id, active):
             raise not_found(N_("User not found."))
-        await announcements.account_changed(self.request.app, user_id)  # its tokens, remembered by any process
+        # Its tokens, remembered by any process, and its live sockets.
+        await self.request.app[CHANGES].announce(Change(Kind.ACCOUNT, (user_id,)))
         raise redirect(
             self.request, await _back_to_the_list(self.request), "user_enabled" if active else "user_disabled"
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from application.cluster import changes as announcements
-from application.keys import DB
+from application.cluster.changes import Change, Kind
+from application.keys import CHANGES, DB
 from application.services import accounts
 from application.web.auth import authenticate, require_user
 from application.web.errors import AppError, not_found
@@ -51,5 +51,5 @@ class ApiToken(web.View):
         me = require_user(self.request)
         if not await api_token.delete(self.request.app[DB], int(self.request.match_info["token_id"]), me["id"]):
             raise not_found("Token not found.")
-        await announcements.account_changed(self.request.app, me["id"])  # no process may still accept it
+        await self.request.app[CHANGES].announce(Change(Kind.ACCOUNT, (me["id"],)))  # no process may still accept it
         return web.Response(status=204)

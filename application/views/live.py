@@ -8,8 +8,9 @@ import contextlib
 from aiohttp import WSCloseCode, web
 from aiohttp_session import get_session
 
-from application.cluster.changes import follow_votes
-from application.cluster.live import ANONYMOUS, CLOSE_NOT_VISIBLE, HUB, Viewer, Watcher, results_message
+from application.cluster.live import ANONYMOUS, CLOSE_NOT_VISIBLE, Viewer, Watcher, results_message
+from application.cluster.vote_channels import hear_votes
+from application.keys import HUB
 from application.services import polls
 from application.web.auth import USER, session_deadline
 from application.web.errors import AppError
@@ -64,7 +65,7 @@ class LiveResults(web.View):
         sender = asyncio.create_task(watcher.run())
         try:
             # Listening first: a vote counted after the first read is always sent.
-            await follow_votes(self.request.app, poll["id"])
+            await hear_votes(self.request.app, poll["id"])
             watcher.offer(await results_message(self.request.app, poll["id"]))
             async for _ in ws:  # the client has nothing to say; reading notices its close
                 pass

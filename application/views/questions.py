@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from application.cluster.changes import reading_counts
-from application.cluster.poll_cache import INDEX, POLLS
-from application.keys import DB, SETTINGS
+from application.cluster.poll_cache import INDEX, reading_counts
+from application.keys import DB, POLL_CACHE, SETTINGS
 from application.services import polls
 from application.web import timezones
 from application.web.auth import USER, login_url, require_user
@@ -37,7 +36,7 @@ MORE_BOXES = 4  # empty choice boxes "More choices" adds without JavaScript (wit
 class QuestionIndex(web.View):
     async def get(self) -> web.Response:
         page = query_number(self.request, "page", 1, PAGE_MAX)
-        cache = self.request.app[POLLS]
+        cache = self.request.app[POLL_CACHE]
         generation = cache.generation(INDEX)
         now = utcnow()
         listing = cache.listing(page)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
-from application.cluster import changes as announcements
-from application.cluster import token_cache
-from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, USERS, Handler
+from application.keys import DB, FAILED_LOGINS, IDENTITIES, SESSION_STORAGE, SETTINGS, USERS, Handler
 from application.web.errors import AppError, ErrorCode
 from application.web.i18n import N_
 from application.web.security import client_ip
@@ -40,6 +40,15 @@ SEEN_REFRESH_SECONDS = 300
 _DUMMY_HASH: str | None = None
 
 
+@dataclass(frozen=True)
+class Identities:
+    """Who owns a bearer token, and whom to tell that a signed-in session ended: the factory wires
+    them to the token cache and the change bus (``application/__init__.py``)."""
+
+    token_owner: Callable[[str], Awaitable[Row | None]]
+    session_ended: Callable[[str], Awaitable[None]]
+
+
 def is_api(request: web.Request) -> bool:
     return request.path.startswith("/api/")
 
@@ -52,7 +61,7 @@ async def _token_user(request: web.Request, header: str) -> Row:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or not token.isascii():  # tokens are ASCII
         raise unauthorized("Use the header Authorization: Bearer <token>.")
-    found = await token_cache.owner_of(request.app, token.strip())
+    found = await request.app[IDENTITIES].token_owner(token.strip())
     if found is None or not found["is_active"]:
         raise unauthorized("The token is invalid, revoked, or its account is disabled.")
     return found
@@ -84,7 +93,7 @@ async def end_session(request: web.Request, session: Session) -> None:
     """Delete the session (when the answer is sent) and, in every process, close the live
     sockets opened with it."""
     if session.identity:
-        await announcements.session_ended(request.app, str(session.identity))
+        await request.app[IDENTITIES].session_ended(str(session.identity))
     session.invalidate()
 
 
@@ -168,7 +177,7 @@ async def login(request: web.Request, account_user: Row) -> None:
     if old.identity:
         await request.app[SESSION_STORAGE].delete(str(old.identity))
         if old.get(SESSION_USER) is not None:
-            await announcements.session_ended(request.app, str(old.identity))
+            await request.app[IDENTITIES].session_ended(str(old.identity))
     session = await new_session(request)
     now = int(time.time())
     session.update(

@@ -12,8 +12,7 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import SESSION_KEY
 
-from application.cluster.poll_cache import POLLS
-from application.keys import SETTINGS
+from application.keys import POLL_CACHE, SETTINGS
 from application.web import i18n, timezones
 from application.web.auth import USER, safe_next
 from application.web.csrf import page_csrf_token
@@ -111,7 +110,7 @@ async def render(
     language = i18n.language(request)
     zone = timezones.visitor_zone(request)
     reusable = shared is not None and flash is None and request.get(USER) is None and SESSION_KEY not in request
-    pages, key = request.app[POLLS], f"{language.code} {zone.key} {status} {request.host} {request.path_qs}"
+    pages, key = request.app[POLL_CACHE], f"{language.code} {zone.key} {status} {request.host} {request.path_qs}"
     html = pages.page(shared.question_id, key) if reusable and shared else None
     if html is None:
         page = {

@@ -36,7 +36,7 @@ def new_session_id() -> str:
 
 
 def session_key(session_id: str) -> str:
-    """How a session is named outside its store (announcements): a hash, never the id itself."""
+    """How a session is named outside its store (the change bus): a hash, never the id itself."""
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
