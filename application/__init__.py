@@ -1,7 +1,8 @@
 """The app factory: the one place that wires the layers together (docs/architecture.md).
 
 It opens the database and Redis, says which cache and which live sockets hear which change,
-which identity loaders the auth middleware calls, and sets up sessions, templates and routes.
+which identity loaders the auth middleware calls, which table answers the rules' refusals and
+who decides when a live socket closes, and sets up sessions, templates and routes.
 """
 
 from __future__ import annotations
@@ -24,24 +25,31 @@ from application.keys import (
     BALLOTS,
     CHANGES,
     DB,
+    DUMMY_HASH,
     FAILED_LOGINS,
     HUB,
     IDENTITIES,
     POLL_CACHE,
     REDIS,
+    REFUSALS,
     SAMPLE_DATA_CREATED,
     SESSION_STORAGE,
     SETTINGS,
     TOKEN_CACHE,
     TOKEN_OWNERS,
     USERS,
+    WECHAT_PRUNING,
 )
 from application.routes import setup_routes
+from application.services.accounts import DummyHash
+from application.views.live import close_reason
+from application.views.refusals import refusal_error
 from application.web.auth import Identities, auth_middleware
 from application.web.csrf import csrf_middleware
 from application.web.error_middleware import error_middleware
 from application.web.rendering import setup_templates
 from application.web.sessions import DatabaseSessionStorage, RedisSessionStorage, session_key
+from application.wechat.callback import Pruning
 from config import Settings, load_settings
 from models import api_token, migrations, seed, user
 from models.ballot import BallotBox
@@ -123,11 +131,14 @@ def init(settings: Settings | None = None) -> Application:
     app[CHANGES] = ChangeBus(app)
     app[POLL_CACHE] = PollCache()
     app[TOKEN_CACHE] = TokenCache()
-    app[HUB] = LiveHub(app)
+    app[HUB] = LiveHub(app, close_reason)
     _wire_changes(app)
     app[IDENTITIES] = Identities(
         token_owner=partial(token_cache.owner_of, app), session_ended=partial(_session_ended, app)
     )
+    app[REFUSALS] = refusal_error
+    app[DUMMY_HASH] = DummyHash()
+    app[WECHAT_PRUNING] = Pruning()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(token_uses_context)

@@ -12,6 +12,7 @@ from config import Settings
 from models.ballot import BallotBox
 from models.batching import Batcher
 from models.db import Database, Row
+from models.refusal import Refused
 from models.throttle import FailureCounter
 
 if TYPE_CHECKING:
@@ -20,8 +21,11 @@ if TYPE_CHECKING:
     from application.cluster.poll_cache import PollCache
     from application.cluster.token_cache import TokenCache
     from application.cluster.vote_channels import VoteChannels
+    from application.services.accounts import DummyHash
     from application.web.auth import Identities
+    from application.web.errors import AppError
     from application.web.sessions import ServerSideStorage
+    from application.wechat.callback import Pruning
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -35,6 +39,10 @@ BALLOTS: web.AppKey[BallotBox] = web.AppKey("ballots")
 TOKEN_OWNERS: web.AppKey[Batcher[str, Row | None]] = web.AppKey("token_owners")
 USERS: web.AppKey[Batcher[int, Row | None]] = web.AppKey("users")
 IDENTITIES: web.AppKey[Identities] = web.AppKey("identities")
+# How the error middleware answers a refusal no view answered itself (views/refusals.py).
+REFUSALS: web.AppKey[Callable[[Refused], AppError]] = web.AppKey("refusals")
+DUMMY_HASH: web.AppKey[DummyHash] = web.AppKey("dummy_hash")
+WECHAT_PRUNING: web.AppKey[Pruning] = web.AppKey("wechat_pruning")
 # True when this start created the embedded database and loaded the sample data into it.
 SAMPLE_DATA_CREATED: web.AppKey[bool] = web.AppKey("sample_data_created")
 

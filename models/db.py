@@ -30,6 +30,7 @@ from config import DatabaseTarget, Settings
 
 Row = dict[str, Any]
 Args = Sequence[Any]
+MAX_ID = 2**31 - 1  # the id columns are INT; larger numbers would overflow SQLite's binding
 
 
 class DatabaseUnavailable(Exception):

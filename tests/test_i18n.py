@@ -127,7 +127,7 @@ async def test_refusals_from_shared_code_are_translated_on_pages_but_not_in_the_
         headers=ZH,
     )
     assert again.status == 409
-    assert "该电子邮箱已被注册。" in await again.text()  # application/accounts.py's message
+    assert "该电子邮箱已被注册。" in await again.text()  # application/services/accounts.py's message
     api = await client.post("/api/v1/register", json={"name": "x"}, headers=ZH)
     assert (await api.json())["fields"]["email"] == "This field is required."
 

@@ -1,284 +1,219 @@
-"""Poll rules shared by the pages, the API, live updates and WeChat.
+"""Poll rules shared by the pages, the API, live results and WeChat; they never see a request.
 
-Who may see a poll and its results, checking a new poll's fields, reading polls through the
-per-process cache, and the one way to vote, create, edit, close or delete: each change is
-announced (``cluster/changes.py``: kinds VOTES and POLL) to every process
-holding a copy, which drops it and updates live sockets. A refused vote becomes the right HTTP
-answer here too.
+Who may see a poll and its results (given a ``Viewer``), the one status of a poll, reading polls
+through this process's cache, and the one way to create, edit, close or delete one: each change
+is announced (``cluster/changes.py``, kind POLL) to every process holding a copy, which drops it
+and checks its live sockets. A rule that says no raises a refusal (``refusals.py``).
+
+Reads come with a ``PageCache`` (``Found.pages``, ``PublishedPage.pages``): where a page rendered
+from them may be shared with other anonymous visitors while what they read is current.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
 
 from application.cluster.changes import Change, Kind
-from application.cluster.poll_cache import reading_counts
-from application.keys import BALLOTS, CHANGES, DB, POLL_CACHE
-from application.web.auth import USER, require_user
-from application.web.errors import AppError, ErrorCode, not_found
-from application.web.forms import text_problem, whole_number
-from application.web.i18n import N_
+from application.cluster.poll_cache import INDEX, cached_listing, cached_poll
+from application.keys import CHANGES, DB, POLL_CACHE
+from application.services.poll_fields import PollFields
+from application.services.refusals import NotPollManager, NotPollOwner, PollHasVotes, PollNotFound, ResultsHidden
+from application.services.viewer import Viewer
+from application.web.rendering import PageCache
 from models import ballot, choice, question
 from models.clock import utcnow
-from models.db import IntegrityError, Row
-
-TEXT_MAX = 200
-MIN_CHOICES = 2
-MAX_CHOICES = 20
-VISIBILITIES = ("always", "after_vote", "after_close")
-# Times a poll may name, in UTC: within what both databases store, and a day inside what a
-# datetime holds, so that every zone can show them.
-EARLIEST = datetime(1970, 1, 1)
-LATEST = datetime(9999, 12, 30, 23, 59, 59)
-MAX_ID = 2**31 - 1  # the id columns are INT; larger numbers would overflow SQLite's binding
-
-VOTE_REFUSALS: dict[type[ballot.VoteRefused], tuple[int, str, ErrorCode]] = {
-    ballot.NoChoice: (400, N_("You didn't select a choice."), ErrorCode.INVALID_INPUT),
-    ballot.InvalidChoice: (400, N_("That choice does not belong to this poll."), ErrorCode.INVALID_INPUT),
-    ballot.TooManyChoices: (400, N_("You selected more choices than this poll allows."), ErrorCode.INVALID_INPUT),
-    ballot.PollClosed: (403, N_("This poll is closed."), ErrorCode.POLL_CLOSED),
-    ballot.AlreadyVoted: (409, N_("You have already voted in this poll."), ErrorCode.ALREADY_VOTED),
-    ballot.PollNotFound: (404, N_("Poll not found."), ErrorCode.NOT_FOUND),
-}
+from models.db import MAX_ID, IntegrityError, Row
 
 
-def privileged(request: web.Request, poll: Row) -> bool:
-    """The owner and administrators see scheduled polls and hidden results."""
-    current = request[USER]
-    return current is not None and (current["is_admin"] or current["id"] == poll["user_id"])
+class Status(StrEnum):
+    SCHEDULED = "scheduled"  # not published yet: only its owner and administrators see it
+    OPEN = "open"
+    CLOSED = "closed"
 
 
-async def managed_poll(request: web.Request) -> Row:
-    """The poll in the URL, for its owner or an administrator to manage; 403 for anyone else."""
-    require_user(request)
-    poll = await visible_poll(request)
-    if not privileged(request, poll):
-        raise AppError(403, N_("Only the poll's owner or an administrator may do this."))
-    return poll
+def status(poll: Row, now: datetime) -> Status:
+    """The one status of a poll: pages, the API (``is_open``) and WeChat all say this one."""
+    if not question.is_published(poll, now):
+        return Status.SCHEDULED
+    return Status.OPEN if question.is_open(poll, now) else Status.CLOSED
 
 
-async def cached_poll(app: web.Application, question_id: int, counts: bool = True) -> Row | None:
-    """A poll with its choices, from this process's cache when it has a current copy. Without
-    ``counts`` (the vote path) only its rules must be current: its counts may predate the last votes."""
-    cache = app[POLL_CACHE]
-    generation = cache.generation(question_id)
-    found = cache.get(question_id) if counts else cache.rules_of(question_id)
-    if found is None:
-
-        async def fetch() -> Row | None:
-            async with reading_counts(app, question_id) if counts else contextlib.nullcontext():
-                row = await question.get_with_choices(app[DB], question_id)
-            if row is not None:
-                cache.put(question_id, generation, row, counts)
-            return row
-
-        loaded = await cache.once((counts, question_id, generation), fetch)
-        found = dict(loaded) if loaded is not None else None  # shared by every waiter: copy
-    if found is not None:
-        found["cache_generation"] = generation  # what pages rendered from it may be shared under
-    return found
+def results_visible(poll: Row, viewer: Viewer, voted: bool, now: datetime | None = None) -> bool:
+    """Owners and administrators always see results; others per the poll's results_visibility."""
+    return question.results_visible(poll, now or utcnow(), voted, viewer.manages(poll))
 
 
-def seconds_left(poll: Row, now: datetime) -> float | None:
+def results(poll_id: int, choices: list[Row]) -> dict[str, Any]:
+    """The results document shared by the pages, the API, CSV, live updates and WeChat."""
+    return choice.tally(poll_id, choices)
+
+
+def _seconds_left(poll: Row, now: datetime) -> float | None:
     """Seconds until the poll closes by itself, when that is still to come."""
     closes_at = poll["closes_at"]
     return (closes_at - now).total_seconds() if closes_at is not None and closes_at > now else None
 
 
-async def visible_poll(request: web.Request) -> Row:
-    """The poll in the URL, with its choices: 404 when unknown, deleted, or scheduled and not ours."""
-    return _visible(request, await cached_poll(request.app, int(request.match_info["question_id"])))
+@dataclass(frozen=True)
+class Found:
+    """A poll with its choices, and where pages shown from it may be shared."""
+
+    poll: Row
+    pages: PageCache
 
 
-async def votable_poll(request: web.Request) -> Row:
-    """The poll in the URL with the rules a vote is checked against; its counts may be old."""
-    return _visible(request, await cached_poll(request.app, int(request.match_info["question_id"]), counts=False))
+async def _cached(app: web.Application, question_id: int, counts: bool) -> tuple[Row | None, int]:
+    if not 0 < question_id <= MAX_ID:  # no such id: nothing to look up
+        return None, 0
+    db = app[DB]
+    return await cached_poll(app, question_id, lambda: question.get_with_choices(db, question_id), counts)
 
 
-def _visible(request: web.Request, found: Row | None) -> Row:
-    if found is None or not (question.is_published(found, utcnow()) or privileged(request, found)):
-        raise not_found(N_("Poll not found."))
+def visible_to(poll: Row, now: datetime, manages: bool) -> bool:
+    """Everyone sees a published poll; its owner and administrators see it before, too."""
+    return question.is_published(poll, now) or manages
+
+
+def _visible(found: Row | None, viewer: Viewer, now: datetime) -> Row:
+    if found is None or not visible_to(found, now, viewer.manages(found)):
+        raise PollNotFound
     return found
 
 
-def voter_of(request: web.Request) -> ballot.Voter | None:
-    current = request[USER]
-    return ballot.Voter(user_id=current["id"]) if current is not None else None
+async def visible_poll(app: web.Application, question_id: int, viewer: Viewer) -> Found:
+    """The poll with its choices and current counts; ``PollNotFound`` when unknown, deleted, or
+    not published yet and not theirs to manage."""
+    now = utcnow()
+    found, generation = await _cached(app, question_id, counts=True)
+    poll = _visible(found, viewer, now)
+    return Found(poll, app[POLL_CACHE].slot(question_id, generation, _seconds_left(poll, now)))
+
+
+async def votable_poll(app: web.Application, question_id: int, viewer: Viewer) -> Row:
+    """The poll with the rules a vote is checked against; its counts may be old."""
+    found, _ = await _cached(app, question_id, counts=False)
+    return _visible(found, viewer, utcnow())
+
+
+async def managed_poll(app: web.Application, question_id: int, viewer: Viewer) -> Row:
+    """The poll, for its owner or an administrator to manage; ``NotPollManager`` for anyone else."""
+    poll = (await visible_poll(app, question_id, viewer)).poll
+    if not viewer.manages(poll):
+        raise NotPollManager
+    return poll
+
+
+async def owned_poll(app: web.Application, question_id: int, viewer: Viewer) -> Found:
+    """The poll, for its owner to edit; ``NotPollOwner`` for anyone else."""
+    found = await visible_poll(app, question_id, viewer)
+    if viewer.user is None or found.poll["user_id"] != viewer.user["id"]:
+        raise NotPollOwner
+    return found
 
 
 @dataclass(frozen=True)
 class PollView:
-    """Everything a page or API answer says about one poll, for one viewer."""
+    """Everything a page, an API answer or a WeChat reply says about one poll, for one viewer."""
 
     poll: Row
     choices: list[Row]
-    my_vote: list[int] | None
-    is_open: bool
+    my_vote: list[int] | None  # the choice ids they voted for; None when they have not
+    status: Status
     results_visible: bool
 
     def results(self) -> dict[str, Any]:
-        return choice.tally(self.poll["id"], self.choices)
+        return results(self.poll["id"], self.choices)
 
 
-async def poll_view(request: web.Request, poll: Row) -> PollView:
-    """``poll`` as ``visible_poll`` returns it, with its choices."""
+async def poll_view(app: web.Application, poll: Row, viewer: Viewer) -> PollView:
+    """``poll`` as the reads above return it, as ``viewer`` sees it."""
     now = utcnow()
-    voter = voter_of(request)
-    my_vote = await ballot.choices_of(request.app[DB], poll["id"], voter) if voter else None
-    visible = question.results_visible(poll, now, my_vote is not None, privileged(request, poll))
-    return PollView(poll, poll["choices"], my_vote, question.is_open(poll, now), visible)
+    voter = viewer.voter
+    my_vote = await ballot.choices_of(app[DB], poll["id"], voter) if voter is not None else None
+    visible = results_visible(poll, viewer, my_vote is not None, now)
+    return PollView(poll, poll["choices"], my_vote, status(poll, now), visible)
 
 
-async def record_vote(app: web.Application, poll: Row, choice_ids: list[int], voter: ballot.Voter) -> list[Row]:
-    """The one vote path of the site, the API and WeChat: the poll's choices with their counts,
-    this vote included, or ``ballot.VoteRefused``. Every process holding the poll's counts hears of
-    it (``changes.votes_counted``)."""
-    return await app[BALLOTS].cast(poll, choice_ids, voter, utcnow())
-
-
-async def cast_vote(request: web.Request, poll: Row, choice_ids: list[int]) -> list[Row]:
-    voter = voter_of(request)
-    assert voter is not None
-    try:
-        return await record_vote(request.app, poll, choice_ids, voter)
-    except ballot.VoteRefused as exc:
-        raise AppError(*VOTE_REFUSALS[type(exc)]) from None
-
-
-def parse_time(value: Any, field: str, errors: dict[str, str], zone: tzinfo = UTC) -> datetime | None:
-    """ISO 8601 to naive UTC. An offset in the value is honoured; without one the time is in
-    ``zone`` (a form's: the visitor's; the API's: UTC). A local time a daylight-saving change
-    makes ambiguous or skips reads with the offset in force before the change (PEP 495's fold=0):
-    01:30 on a night that repeats it is its first occurrence, 02:30 on a night that skips it is
-    03:30 after the change."""
-    if value in (None, ""):
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).strip())
-    except ValueError:
-        errors[field] = N_("Use an ISO 8601 date and time, e.g. 2026-12-31T18:00.")
-        return None
-    utc = _in_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=zone))
-    if utc is None:
-        errors[field] = N_(
-            "Use a time between %(earliest)s and %(latest)s.",
-            earliest=f"{EARLIEST:%Y-%m-%d}",
-            latest=f"{LATEST:%Y-%m-%d}",
-        )
-        return None
-    return utc
-
-
-def _in_utc(moment: datetime) -> datetime | None:
-    """An aware time as naive UTC in whole seconds, or None outside EARLIEST..LATEST."""
-    try:
-        utc = moment.astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    except OverflowError:  # the offset took it before year 1 or after 9999
-        return None
-    return utc if EARLIEST <= utc <= LATEST else None
-
-
-def parse_choice_ids(raw: Any, field: str) -> list[int]:
-    """Choice ids from a form or JSON; anything that is not a whole number is refused (400 naming
-    ``field``, the request's name for them)."""
-    ids = []
-    for value in raw if isinstance(raw, list) else [raw]:
-        choice_id = whole_number(value)
-        if choice_id is None:
-            raise AppError(400, N_("Choices are identified by whole numbers."), fields={field: N_("Not a choice id.")})
-        ids.append(choice_id)
-    if any(not 0 < choice_id <= MAX_ID for choice_id in ids):
-        raise AppError(400, N_("That choice does not belong to this poll."), fields={field: N_("Unknown choice.")})
-    return ids
-
-
-def picked_choices(poll: Row, raw: list[str]) -> list[int]:
-    """The poll's choices named in ``raw`` (form or query values; anything else is ignored), at
-    most as many as a voter may pick."""
-    named = set(raw)
-    return [item["id"] for item in poll["choices"] if str(item["id"]) in named][: poll["max_choices"]]
+async def results_view(app: web.Application, poll: Row, viewer: Viewer) -> PollView:
+    """``poll_view``, or ``ResultsHidden`` while the poll's results are hidden from ``viewer``."""
+    view = await poll_view(app, poll, viewer)
+    if not view.results_visible:
+        raise ResultsHidden
+    return view
 
 
 @dataclass(frozen=True)
-class PollFields:
-    question_text: str
-    choices: list[str]
-    pub_date: datetime
-    closes_at: datetime | None
-    max_choices: int
-    results_visibility: str
+class Listed:
+    """A poll in a list, with its status."""
+
+    poll: Row
+    status: Status
 
 
-def _check_text(value: Any, field: str, errors: dict[str, str]) -> str:
-    if not isinstance(value, str) or not value.strip():
-        errors[field] = N_("This field is required.") if value in (None, "") else N_("This field must be text.")
-        return ""
-    if problem := text_problem(value.strip(), TEXT_MAX):
-        errors[field] = problem
-    return value.strip()
+def _listed(polls: list[Row], now: datetime) -> list[Listed]:
+    return [Listed(poll, status(poll, now)) for poll in polls]
 
 
-def _check_choices(raw: Any, field: str, errors: dict[str, str]) -> list[str]:
-    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
-        errors[field] = N_("Give the choices as a list of texts.")
-        return []
-    texts = [item.strip() for item in raw if item.strip()]  # blank ones are ignored
-    lowered = [text.casefold() for text in texts]
-    problems = [problem for text in texts if (problem := text_problem(text, TEXT_MAX))]
-    if not MIN_CHOICES <= len(texts) <= MAX_CHOICES:
-        errors[field] = N_("Give between %(low)s and %(high)s choices.", low=MIN_CHOICES, high=MAX_CHOICES)
-    elif any(len(text) > TEXT_MAX for text in texts):
-        errors[field] = N_("Each choice may have at most %(count)s characters.", count=TEXT_MAX)
-    elif problems:
-        errors[field] = problems[0]
-    elif len(set(lowered)) != len(lowered):
-        errors[field] = N_("Each choice must be different.")
-    return texts
+@dataclass(frozen=True)
+class PublishedPage:
+    """One page of the index: the published polls, newest first, and how many there are."""
+
+    total: int
+    polls: list[Listed]
+    pages: PageCache
 
 
-def _check_max_choices(raw: Any, count: int, errors: dict[str, str]) -> int:
-    if raw in (None, ""):
-        return 1
-    value = whole_number(raw)
-    if value is None:
-        errors["max_choices"] = N_("Enter a whole number.")
-        return 1
-    if not 1 <= value <= max(count, 1):
-        errors["max_choices"] = N_("Between 1 and the number of choices.")
-    return value
+async def published_page(app: web.Application, page: int, size: int) -> PublishedPage:
+    """Page ``page`` (from 1) of ``size`` polls, as this process's cache holds it."""
+    db, now = app[DB], utcnow()
+
+    async def load() -> tuple[int, list[Row]]:
+        return await question.count_published(db, now), await question.list_published(db, now, size, (page - 1) * size)
+
+    (total, polls), generation = await cached_listing(app, page, load)
+    closing = [left for poll in polls if (left := _seconds_left(poll, now)) is not None]
+    return PublishedPage(
+        total, _listed(polls, now), app[POLL_CACHE].slot(INDEX, generation, min(closing, default=None))
+    )
 
 
-def check_poll(
-    data: Mapping[str, Any], choices: Any, now: datetime, zone: tzinfo = UTC, choices_field: str = "choice"
-) -> PollFields:
-    """A new or edited poll's fields, or 400 with a message per bad field; times without an
-    offset are in ``zone``; ``choices_field`` is the request's name for the choices (the form's
-    repeated ``choice``, the API's ``choices``)."""
-    errors: dict[str, str] = {}
-    text = _check_text(data.get("question_text"), "question_text", errors)
-    texts = _check_choices(choices, choices_field, errors)
-    pub_date = parse_time(data.get("pub_date"), "pub_date", errors, zone) or now
-    closes_at = parse_time(data.get("closes_at"), "closes_at", errors, zone)
-    if closes_at is not None and "closes_at" not in errors and closes_at <= max(pub_date, now):
-        errors["closes_at"] = N_("The closing time must be in the future and after the publication time.")
-    visibility = data.get("results_visibility")
-    if visibility in (None, ""):
-        visibility = "always"
-    elif visibility not in VISIBILITIES:
-        errors["results_visibility"] = N_("Choose always, after_vote or after_close.")
-    max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors)
-    if errors:
-        raise AppError(400, N_("The poll could not be saved: please correct the fields."), fields=errors)
-    return PollFields(text, texts, pub_date, closes_at, max_choices, str(visibility))
+async def published(app: web.Application, limit: int, offset: int) -> tuple[int, list[Listed]]:
+    """How many polls are published, and ``limit`` of them from ``offset``, newest first, read now."""
+    db, now = app[DB], utcnow()
+    total = await question.count_published(db, now)
+    return total, _listed(await question.list_published(db, now, limit, offset), now)
 
 
-async def poll_changed(app: web.Application, question_id: int) -> None:
+async def open_polls(app: web.Application, limit: int) -> list[Row]:
+    """Published polls still taking votes, newest first."""
+    return await question.list_open(app[DB], utcnow(), limit)
+
+
+async def owned_by(app: web.Application, user_id: int) -> list[Listed]:
+    """Every poll the user created, scheduled ones included, newest first."""
+    return _listed(await question.owned_by(app[DB], user_id), utcnow())
+
+
+async def voted_by(app: web.Application, user_id: int) -> list[Listed]:
+    """The polls the user voted in, most recent ballot first."""
+    return _listed(await question.voted_by(app[DB], user_id), utcnow())
+
+
+async def count_matching(app: web.Application, text: str) -> int:
+    """Polls whose text contains ``text``, deleted ones too, for moderation."""
+    return await question.count_matching(app[DB], text)
+
+
+async def list_matching(app: web.Application, text: str, limit: int, offset: int) -> list[Row]:
+    return await question.list_matching(app[DB], text, limit, offset)
+
+
+async def _changed(app: web.Application, question_id: int) -> None:
     """Every process drops its copies of the poll (and the index) and checks its live sockets."""
     await app[CHANGES].announce(Change(Kind.POLL, (question_id,)))
 
@@ -296,34 +231,31 @@ async def create_poll(app: web.Application, owner_id: int, fields: PollFields) -
         )
         for text in fields.choices:
             await choice.create(tx, question_id=question_id, choice_text=text)
-    await poll_changed(app, question_id)  # the index lists it now
+    await _changed(app, question_id)  # the index lists it now
     return question_id
 
 
-def _already_voted() -> AppError:
-    return AppError(409, N_("This poll has votes already, so it can no longer be edited."), ErrorCode.ALREADY_VOTED)
-
-
 async def check_editable(app: web.Application, poll: Row) -> None:
-    """409 once the poll has a vote: its ballots name its choices."""
+    """``PollHasVotes`` once the poll has a vote: its ballots name its choices."""
     if await ballot.count_for(app[DB], poll["id"]):
-        raise _already_voted()
+        raise PollHasVotes
 
 
 async def close_poll(app: web.Application, poll: Row) -> None:
     await question.close(app[DB], poll["id"], utcnow())
-    await poll_changed(app, poll["id"])
+    await _changed(app, poll["id"])
 
 
-async def set_poll_deleted(app: web.Application, question_id: int, deleted: bool) -> bool:
-    """Soft delete or restore; False when there is no such question."""
+async def set_poll_deleted(app: web.Application, question_id: int, deleted: bool) -> None:
+    """Soft delete or restore; ``PollNotFound`` when there is no such poll."""
     found = await question.set_deleted(app[DB], question_id, deleted)
-    await poll_changed(app, question_id)
-    return found
+    await _changed(app, question_id)
+    if not found:
+        raise PollNotFound
 
 
 async def edit_poll(app: web.Application, poll: Row, fields: PollFields) -> None:
-    """Rewrite a poll nobody voted on; 409 once the first vote is in."""
+    """Rewrite a poll nobody voted on; ``PollHasVotes`` once the first vote is in."""
     db = app[DB]
     await check_editable(app, poll)
     try:
@@ -339,5 +271,5 @@ async def edit_poll(app: web.Application, poll: Row, fields: PollFields) -> None
             )
             await choice.replace_all(tx, poll["id"], fields.choices)
     except IntegrityError:  # a vote arrived meanwhile: its ballot holds the old choices
-        raise _already_voted() from None
-    await poll_changed(app, poll["id"])
+        raise PollHasVotes from None
+    await _changed(app, poll["id"])

@@ -7,7 +7,6 @@ refreshed while in use) and after an absolute lifetime counted from login.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -17,14 +16,11 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
-from application.keys import DB, FAILED_LOGINS, IDENTITIES, SESSION_STORAGE, SETTINGS, USERS, Handler
+from application.keys import IDENTITIES, SESSION_STORAGE, SETTINGS, USERS, Handler
 from application.web.errors import AppError, ErrorCode
 from application.web.i18n import N_
-from application.web.security import client_ip
 from application.web.sessions import COOKIE_NAME
-from models import user
 from models.db import Row
-from models.passwords import hash_password, verify_password
 
 USER: web.RequestKey[Row | None] = web.RequestKey("user")
 BY_TOKEN: web.RequestKey[bool] = web.RequestKey("by_token")
@@ -35,9 +31,6 @@ SESSION_SEEN = "seen"
 SESSION_CSRF = "csrf"
 # Touch the session at most this often, so its idle expiry moves without a write per request.
 SEEN_REFRESH_SECONDS = 300
-
-# Verified against when the account does not exist, so both failures take as long.
-_DUMMY_HASH: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,33 +135,6 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or not target.isprintable():
         return "/"
     return target
-
-
-def _throttle_key(request: web.Request, account: str, found: Row | None) -> str:
-    """Per account and client IP. The account is the user, whichever of their identifiers was
-    typed; an identifier that matches nobody counts for itself, so unknown accounts behave alike."""
-    who = f"user {found['id']}" if found is not None else f"typed {account.lower()}"
-    return hashlib.sha256(f"{who}|{client_ip(request)}".encode()).hexdigest()
-
-
-async def authenticate(request: web.Request, account: str, password: str) -> Row:
-    """The active user with these credentials. Each attempt is counted before its password is
-    checked, so parallel guesses get no more tries than sequential ones; a success resets the count."""
-    global _DUMMY_HASH
-    counter = request.app[FAILED_LOGINS]
-    found = await user.by_account(request.app[DB], account)
-    key = _throttle_key(request, account, found)
-    if not await counter.attempt(key):
-        raise AppError(429, N_("Too many failed attempts. Please wait 15 minutes and try again."))
-    if found is None:
-        _DUMMY_HASH = _DUMMY_HASH or await hash_password(secrets.token_urlsafe(16))
-        await verify_password(_DUMMY_HASH, password)
-    if found is None or not await verify_password(found["password"], password):
-        raise AppError(400, N_("The account or password is incorrect."), ErrorCode.BAD_CREDENTIALS)
-    await counter.reset(key)
-    if not found["is_active"]:
-        raise AppError(403, N_("This account has been disabled."), ErrorCode.FORBIDDEN)
-    return found
 
 
 async def login(request: web.Request, account_user: Row) -> None:

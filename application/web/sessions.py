@@ -130,7 +130,10 @@ class DatabaseSessionStorage(ServerSideStorage):
     (Redis expires its keys by itself)."""
 
     PURGE_EVERY = timedelta(hours=1)
-    next_purge = datetime.min
+
+    def __init__(self, app: web.Application) -> None:
+        super().__init__(app)
+        self.next_purge = datetime.min
 
     @property
     def db(self) -> Database:

@@ -18,13 +18,12 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from application.keys import DB, SETTINGS
+from application.keys import DB, SETTINGS, WECHAT_PRUNING
 from application.web.errors import AppError
 from application.wechat import crypto as wire
 from application.wechat.conversation import Conversation
 from models import wechat_message
 from models.clock import utcnow
-from models.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,6 @@ FRESH_FOR_SECONDS = 300
 # Retries stop within a minute; keys are kept for two days, pruned at most once an hour per process.
 DEDUP_KEEP = timedelta(days=2)
 PRUNE_EVERY = 3600.0
-_next_prune = 0.0
 
 NO_REPLY = "success"  # what the platform takes for "nothing to say"
 
@@ -177,19 +175,26 @@ async def _answer_in_time(app: web.Application, fields: dict[str, str], signed: 
     except Exception:
         log.exception("wechat: %s message failed; answered success", fields.get("MsgType", "?"))
         return None
-    await _prune_now_and_then(app[DB], deadline)
+    await _prune_now_and_then(app, deadline)
     return reply
 
 
-async def _prune_now_and_then(db: Database, deadline: float) -> None:
+class Pruning:
+    """When this app next forgets old message keys."""
+
+    def __init__(self) -> None:
+        self.next_at = 0.0
+
+
+async def _prune_now_and_then(app: web.Application, deadline: float) -> None:
     """Forget old keys, in whatever time the reply left (the reply is ready: it must not wait long)."""
-    global _next_prune
-    if time.monotonic() < _next_prune:
+    pruning = app[WECHAT_PRUNING]
+    if time.monotonic() < pruning.next_at:
         return
-    _next_prune = time.monotonic() + PRUNE_EVERY
+    pruning.next_at = time.monotonic() + PRUNE_EVERY
     try:
         async with asyncio.timeout_at(min(deadline, asyncio.get_running_loop().time() + 1.0)):
-            await wechat_message.prune(db, utcnow() - DEDUP_KEEP)
+            await wechat_message.prune(app[DB], utcnow() - DEDUP_KEEP)
     except Exception as exc:  # housekeeping only: the next hour tries again
         log.warning("wechat: pruning old message keys failed: %r", exc)
 

@@ -10,16 +10,23 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from application.keys import DB
-from application.services import polls
+from application.services import polls, voting
+from application.services.refusals import (
+    AlreadyVoted,
+    PollClosed,
+    PollNotFound,
+    Refused,
+    TooManyChoices,
+)
+from application.services.viewer import Viewer
 from application.web import timezones
-from models import ballot, choice, question
-from models.clock import utcnow
-from models.db import Row
+
+if TYPE_CHECKING:
+    from models.db import Row
 
 LIST_SIZE = 10
 TEXT_SHOWN = 60  # characters of a poll or choice text in a list (replies hold ~2000 bytes)
@@ -83,6 +90,16 @@ def _number(word: str) -> int | None:
     return int(word) if word.isdecimal() and len(word) <= 12 else None
 
 
+# What a refused vote is answered with (keys of TEXTS); any other refusal: "choose_between"
+# (no choice, or a choice removed meanwhile).
+REFUSED_VOTES: dict[type[Refused], str] = {
+    AlreadyVoted: "already_voted",
+    PollClosed: "closed",
+    PollNotFound: "no_poll",  # deleted meanwhile
+    TooManyChoices: "too_many",
+}
+
+
 class Conversation:
     """One follower's message and its answer.
 
@@ -93,11 +110,9 @@ class Conversation:
 
     def __init__(self, app: web.Application, openid: str, said: str | None) -> None:
         self.app = app
-        self.db = app[DB]
-        self.voter = ballot.Voter(openid=openid)
+        self.viewer = Viewer(openid=openid)
         self.said = unicodedata.normalize("NFKC", said).strip() if said is not None else None
         self.lang = _language_of(self.said or "")
-        self.now = utcnow()
 
     def t(self, key: str, **values: object) -> str:
         chinese, english = TEXTS[key]
@@ -131,17 +146,22 @@ class Conversation:
             return self.t("unknown")
         return await (self.vote(poll_id, rest) if rest else self.show(poll_id))
 
-    async def _poll(self, poll_id: int) -> Row | None:
-        """A published poll; followers never see scheduled or deleted ones. Sets the answer's language."""
-        found = await question.get_with_choices(self.db, poll_id) if poll_id <= polls.MAX_ID else None
-        if found is None or not question.is_published(found, self.now):
-            return None
+    def _speak_as(self, poll: Row) -> Row:
+        """Bare numbers are answered in the poll's language."""
         if self.lang is None:
-            self.lang = _language_of(found["question_text"]) or "en"
-        return found
+            self.lang = _language_of(poll["question_text"]) or "en"
+        return poll
+
+    async def _view(self, poll_id: int) -> polls.PollView | None:
+        """A published poll as the follower sees it (followers never see scheduled or deleted ones)."""
+        try:
+            found = await polls.visible_poll(self.app, poll_id, self.viewer)
+        except PollNotFound:
+            return None
+        return await polls.poll_view(self.app, self._speak_as(found.poll), self.viewer)
 
     async def list_open(self) -> str:
-        found = await question.list_open(self.db, self.now, LIST_SIZE)
+        found = await polls.open_polls(self.app, LIST_SIZE)
         if not found:
             return self.t("none_open")
         lines = [self.t("list")]
@@ -149,19 +169,17 @@ class Conversation:
         return "\n".join([*lines, "", self.t("list_more", id=found[0]["id"])])
 
     async def show(self, poll_id: int) -> str:
-        poll = await self._poll(poll_id)
-        if poll is None:
+        view = await self._view(poll_id)
+        if view is None:
             return self.t("no_poll", id=poll_id)
-        choices = poll["choices"]
-        mine = await ballot.choices_of(self.db, poll_id, self.voter)
+        poll, choices, is_open = view.poll, view.choices, view.status is polls.Status.OPEN
         lines = [_title(poll)]
         lines += [f"{n}. {_shorten(item['choice_text'])}" for n, item in enumerate(choices, 1)]
         lines.append("")
-        is_open = question.is_open(poll, self.now)
         if not is_open:
             lines.append(self.t("closed"))
-        if mine is not None:
-            lines.append(self.t("you_voted", choices=_named(choices, mine)))
+        if view.my_vote is not None:
+            lines.append(self.t("you_voted", choices=_named(choices, view.my_vote)))
         elif is_open:
             lines.append(self.t("how_to_vote", id=poll_id))
             if poll["max_choices"] > 1:
@@ -178,43 +196,36 @@ class Conversation:
 
     async def vote(self, poll_id: int, numbers: list[int]) -> str:
         """Vote for choices by their number on the poll (1..n), through the site's one vote path."""
-        poll = await self._poll(poll_id)
-        if poll is None:
+        try:
+            poll = self._speak_as(await polls.votable_poll(self.app, poll_id, self.viewer))
+        except PollNotFound:
             return self.t("no_poll", id=poll_id)
         choices = poll["choices"]
         if not all(1 <= n <= len(choices) for n in numbers):
             return self.t("choose_between", n=len(choices))
         chosen = [choices[n - 1]["id"] for n in numbers]
         try:
-            await polls.record_vote(self.app, poll, chosen, self.voter)
-        except ballot.AlreadyVoted:
-            return self.t("already_voted")
-        except ballot.PollClosed:
-            return self.t("closed")
-        except ballot.PollNotFound:  # deleted meanwhile
-            return self.t("no_poll", id=poll_id)
-        except ballot.TooManyChoices:
-            return self.t("too_many", max=poll["max_choices"])
-        except ballot.VoteRefused:  # no choice, or a choice removed meanwhile
-            return self.t("choose_between", n=len(choices))
+            await voting.cast(self.app, poll, chosen, self.viewer)
+        except Refused as refusal:
+            reply = REFUSED_VOTES.get(type(refusal), "choose_between")
+            return self.t(reply, id=poll_id, max=poll["max_choices"], n=len(choices))
         return self.t("counted", choices=_named(choices, chosen)) + "\n" + self.t("see_results", id=poll_id)
 
     async def results(self, poll_id: int) -> str:
         """Counts and percentages, hidden exactly as on the site for a voter who is not the owner."""
-        poll = await self._poll(poll_id)
-        if poll is None:
+        view = await self._view(poll_id)
+        if view is None:
             return self.t("no_poll", id=poll_id)
-        voted = await ballot.choices_of(self.db, poll_id, self.voter) is not None
-        if not question.results_visible(poll, self.now, voted, privileged=False):
-            return self.t(poll["results_visibility"])  # the texts "after_vote" and "after_close"
-        tally = choice.tally(poll_id, poll["choices"])
-        lines = [_title(poll)]
+        if not view.results_visible:
+            return self.t(view.poll["results_visibility"])  # the texts "after_vote" and "after_close"
+        tally = view.results()
+        lines = [_title(view.poll)]
         lines += [
             self.t("result_line", n=n, text=_shorten(item["choice_text"]), votes=item["votes"], percent=item["percent"])
-            for n, item in enumerate(cast(list[dict[str, Any]], tally["choices"]), 1)
+            for n, item in enumerate(tally["choices"], 1)
         ]
         lines.append(self.t("total", total=tally["total"]))
-        if not question.is_open(poll, self.now):
+        if view.status is not polls.Status.OPEN:
             lines.append(self.t("closed"))
         return "\n".join(lines)
 
