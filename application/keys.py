@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from application.web.auth import Identities
     from application.web.errors import AppError
     from application.web.sessions import ServerSideStorage
+    from application.web.urls import Urls
     from application.wechat.callback import Pruning
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -43,6 +44,7 @@ IDENTITIES: web.AppKey[Identities] = web.AppKey("identities")
 REFUSALS: web.AppKey[Callable[[Refused], AppError]] = web.AppKey("refusals")
 DUMMY_HASH: web.AppKey[DummyHash] = web.AppKey("dummy_hash")
 WECHAT_PRUNING: web.AppKey[Pruning] = web.AppKey("wechat_pruning")
+URLS: web.AppKey[Urls] = web.AppKey("urls")  # the routes' URLs by name (web/urls.py)
 # True when this start created the embedded database and loaded the sample data into it.
 SAMPLE_DATA_CREATED: web.AppKey[bool] = web.AppKey("sample_data_created")
 

@@ -22,6 +22,7 @@ from application.web.errors import AppError
 from application.web.forms import check_login, read_form
 from application.web.rendering import redirect, render
 from application.web.security import client_ip
+from application.web.urls import url
 
 # What the log-in form answers by showing itself again, with the reason.
 LOGIN_REFUSED = (BadCredentials, TooManyAttempts, AccountDisabled)
@@ -46,7 +47,7 @@ class Register(web.View):
             context = {"values": values, "errors": error.fields, "message": error.message}
             return await render_form(self.request, "accounts/register.html", context, status=error.status)
         await login(self.request, created)
-        raise redirect(self.request, "/", "registered")
+        raise redirect(self.request, url(self.request, "index"), "registered")
 
 
 class Login(web.View):
@@ -76,7 +77,7 @@ class Login(web.View):
 class Logout(web.View):
     async def post(self) -> web.StreamResponse:
         await logout(self.request)
-        raise redirect(self.request, "/", "logged_out")
+        raise redirect(self.request, url(self.request, "index"), "logged_out")
 
 
 class Me(web.View):

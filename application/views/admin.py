@@ -16,6 +16,7 @@ from application.web.errors import AppError, not_found
 from application.web.forms import PAGE_MAX, query_number, read_form
 from application.web.i18n import N_
 from application.web.rendering import redirect, render
+from application.web.urls import url
 
 if TYPE_CHECKING:
     from models.db import Row
@@ -73,8 +74,8 @@ class AdminHome(web.View):
 
 async def _back_to_the_list(request: web.Request) -> str:
     """Where an action returns to: the page of /admin it was taken on."""
-    target = safe_next(str((await read_form(request)).get("next", "")))
-    return target if target == "/admin" or target.startswith("/admin?") else "/admin"
+    target, admin = safe_next(str((await read_form(request)).get("next", ""))), url(request, "admin")
+    return target if target == admin or target.startswith(admin + "?") else admin
 
 
 class AdminUserActive(web.View):

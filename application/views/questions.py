@@ -30,6 +30,7 @@ from application.web.errors import AppError, not_found
 from application.web.forms import PAGE_MAX, choice_ids, query_number, read_form
 from application.web.jsonutil import json_response
 from application.web.rendering import redirect, render
+from application.web.urls import url
 
 if TYPE_CHECKING:
     from models.db import Row
@@ -67,7 +68,8 @@ async def render_detail(
     view = await polls.poll_view(request.app, poll, viewer_of(request))
     if view.status is polls.Status.OPEN and request[USER] is not None:
         await csrf_token(request)
-    share_url = f"{request.url.origin()}/questions/{poll['id']}"
+    address = url(request, "question", question_id=poll["id"])
+    share_url = f"{request.url.origin()}{address}"
     from_login = picked_choices(poll, picked_before_login(request))
     context = {
         "view": view,
@@ -78,7 +80,7 @@ async def render_detail(
     }
     response = await render(request, "questions/detail.html", context, status, found.pages)
     if from_login:
-        response.del_cookie(PICKED_COOKIE, path=f"/questions/{poll['id']}")  # ticked once
+        response.del_cookie(PICKED_COOKIE, path=address)  # ticked once
     return response
 
 
@@ -121,13 +123,13 @@ class QuestionVote(web.View):
             error = as_error(exc)
             current = await polls.visible_poll(app, poll["id"], viewer)  # the page again, with today's counts
             return await render_detail(self.request, current, error.message, error.status, chosen)
-        raise redirect(self.request, f"/questions/{poll['id']}/results", "vote_counted")
+        raise redirect(self.request, url(self.request, "question_results", question_id=poll["id"]), "vote_counted")
 
     def _to_login(self, poll: Row, picked: list[int]) -> web.HTTPFound:
         """To the log-in page and back to the poll; the ticked choices wait in a cookie of that
         poll's pages, so that ``next`` stays the poll's plain address."""
-        path = f"/questions/{poll['id']}"
-        response = redirect(self.request, login_url(path))
+        path = url(self.request, "question", question_id=poll["id"])
+        response = redirect(self.request, login_url(self.request, path))
         if picked:
             response.set_cookie(
                 PICKED_COOKIE,
@@ -175,18 +177,27 @@ def poll_form_values(source: Any, choices: list[str], boxes: int = 0, focus: int
     }
 
 
+def form_action(request: web.Request, editing: Row | None) -> str:
+    """Where the poll form is sent: the new-poll page, or the edited poll's edit page."""
+    if editing is None:
+        return url(request, "question_new")
+    return url(request, "question_edit", question_id=editing["id"])
+
+
 async def render_poll_form(
     request: web.Request,
-    action: str,
+    editing: Row | None,
     values: dict[str, Any],
     zone: ZoneInfo,
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    """The poll form, its times in ``zone`` (named on it, and sent back in a hidden field)."""
+    """The form for a new poll, or for ``editing`` one; its times in ``zone`` (named on it, and
+    sent back in a hidden field)."""
     await csrf_token(request)
     context = {
-        "action": action,
+        "action": form_action(request, editing),
+        "editing": editing,
         "values": values,
         "form_zone": zone,
         "errors": errors or {},
@@ -197,7 +208,7 @@ async def render_poll_form(
 
 
 async def submit_poll_form(
-    request: web.Request, action: str, save: Callable[[poll_fields.PollFields], Awaitable[web.HTTPFound]]
+    request: web.Request, editing: Row | None, save: Callable[[poll_fields.PollFields], Awaitable[web.HTTPFound]]
 ) -> web.Response:
     """Save the submitted poll (``save`` answers with where to go next), or show the form again:
     with its errors (400), or with more empty choice boxes when "More choices" was pressed (how
@@ -208,12 +219,12 @@ async def submit_poll_form(
     texts = [text for text in choices if text.strip()]
     if "add_choice" in form:
         values = poll_form_values(form, texts, boxes=len(choices) + MORE_BOXES, focus=len(texts) + 1)
-        return await render_poll_form(request, action, values, zone)
+        return await render_poll_form(request, editing, values, zone)
     try:
         fields = poll_fields.check_poll(form, choices, zone)
     except InvalidPoll as exc:
         error = refusal_error(exc)
-        return await render_poll_form(request, action, poll_form_values(form, texts), zone, error.fields, error.status)
+        return await render_poll_form(request, editing, poll_form_values(form, texts), zone, error.fields, error.status)
     raise await save(fields)
 
 
@@ -221,18 +232,17 @@ class QuestionNew(web.View):
     async def get(self) -> web.Response:
         require_user(self.request)
         zone = timezones.visitor_zone(self.request)
-        return await render_poll_form(self.request, "/questions/new", poll_form_values({}, []), zone)
+        return await render_poll_form(self.request, None, poll_form_values({}, []), zone)
 
     async def post(self) -> web.StreamResponse:
         me = require_user(self.request)
 
         async def create(fields: poll_fields.PollFields) -> web.HTTPFound:
             created = await polls.create_poll(self.request.app, me["id"], fields)
-            return redirect(
-                self.request, f"/questions/{created}", "poll_scheduled" if fields.scheduled else "poll_created"
-            )
+            flash = "poll_scheduled" if fields.scheduled else "poll_created"
+            return redirect(self.request, url(self.request, "question", question_id=created), flash)
 
-        return await submit_poll_form(self.request, "/questions/new", create)
+        return await submit_poll_form(self.request, None, create)
 
 
 class QuestionEdit(web.View):
@@ -261,18 +271,18 @@ class QuestionEdit(web.View):
             "closes_at": timezones.form_value(poll["closes_at"], zone),
         }
         values = poll_form_values(source, texts)
-        return await render_poll_form(self.request, f"/questions/{poll['id']}/edit", values, zone)
+        return await render_poll_form(self.request, poll, values, zone)
 
     async def post(self) -> web.StreamResponse:
         poll = (await self._owned_poll()).poll
 
         async def edit(fields: poll_fields.PollFields) -> web.HTTPFound:
             await polls.edit_poll(self.request.app, poll, fields)
-            return redirect(self.request, f"/questions/{poll['id']}", "poll_edited")
+            return redirect(self.request, url(self.request, "question", question_id=poll["id"]), "poll_edited")
 
         try:
             await polls.check_editable(self.request.app, poll)
-            return await submit_poll_form(self.request, f"/questions/{poll['id']}/edit", edit)
+            return await submit_poll_form(self.request, poll, edit)
         except PollHasVotes as refusal:
             return await self._has_votes(refusal)
 
@@ -282,7 +292,7 @@ class QuestionClose(web.View):
         require_user(self.request)
         poll = await polls.managed_poll(self.request.app, question_id(self.request), viewer_of(self.request))
         await polls.close_poll(self.request.app, poll)
-        raise redirect(self.request, f"/questions/{poll['id']}", "poll_closed")
+        raise redirect(self.request, url(self.request, "question", question_id=poll["id"]), "poll_closed")
 
 
 class QuestionDelete(web.View):
@@ -290,7 +300,7 @@ class QuestionDelete(web.View):
         require_user(self.request)
         poll = await polls.managed_poll(self.request.app, question_id(self.request), viewer_of(self.request))
         await polls.set_poll_deleted(self.request.app, poll["id"], True)
-        raise redirect(self.request, "/", "poll_deleted")
+        raise redirect(self.request, url(self.request, "index"), "poll_deleted")
 
 
 class QuestionChoices(web.View):

@@ -20,6 +20,7 @@ from application.keys import IDENTITIES, SESSION_STORAGE, SETTINGS, USERS, Handl
 from application.web.errors import AppError, ErrorCode
 from application.web.i18n import N_
 from application.web.sessions import COOKIE_NAME
+from application.web.urls import url
 from models.db import Row
 
 USER: web.RequestKey[Row | None] = web.RequestKey("user")
@@ -103,13 +104,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def login_url(next_path: str | None = None) -> str:
+def login_url(request: web.Request, next_path: str | None = None) -> str:
     """The log-in page, which brings the user back to ``next_path`` (a path on this site) after."""
-    return f"/login?next={quote(next_path, safe='/')}" if next_path else "/login"
+    page = url(request, "login")
+    return f"{page}?next={quote(next_path, safe='/')}" if next_path else page
 
 
 def login_redirect(request: web.Request) -> web.HTTPFound:
-    return web.HTTPFound(login_url(request.path_qs if request.method == "GET" else None))
+    return web.HTTPFound(login_url(request, request.path_qs if request.method == "GET" else None))
 
 
 def require_user(request: web.Request) -> Row:

@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp_session import SESSION_KEY
 
 from application.keys import SETTINGS
-from application.web import i18n, timezones
+from application.web import i18n, timezones, urls
 from application.web.auth import USER, safe_next
 from application.web.csrf import page_csrf_token
 from application.web.i18n import N_
@@ -60,6 +60,7 @@ def setup_templates(app: web.Application) -> None:
         auto_reload=False,  # templates change only with a deploy; no stat() per render
     )
     env.globals["static"] = _static_url(app)
+    urls.install(env, app)
     i18n.install(env)
     i18n.load_catalogues()
     timezones.install(env)
