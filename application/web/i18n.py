@@ -114,10 +114,6 @@ def translate_with(translations: gettext.NullTranslations, text: str) -> str:
     return translations.gettext(text) if text else text
 
 
-def translate(request: web.Request, text: str) -> str:
-    return translate_with(catalogue(language(request)), text)
-
-
 def _context_translations(context: jinja2.runtime.Context) -> gettext.NullTranslations:
     chosen = context.get("lang")
     return catalogue(chosen) if isinstance(chosen, Language) else catalogue(ENGLISH)
