@@ -14,14 +14,16 @@ from functools import partial
 import uvloop
 from aiohttp import web
 
-from application import PendingMigrations, accounts, init
-from application.access_log import AccessLogger
-from application.errors import AppError
-from application.forms import check_registration
+from application import PendingMigrations, init
 from application.keys import SAMPLE_DATA_CREATED
+from application.services import accounts
+from application.views.refusals import as_error
+from application.web.access_log import AccessLogger
+from application.web.errors import AppError
 from config import ConfigError, Settings, load_settings
 from models import migrations, seed
 from models.db import Database, DatabaseUnavailable, open_database
+from models.refusal import Refused
 
 log = logging.getLogger("vote")
 
@@ -95,7 +97,7 @@ async def _create_superuser(args: argparse.Namespace, db: Database) -> None:
     if await migrations.pending(db):
         raise PendingMigrations("pending migrations: run `./vote migrate` first")
     fields = {"name": args.name, "email": args.email, "phone": args.phone, "password": _superuser_password()}
-    admin = await accounts.register(db, check_registration(fields), is_admin=True)
+    admin = await accounts.register(db, accounts.check_registration(fields), is_admin=True)
     print(f"administrator {admin['email']} created (id {admin['id']})")
 
 
@@ -145,9 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     except (DatabaseUnavailable, PendingMigrations) as exc:
         print(f"vote: {exc}", file=sys.stderr)
         return 1
-    except AppError as exc:
-        details = "; ".join(f"{field}: {problem}" for field, problem in exc.fields.items())
-        print(f"vote: {exc.message}" + (f" ({details})" if details else ""), file=sys.stderr)
+    except (AppError, Refused) as exc:
+        error = as_error(exc)
+        details = "; ".join(f"{field}: {problem}" for field, problem in error.fields.items())
+        print(f"vote: {error.message}" + (f" ({details})" if details else ""), file=sys.stderr)
         return 1
     return 0
 

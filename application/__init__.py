@@ -1,34 +1,55 @@
-"""HTTP: the app factory wires settings, database, Redis, sessions, templates and routes."""
+"""The app factory: the one place that wires the layers together (docs/architecture.md).
+
+It opens the database and Redis, says which cache and which live sockets hear which change,
+which identity loaders the auth middleware calls, which table answers the rules' refusals and
+who decides when a live socket closes, and sets up sessions, templates and routes.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 import aiohttp_session
-from aiohttp import web
 
-from application.announcements import announcements_context, votes_counted
-from application.auth import auth_middleware
-from application.csrf import csrf_middleware
+# Not `from aiohttp import web`: that name is this package's subpackage application/web/.
+from aiohttp.web import Application
+
+from application.cluster import token_cache
+from application.cluster.changes import Change, ChangeBus, Kind, changes_context, votes_counted
+from application.cluster.live import LiveHub, close_sockets
+from application.cluster.poll_cache import PollCache
+from application.cluster.token_cache import TokenCache, token_uses_context
 from application.keys import (
     BALLOTS,
+    CHANGES,
     DB,
+    DUMMY_HASH,
     FAILED_LOGINS,
+    HUB,
+    IDENTITIES,
+    POLL_CACHE,
     REDIS,
+    REFUSALS,
     SAMPLE_DATA_CREATED,
     SESSION_STORAGE,
     SETTINGS,
+    TOKEN_CACHE,
     TOKEN_OWNERS,
     USERS,
+    WECHAT_PRUNING,
 )
-from application.live import HUB, LiveHub, close_sockets
-from application.middlewares import error_middleware
-from application.poll_cache import POLLS, PollCache
 from application.routes import setup_routes
-from application.sessions import DatabaseSessionStorage, RedisSessionStorage
-from application.templating import setup_templates
-from application.token_cache import token_cache_context
+from application.services.accounts import DummyHash
+from application.views.live import close_reason
+from application.views.refusals import refusal_error
+from application.web.auth import Identities, auth_middleware
+from application.web.csrf import csrf_middleware
+from application.web.error_middleware import error_middleware
+from application.web.rendering import setup_templates
+from application.web.sessions import DatabaseSessionStorage, RedisSessionStorage, session_key
+from application.wechat.callback import Pruning
 from config import Settings, load_settings
 from models import api_token, migrations, seed, user
 from models.ballot import BallotBox
@@ -48,7 +69,7 @@ class PendingMigrations(Exception):
     """The MySQL schema is behind the code; the process must not serve."""
 
 
-async def _database(app: web.Application) -> AsyncIterator[None]:
+async def _database(app: Application) -> AsyncIterator[None]:
     db = await open_database(app[SETTINGS])
     app[SAMPLE_DATA_CREATED] = False
     try:
@@ -63,7 +84,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             names = ", ".join(migration.version for migration in todo)
             raise PendingMigrations(f"pending migrations ({names}): run `./vote migrate` first")
         app[DB] = db
-        app[BALLOTS] = BallotBox(db, lambda question_ids: votes_counted(app, question_ids))
+        app[BALLOTS] = BallotBox(db, partial(votes_counted, app))
         app[TOKEN_OWNERS] = Batcher(lambda tokens: api_token.owners_of(db, tokens), LOOKUP_BATCH)
         app[USERS] = Batcher(lambda user_ids: user.get_many(db, user_ids), LOOKUP_BATCH)
         yield
@@ -71,7 +92,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await db.close()
 
 
-async def _redis(app: web.Application) -> AsyncIterator[None]:
+async def _redis(app: Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     redis = app[REDIS] = open_redis(settings) if settings.redis_url else None
     if redis is not None:
@@ -86,17 +107,42 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             await redis.aclose()
 
 
-def init(settings: Settings | None = None) -> web.Application:
+def _wire_changes(app: Application) -> None:
+    """Which cache and which live sockets hear which change (``cluster/changes.py``)."""
+    bus, polls, tokens, hub = app[CHANGES], app[POLL_CACHE], app[TOKEN_CACHE], app[HUB]
+    bus.subscribe(Kind.POLL, polls.drop, hub.poll_changed)
+    bus.subscribe(Kind.VOTES, partial(polls.drop, votes_only=True), hub.mark_dirty)
+    bus.subscribe(Kind.ACCOUNT, tokens.drop_account, hub.account_changed)
+    bus.subscribe(Kind.SESSION, hub.session_ended)
+    bus.when_unheard(polls.clear, tokens.clear)
+    bus.when_heard_again(hub.recheck_all)
+
+
+async def _session_ended(app: Application, session_id: str) -> None:
+    """Every process closes the live sockets opened with this session; only its hash travels."""
+    await app[CHANGES].announce(Change(Kind.SESSION, (session_key(session_id),)))
+
+
+def init(settings: Settings | None = None) -> Application:
     """Build the application; connections open on start-up and close on cleanup."""
     settings = settings or load_settings()
-    app = web.Application(client_max_size=MAX_BODY)
+    app = Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
-    app[POLLS] = PollCache()
-    app[HUB] = LiveHub(app)
+    app[CHANGES] = ChangeBus(app)
+    app[POLL_CACHE] = PollCache()
+    app[TOKEN_CACHE] = TokenCache()
+    app[HUB] = LiveHub(app, close_reason)
+    _wire_changes(app)
+    app[IDENTITIES] = Identities(
+        token_owner=partial(token_cache.owner_of, app), session_ended=partial(_session_ended, app)
+    )
+    app[REFUSALS] = refusal_error
+    app[DUMMY_HASH] = DummyHash()
+    app[WECHAT_PRUNING] = Pruning()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
-    app.cleanup_ctx.append(token_cache_context)
-    app.cleanup_ctx.append(announcements_context)
+    app.cleanup_ctx.append(token_uses_context)
+    app.cleanup_ctx.append(changes_context)
     app.on_shutdown.append(close_sockets)
     storage = app[SESSION_STORAGE] = RedisSessionStorage(app) if settings.redis_url else DatabaseSessionStorage(app)
     # Outermost first: errors wrap everything, then sessions, who is asking, and CSRF.

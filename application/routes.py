@@ -6,8 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from application import wechat
 from application.views import accounts, admin, api_accounts, api_questions, language, live, questions, system
+from application.wechat import callback as wechat
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-import asyncmy
+import aiomysql
 import pymysql
 from common import cpu_seconds, pids
 
@@ -59,7 +59,7 @@ def prepare() -> list[tuple[int, list[int]]]:
 
 async def run(polls: list[tuple[int, list[int]]]) -> None:
     callers = [
-        await asyncmy.connect(host="127.0.0.1", user="root", database=DB_NAME, autocommit=True) for _ in range(CALLERS)
+        await aiomysql.connect(host="127.0.0.1", user="root", db=DB_NAME, autocommit=True) for _ in range(CALLERS)
     ]
     voter = 0
 
@@ -72,7 +72,7 @@ async def run(polls: list[tuple[int, list[int]]]) -> None:
             ballots.append([poll, voter % VOTERS + 1, None, str(choices[voter % CHOICES]), 1])
         return json.dumps(sorted(ballots))  # sorted by poll, as the app sends them
 
-    async def caller(conn: asyncmy.Connection, size: int) -> None:
+    async def caller(conn: aiomysql.Connection, size: int) -> None:
         for _ in range(BALLOTS_PER_SIZE // size // CALLERS):
             async with conn.cursor() as cursor:
                 await cursor.execute("CALL cast_ballots(UTC_TIMESTAMP(), %s)", (next_batch(size),))

@@ -19,6 +19,7 @@ from models import choice, question
 from models.batching import Batcher
 from models.clock import utcnow
 from models.db import Conflict, Database, DatabaseUnavailable, IntegrityError, Row, Session, placeholders
+from models.refusal import PollNotFound, Refused
 
 MAX_BATCH = 100
 # While votes keep coming, a batch waits this long for more to join it: a commit costs the
@@ -27,8 +28,8 @@ LINGER_SECONDS = 0.005
 CONFLICT_RETRIES = 5
 
 
-class VoteRefused(Exception):
-    """The vote was not counted; nothing changed."""
+class VoteRefused(Refused):
+    """The vote was not counted; nothing changed (as when its poll is gone: ``PollNotFound``)."""
 
 
 class NoChoice(VoteRefused):
@@ -47,20 +48,16 @@ class PollClosed(VoteRefused):
     pass
 
 
-class PollNotFound(VoteRefused):
-    """Deleted since the voter saw it."""
-
-
 class AlreadyVoted(VoteRefused):
     pass
 
 
 # The letters cast_ballots answers with, one per ballot.
-OUTCOMES: dict[str, type[VoteRefused] | None] = {
+OUTCOMES: dict[str, type[Refused] | None] = {
     "V": None,
     "A": AlreadyVoted,
     "C": PollClosed,
-    "N": PollNotFound,
+    "N": PollNotFound,  # deleted since the voter saw it
     "I": InvalidChoice,
 }
 

@@ -1,21 +1,18 @@
-"""Concurrent calls share one trip to the database: group commit, and single flight.
+"""Concurrent calls share one trip to the database: group commit.
 
 While a batch is at the database, new items queue; when it returns, everything queued goes
 together in the next batch. A lone item goes at once, so a quiet site waits for nothing, and a
 busy one pays one round trip and one commit per batch instead of per item. While busy, a
 batcher may also ``linger`` a little before each further batch, so that more items join it:
 the database's commit_delay, applied where the commits are sent.
-
-``SingleFlight`` is the other half: concurrent requests for the same thing share one fetch.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
-T = TypeVar("T")
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
 
@@ -61,23 +58,3 @@ class Batcher(Generic[Item, Answer]):
             self.worker = None
             for _, future in (*batch, *self.queue):  # only when this task itself was cancelled
                 future.cancel()
-
-
-class SingleFlight:
-    def __init__(self) -> None:
-        self.loading: dict[Hashable, asyncio.Task[Any]] = {}
-
-    async def once(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
-        """Concurrent misses of one key share a single fetch, instead of a stampede of them.
-        Put a generation in ``key`` where changes happen: a request that arrives after a change
-        must not be given a fetch that started before it."""
-        task = self.loading.get(key)
-        if task is None:
-            task = self.loading[key] = asyncio.ensure_future(fetch())
-            task.add_done_callback(lambda done: self._loaded(key, done))
-        return await asyncio.shield(task)  # one impatient client must not cancel it for all
-
-    def _loaded(self, key: Hashable, task: asyncio.Task[Any]) -> None:
-        self.loading.pop(key, None)
-        if not task.cancelled():
-            task.exception()  # seen, even if every waiter went away

@@ -1,4 +1,4 @@
-"""The one database helper layer: the same small async API over MySQL/MariaDB (asyncmy) and SQLite (aiosqlite).
+"""The one database helper layer: the same small async API over MySQL/MariaDB (aiomysql) and SQLite (aiosqlite).
 
 Queries are written once with ``%s`` placeholders and run on both dialects.
 Errors are never swallowed: a server that is down, frozen or out of
@@ -20,16 +20,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import aiomysql
 import aiosqlite
-import asyncmy
-import asyncmy.errors
-from asyncmy.constants import CLIENT
-from asyncmy.cursors import DictCursor
+import pymysql.err
+from pymysql.constants import CLIENT
 
 from config import DatabaseTarget, Settings
 
 Row = dict[str, Any]
 Args = Sequence[Any]
+MAX_ID = 2**31 - 1  # the id columns are INT; larger numbers would overflow SQLite's binding
 
 
 class DatabaseUnavailable(Exception):
@@ -146,13 +146,13 @@ def statements(script: str) -> list[str]:
 
 # --- MySQL / MariaDB -------------------------------------------------------
 
-_CONNECTION_LOST = (asyncmy.errors.OperationalError, asyncmy.errors.InterfaceError, OSError)
+_CONNECTION_LOST = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
 # Errors after which the server has rolled back and the connection is still good.
 _CONFLICTS = {1205, 1213}  # lock wait timeout, deadlock
 
 
 class _MySQLSession(Session):
-    def __init__(self, conn: asyncmy.Connection, query_timeout: float) -> None:
+    def __init__(self, conn: aiomysql.Connection, query_timeout: float) -> None:
         self.conn = conn
         self.query_timeout = query_timeout
 
@@ -170,16 +170,16 @@ class _MySQLSession(Session):
             return sets
 
     @asynccontextmanager
-    async def _cursor(self, sql: str, args: Args) -> AsyncIterator[DictCursor]:
+    async def _cursor(self, sql: str, args: Args) -> AsyncIterator[aiomysql.DictCursor]:
         """A cursor that has run ``sql``, with the driver's errors turned into ours."""
         try:
-            async with asyncio.timeout(self.query_timeout), self.conn.cursor(DictCursor) as cursor:
+            async with asyncio.timeout(self.query_timeout), self.conn.cursor(aiomysql.DictCursor) as cursor:
                 await cursor.execute(sql, tuple(args) or None)
                 yield cursor
-        except asyncmy.errors.IntegrityError as exc:
+        except pymysql.err.IntegrityError as exc:
             raise IntegrityError(exc.args[-1]) from exc
         except (TimeoutError, *_CONNECTION_LOST) as exc:
-            if isinstance(exc, asyncmy.errors.OperationalError) and exc.args and exc.args[0] in _CONFLICTS:
+            if isinstance(exc, pymysql.err.OperationalError) and exc.args and exc.args[0] in _CONFLICTS:
                 raise Conflict(exc.args[-1]) from exc
             # The connection may be mid-protocol: never hand it out again.
             self.conn.close()
@@ -195,39 +195,43 @@ class MySQLDatabase(Database):
         "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s"
     )
 
-    def __init__(self, pool: asyncmy.Pool, settings: Settings) -> None:
+    def __init__(self, pool: aiomysql.Pool, settings: Settings) -> None:
         self.pool = pool
         self.settings = settings
 
     @classmethod
     async def open(cls, target: DatabaseTarget, settings: Settings) -> MySQLDatabase:
         try:
-            pool = await asyncmy.create_pool(
-                host=target.host,
-                port=target.port,
-                user=target.user,
-                password=target.password,
-                database=target.name,
-                minsize=settings.db_pool_min,
-                maxsize=settings.db_pool_max,
-                pool_recycle=settings.db_pool_recycle,
-                connect_timeout=settings.db_connect_timeout,
-                autocommit=True,
-                charset="utf8mb4",
-                # rowcount = rows matched, as on SQLite, not only rows changed.
-                client_flag=CLIENT.FOUND_ROWS,
-                # Timestamps are stored and compared in UTC; bad data is an error, not a warning.
-                init_command=(
-                    "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
-                    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
-                ),
-            )
+            # aiomysql's own defaults would be autocommit off, no connect timeout and no recycling:
+            # each is set here. Its connect timeout covers the TCP connection only, so the whole
+            # opening (handshake and init_command too) is bounded as well.
+            async with asyncio.timeout(settings.db_connect_timeout + settings.db_query_timeout):
+                pool = await aiomysql.create_pool(
+                    host=target.host,
+                    port=target.port,
+                    user=target.user,
+                    password=target.password,
+                    db=target.name,
+                    minsize=settings.db_pool_min,
+                    maxsize=settings.db_pool_max,
+                    pool_recycle=settings.db_pool_recycle,
+                    connect_timeout=settings.db_connect_timeout,
+                    autocommit=True,
+                    charset="utf8mb4",
+                    # rowcount = rows matched, as on SQLite, not only rows changed.
+                    client_flag=CLIENT.FOUND_ROWS,
+                    # Timestamps are stored and compared in UTC; bad data is an error, not a warning.
+                    init_command=(
+                        "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
+                        "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+                    ),
+                )
         except (TimeoutError, *_CONNECTION_LOST) as exc:
             raise DatabaseUnavailable(f"cannot connect to MySQL at {target.host}:{target.port}: {exc}") from exc
         return cls(pool, settings)
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncmy.Connection]:
+    async def _connection(self) -> AsyncIterator[aiomysql.Connection]:
         try:
             async with asyncio.timeout(self.settings.db_acquire_timeout):
                 conn = await self.pool.acquire()
@@ -251,7 +255,7 @@ class MySQLDatabase(Database):
             try:
                 yield session
             except BaseException:
-                if conn.connected:
+                if not conn.closed:
                     # A failed rollback closes the connection; the pool then drops it.
                     await asyncio.shield(session.execute("ROLLBACK"))
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from enum import Enum
 from functools import cache
 from pathlib import Path
 
@@ -33,12 +34,20 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(line for line in lines if line and not line.startswith("# "))
 
 
-def password_problem(password: str) -> str | None:
+class PasswordProblem(Enum):
+    """Why a new password is refused; what each says is the accounts service's (one table)."""
+
+    TOO_SHORT = "too short"
+    TOO_LONG = "too long"
+    TOO_COMMON = "too common"
+
+
+def password_problem(password: str) -> PasswordProblem | None:
     """Why a new password is refused, or None when it is acceptable."""
     if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
+        return PasswordProblem.TOO_SHORT
     if len(password) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters."
+        return PasswordProblem.TOO_LONG
     if password.lower() in _common_passwords():
-        return "This password is too common; choose another."
+        return PasswordProblem.TOO_COMMON
     return None

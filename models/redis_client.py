@@ -33,7 +33,8 @@ class SentinelManagedRedis(Redis):
 
 def open_redis(settings: Settings) -> Redis:
     timeouts = {"socket_connect_timeout": settings.redis_timeout, "socket_timeout": settings.redis_timeout}
-    # decode_responses stays False: aiohttp-session's RedisStorage expects bytes.
+    # decode_responses stays False: sessions (web/sessions.py) and change messages are read as
+    # bytes and decoded where they are used.
     options: dict[str, Any] = {
         **timeouts,
         "decode_responses": False,

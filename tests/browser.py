@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from application.sessions import COOKIE_NAME
+from application.web.sessions import COOKIE_NAME
 
 PASSWORD = "correct horse battery"
 

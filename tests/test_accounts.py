@@ -10,7 +10,7 @@ import pytest
 
 from application import init
 from application.keys import DB
-from application.sessions import COOKIE_NAME
+from application.web.sessions import COOKIE_NAME
 from config import Settings
 from models import user
 from tests.browser import PASSWORD, csrf_from, form_token, login, logout, register, session_id, use_session

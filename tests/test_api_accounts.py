@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from application import init, token_cache
+from application import init
+from application.cluster import token_cache
+from application.cluster.token_cache import LIFETIME_SECONDS as TOKEN_LIFETIME
 from application.keys import DB
-from application.token_cache import LIFETIME_SECONDS as TOKEN_LIFETIME
 from config import Settings
 from models import api_token, user
 from tests.browser import PASSWORD, csrf_from, register

@@ -19,7 +19,6 @@ import aiohttp
 import pytest
 from argon2 import PasswordHasher
 
-from application import auth as auth_module
 from application.keys import DB
 from models import api_token, passwords
 from models.db import Database
@@ -364,7 +363,7 @@ async def test_real_texts_in_any_script_with_emoji_sequences_are_kept_as_written
 # --- A bounded fuzz: each field of each form and API operation, one nasty value at a time ----------
 
 # Texts a person or a script might send; a lone surrogate only fits JSON. Times with an offset are
-# left to the time-zone tests (tests of polls.parse_time).
+# left to the time-zone tests (tests of poll_fields.parse_time).
 NASTY_TEXTS = [
     *("", " ", "0", "-1", "1.5", "1e3", "0x10", "²", "٣", "𝟗", "99999999999999999999", "9" * 5000, "1" * 21),
     *("\x00", "a\x00b", "\x1b[2J", "\x7f", "\x85", "\t", "\r\n", "\u2028", "\u202e", "\u2066x", "\u200b"),
@@ -510,7 +509,7 @@ async def test_fuzz_every_form_and_api_operation_finds_no_server_error(
     # Hundreds of registrations and logins: with Argon2's real cost they would take minutes. What is
     # fuzzed here is what reaches the hash and the database, not the hash's cost.
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-    monkeypatch.setattr(auth_module, "_DUMMY_HASH", None)  # unknown accounts: a dummy hash of that cost too
+    # Unknown accounts check a dummy hash: each app makes its own on first need, at that cost too.
     await signed_in(client)
     db = client.app[DB]
     auth = await bearer(db)

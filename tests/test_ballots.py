@@ -9,10 +9,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from application import init, polls
+from application import init
 from application.keys import BALLOTS, DB
+from application.services import polls, voting
+from application.services.viewer import ANONYMOUS, Viewer
 from config import Settings
-from models import api_token, ballot, question
+from models import api_token, ballot, question, user
 from models.batching import Batcher
 from models.clock import utcnow
 from models.db import Conflict, Database, DatabaseUnavailable, open_database
@@ -297,6 +299,7 @@ async def test_the_vote_answer_carries_the_counts_of_its_own_commit(settings: Se
     db = client.app[DB]
     qid = await make_question(db, votes=(4, 2))
     first, second = await choice_ids(db, qid)
-    poll = await polls.cached_poll(client.app, qid)
-    counts = await polls.record_vote(client.app, poll, [second], ballot.Voter(user_id=await make_user(db)))
+    poll = (await polls.visible_poll(client.app, qid, ANONYMOUS)).poll
+    voter = Viewer(user=await user.get(db, await make_user(db)))
+    counts = await voting.cast(client.app, poll, [second], voter)
     assert [(row["id"], row["votes"]) for row in counts] == [(first, 4), (second, 3)]

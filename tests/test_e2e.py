@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from application.sessions import COOKIE_NAME
+from application.web.sessions import COOKIE_NAME
 from models import seed
 from tests.conftest import service_missing
 from tests.test_cli import ROOT, free_port, wait_until_serving

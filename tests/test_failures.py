@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from application import init
+from application.cluster.poll_cache import LIFETIME_SECONDS
 from application.keys import DB
-from application.poll_cache import LIFETIME_SECONDS
 from tests.conftest import make_settings
 from tests.factories import make_question
 

@@ -14,11 +14,11 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from application import i18n
-from application.i18n import CHINESE, ENGLISH, N_, Msg
 from application.keys import DB
-from application.sessions import COOKIE_NAME
-from application.templating import FLASH_COOKIE
+from application.web import i18n
+from application.web.i18n import CHINESE, ENGLISH, N_, Msg
+from application.web.rendering import FLASH_COOKIE
+from application.web.sessions import COOKIE_NAME
 from tests.browser import PASSWORD, csrf_from, form_token, register
 from tests.factories import make_question
 
@@ -127,7 +127,7 @@ async def test_refusals_from_shared_code_are_translated_on_pages_but_not_in_the_
         headers=ZH,
     )
     assert again.status == 409
-    assert "该电子邮箱已被注册。" in await again.text()  # application/accounts.py's message
+    assert "该电子邮箱已被注册。" in await again.text()  # application/services/accounts.py's message
     api = await client.post("/api/v1/register", json={"name": "x"}, headers=ZH)
     assert (await api.json())["fields"]["email"] == "This field is required."
 

@@ -14,11 +14,11 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from application import announcements, init, polls
-from application.announcements import CHANNELS
-from application.keys import DB, REDIS, SESSION_STORAGE, SETTINGS
-from application.live import CLOSE_NOT_VISIBLE, HUB, LiveHub, Watcher
-from application.poll_cache import POLLS
+from application import init
+from application.cluster import changes as change_bus
+from application.cluster.live import CLOSE_NOT_VISIBLE, LiveHub, Watcher
+from application.keys import DB, HUB, POLL_CACHE, REDIS, SESSION_STORAGE, SETTINGS, VOTE_CHANNELS
+from application.services import polls
 from config import Settings
 from models import api_token, user
 from models.db import Database
@@ -240,12 +240,12 @@ async def test_one_redis_subscription_per_process_not_per_socket(
     two_instances: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, b = two_instances
-    monkeypatch.setattr(announcements, "SWEEP_SECONDS", 0.05)
+    monkeypatch.setattr(change_bus, "SWEEP_SECONDS", 0.05)
     for client in (a, b):
-        client.app[POLLS].lifetime = 0.2
+        client.app[POLL_CACHE].lifetime = 0.2
     qid = await make_question(a.app[DB])
     redis = a.app[REDIS]
-    changes, votes = a.app[SETTINGS].redis_prefix + "results", a.app[CHANNELS].channel(qid)
+    changes, votes = a.app[SETTINGS].redis_prefix + "results", a.app[VOTE_CHANNELS].channel(qid)
     sockets = [await client.ws_connect(f"/questions/{qid}/live") for client in (a, a, a, b, b)]
     for ws in sockets:
         await ws.receive_json(timeout=1)

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 from aiohttp import hdrs, web
 
-from application.errors import ErrorCode
 from application.routes import setup_routes
+from application.web.errors import ErrorCode
 from tests.test_cli import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent

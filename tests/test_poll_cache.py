@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from application import announcements, init, polls
-from application.announcements import CHANNELS
-from application.keys import DB, REDIS
-from application.poll_cache import INDEX, POLLS, PollCache
+from application import init
+from application.cluster import changes as change_bus
+from application.cluster.poll_cache import INDEX, PollCache
+from application.keys import DB, POLL_CACHE, REDIS, VOTE_CHANNELS
+from application.services import polls
 from config import Settings
 from models import api_token
 from tests.browser import register
@@ -48,7 +49,7 @@ async def within(seconds: float, check: Any) -> None:
 
 async def listeners(client: Any, key: int) -> int:
     """How many processes listen to the votes of ``key`` (a poll id, or INDEX)."""
-    [(_, count)] = await client.app[REDIS].pubsub_numsub(client.app[CHANNELS].channel(key))
+    [(_, count)] = await client.app[REDIS].pubsub_numsub(client.app[VOTE_CHANNELS].channel(key))
     return int(count)
 
 
@@ -57,10 +58,10 @@ async def two_instances(
     mysql_settings: Settings, aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Any, Any]:
     """Two processes whose cached copies live 0.3 s, swept every 0.05 s."""
-    monkeypatch.setattr(announcements, "SWEEP_SECONDS", 0.05)
+    monkeypatch.setattr(change_bus, "SWEEP_SECONDS", 0.05)
     a, b = await aiohttp_client(init(mysql_settings)), await aiohttp_client(init(mysql_settings))
     for client in (a, b):
-        client.app[POLLS].lifetime = 0.3
+        client.app[POLL_CACHE].lifetime = 0.3
     return a, b
 
 
@@ -213,7 +214,7 @@ async def test_a_process_that_lost_redis_keeps_no_counts(
     assert await total_on(a, qid) == 0  # kept, and heard
 
     async def a_lost_redis() -> bool:
-        return a.app[CHANNELS].pubsub is None
+        return a.app[VOTE_CHANNELS].pubsub is None
 
     private_redis.stop()
     await within(5, a_lost_redis)
@@ -225,7 +226,7 @@ async def test_a_process_that_lost_redis_keeps_no_counts(
     private_redis.start()
 
     async def a_hears_again() -> bool:
-        return a.app[CHANNELS].pubsub is not None
+        return a.app[VOTE_CHANNELS].pubsub is not None
 
     await within(10, a_hears_again)
     assert await total_on(a, qid) == 2

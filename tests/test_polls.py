@@ -12,11 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from application import polls
-from application.csrf import VISITOR_TOKEN_SECONDS, visitor_token
-from application.keys import DB, SETTINGS
-from application.poll_cache import POLLS
-from application.sessions import COOKIE_NAME
+from application.keys import DB, POLL_CACHE, SETTINGS
+from application.services import polls
+from application.web.csrf import VISITOR_TOKEN_SECONDS, visitor_token
+from application.web.sessions import COOKIE_NAME
 from models import question, user
 from tests.browser import csrf_from, form_token, login, logout, register, session_id
 from tests.factories import make_question, make_user
@@ -184,7 +183,7 @@ async def test_only_the_polls_own_choices_are_kept_through_logging_in(client: An
     a, b, c = await choice_ids(client, qid)
     foreign = (await choice_ids(client, other))[0]
     await client.app[DB].execute("UPDATE question SET max_choices = 2 WHERE id = %s", (qid,))
-    client.app[POLLS].clear()
+    client.app[POLL_CACHE].clear()
     token = await anonymous_form(client, qid)
     named = [str(c), str(foreign), "x", "99999999999999999999999", str(a), str(b)]
     form = [("csrf_token", token), *(("choice", value) for value in named)]

@@ -13,7 +13,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from application import init
 from application.keys import DB, SETTINGS
-from application.security import client_ip
+from application.web.security import client_ip
 from config import Settings
 from tests.browser import PASSWORD, csrf_from, form_token, login, logout, register, session_id, use_session
 from tests.conftest import make_settings

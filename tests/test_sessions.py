@@ -10,7 +10,7 @@ from aiohttp import web
 
 from application import init
 from application.keys import DB, REDIS, SETTINGS
-from application.sessions import COOKIE_NAME
+from application.web.sessions import COOKIE_NAME
 from config import Settings
 from models.clock import utcnow
 from tests.browser import use_session

@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from application.poll_cache import LIFETIME_SECONDS
+from application.cluster.poll_cache import LIFETIME_SECONDS
 from tests.conftest import MYSQL_SERVER, REDIS_PREFIX, mysql_connect, service_missing
 from tests.test_cli import free_port
 

@@ -12,7 +12,7 @@ import pytest
 
 from application import init
 from application.keys import DB
-from application.polls import parse_time
+from application.services.poll_fields import parse_time
 from config import Settings
 from models import choice, question
 from models.clock import utcnow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from application.token_cache import TokenCache
+from application.cluster.token_cache import TokenCache
 
 
 def test_owners_are_remembered_for_the_lifetime_only() -> None:

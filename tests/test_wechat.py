@@ -19,10 +19,12 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from application import init, wechat
-from application import wechat_crypto as wire
-from application.access_log import AccessLogger
+from application import init
 from application.keys import DB
+from application.services import polls
+from application.web.access_log import AccessLogger
+from application.wechat import callback as wechat
+from application.wechat import crypto as wire
 from config import Settings
 from deploy.stack import WORKERS, Stack
 from models import question, wechat_message
@@ -731,7 +733,7 @@ async def test_hidden_results_stay_hidden_like_on_the_site(plain: Platform) -> N
 
     await plain.say(f"{after_close} 1")
     assert "when the poll closes" in await plain.say(f"result {after_close}")
-    await question.close(db, after_close, utcnow() - timedelta(seconds=1))
+    await polls.close_poll(plain.client.app, {"id": after_close})  # as the owner's Close button does
     assert "1. red: 4 (80.0%)" in await plain.say(f"result {after_close}")
 
 

@@ -6,25 +6,26 @@ from typing import Any
 
 from aiohttp import web
 
-from application import accounts
-from application.auth import authenticate, login, logout, require_user, safe_next
-from application.csrf import csrf_token
-from application.errors import AppError
-from application.forms import check_login, check_registration, read_form
-from application.i18n import N_
 from application.keys import DB
-from application.templating import redirect, render
-from models import question
-from models.clock import utcnow
-
-# What application/accounts.py refuses with (it is shared with the API, which stays English):
-# marked here so the registration page shows them translated.
-ACCOUNT_TEXTS = (
-    N_("This email address is already registered."),
-    N_("This mobile number is already registered."),
-    N_("This email address or mobile number is already registered."),
-    N_("This email or mobile number is already registered."),
+from application.services import accounts, polls
+from application.services.refusals import (
+    AccountDisabled,
+    AccountTaken,
+    BadCredentials,
+    InvalidRegistration,
+    TooManyAttempts,
 )
+from application.views.refusals import as_error, refusal_error
+from application.web.auth import login, logout, require_user, safe_next
+from application.web.csrf import csrf_token
+from application.web.errors import AppError
+from application.web.forms import check_login, read_form
+from application.web.rendering import redirect, render
+from application.web.security import client_ip
+from application.web.urls import url
+
+# What the log-in form answers by showing itself again, with the reason.
+LOGIN_REFUSED = (BadCredentials, TooManyAttempts, AccountDisabled)
 
 
 async def render_form(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
@@ -39,13 +40,14 @@ class Register(web.View):
     async def post(self) -> web.StreamResponse:
         form = await read_form(self.request)
         try:
-            created = await accounts.register(self.request.app[DB], check_registration(form))
-        except AppError as exc:
+            created = await accounts.register(self.request.app[DB], accounts.check_registration(form))
+        except (InvalidRegistration, AccountTaken) as refusal:
+            error = refusal_error(refusal)
             values = {name: form.get(name, "") for name in ("name", "email", "phone")}
-            context = {"values": values, "errors": exc.fields, "message": exc.message}
-            return await render_form(self.request, "accounts/register.html", context, status=exc.status)
+            context = {"values": values, "errors": error.fields, "message": error.message}
+            return await render_form(self.request, "accounts/register.html", context, status=error.status)
         await login(self.request, created)
-        raise redirect(self.request, "/", "registered")
+        raise redirect(self.request, url(self.request, "index"), "registered")
 
 
 class Login(web.View):
@@ -58,10 +60,16 @@ class Login(web.View):
         target = safe_next(str(form.get("next", "")))
         try:
             account, password = check_login(form)
-            found = await authenticate(self.request, account, password)
-        except AppError as exc:
-            context = {"account": form.get("account", ""), "next": target, "errors": exc.fields, "message": exc.message}
-            return await render_form(self.request, "accounts/login.html", context, status=exc.status)
+            found = await accounts.authenticate(self.request.app, account, password, client_ip(self.request))
+        except (AppError, *LOGIN_REFUSED) as exc:
+            error = as_error(exc)
+            context = {
+                "account": form.get("account", ""),
+                "next": target,
+                "errors": error.fields,
+                "message": error.message,
+            }
+            return await render_form(self.request, "accounts/login.html", context, status=error.status)
         await login(self.request, found)
         raise redirect(self.request, target, "logged_in")
 
@@ -69,17 +77,15 @@ class Login(web.View):
 class Logout(web.View):
     async def post(self) -> web.StreamResponse:
         await logout(self.request)
-        raise redirect(self.request, "/", "logged_out")
+        raise redirect(self.request, url(self.request, "index"), "logged_out")
 
 
 class Me(web.View):
     async def get(self) -> web.Response:
         me = require_user(self.request)
-        db = self.request.app[DB]
         context = {
             "me": me,
-            "my_questions": await question.owned_by(db, me["id"]),
-            "my_votes": await question.voted_by(db, me["id"]),
-            "now": utcnow(),
+            "my_questions": await polls.owned_by(self.request.app, me["id"]),
+            "my_votes": await polls.voted_by(self.request.app, me["id"]),
         }
         return await render(self.request, "accounts/me.html", context)

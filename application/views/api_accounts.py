@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
-from application import accounts, announcements
-from application.auth import authenticate, require_user
-from application.errors import AppError, not_found
-from application.forms import check_account, check_registration, read_json, text_fields, text_problem
-from application.jsonutil import json_response
 from application.keys import DB
-from models import api_token
-from models.db import Row
+from application.services import accounts
+from application.web.auth import require_user
+from application.web.errors import AppError
+from application.web.forms import check_account, read_json, text_fields, text_problem
+from application.web.jsonutil import json_response
+from application.web.security import client_ip
+
+if TYPE_CHECKING:
+    from models.db import Row
 
 TOKEN_NAME_MAX = 100
 
@@ -22,7 +26,7 @@ def public_user(found: Row) -> dict[str, object]:
 
 class ApiRegister(web.View):
     async def post(self) -> web.Response:
-        fields = check_registration(await read_json(self.request))
+        fields = accounts.check_registration(await read_json(self.request))
         created = await accounts.register(self.request.app[DB], fields)
         return json_response(public_user(created), status=201)
 
@@ -30,7 +34,7 @@ class ApiRegister(web.View):
 class ApiTokens(web.View):
     async def get(self) -> web.Response:
         me = require_user(self.request)
-        return json_response({"items": await api_token.for_user(self.request.app[DB], me["id"])})
+        return json_response({"items": await accounts.tokens_of(self.request.app, me["id"])})
 
     async def post(self) -> web.Response:
         """Exchange account + password for a token; the secret is shown in this answer only."""
@@ -40,15 +44,15 @@ class ApiTokens(web.View):
             errors["name"] = problem
         if errors:
             raise AppError(400, "Send account, password and a name for the token.", fields=errors)
-        owner = await authenticate(self.request, check_account(values["account"]), values["password"])
-        token_id, token = await api_token.create(self.request.app[DB], owner["id"], values["name"])
+        app = self.request.app
+        account = check_account(values["account"])
+        owner = await accounts.authenticate(app, account, values["password"], client_ip(self.request))
+        token_id, token = await accounts.create_token(app, owner["id"], values["name"])
         return json_response({"id": token_id, "name": values["name"], "token": token}, status=201)
 
 
 class ApiToken(web.View):
     async def delete(self) -> web.Response:
         me = require_user(self.request)
-        if not await api_token.delete(self.request.app[DB], int(self.request.match_info["token_id"]), me["id"]):
-            raise not_found("Token not found.")
-        await announcements.account_changed(self.request.app, me["id"])  # no process may still accept it
+        await accounts.revoke_token(self.request.app, int(self.request.match_info["token_id"]), me["id"])
         return web.Response(status=204)

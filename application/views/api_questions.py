@@ -9,15 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from application import polls
-from application.auth import require_user
-from application.errors import AppError, ErrorCode
-from application.forms import PAGE_MAX, query_number, read_json
-from application.jsonutil import json_response
-from application.keys import DB
-from models import choice, question
-from models.clock import utcnow
-from models.db import Row
+from application.services import poll_fields, polls, voting
+from application.views import viewer_of
+from application.web.auth import require_user
+from application.web.errors import AppError
+from application.web.forms import PAGE_MAX, choice_ids, query_number, read_json
+from application.web.jsonutil import json_response
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent.parent / "openapi.yaml"
 SUMMARY_FIELDS = ("id", "question_text", "pub_date", "closes_at", "max_choices", "results_visibility", "total_votes")
@@ -25,8 +22,12 @@ PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100
 
 
-def summary(poll: Row, now: Any) -> dict[str, Any]:
-    return {**{key: poll[key] for key in SUMMARY_FIELDS}, "is_open": question.is_open(poll, now)}
+def question_id(request: web.Request) -> int:
+    return int(request.match_info["question_id"])
+
+
+def summary(listed: polls.Listed) -> dict[str, Any]:
+    return {**{key: listed.poll[key] for key in SUMMARY_FIELDS}, "is_open": listed.status is polls.Status.OPEN}
 
 
 def detail(view: polls.PollView) -> dict[str, Any]:
@@ -39,25 +40,28 @@ def detail(view: polls.PollView) -> dict[str, Any]:
         for item in view.choices
     ]
     return {
-        **summary(view.poll, utcnow()),
+        **summary(polls.Listed(view.poll, view.status)),
         "results_visible": view.results_visible,
         "choices": choices,
         "my_vote": view.my_vote,
     }
 
 
+async def detail_now(request: web.Request, poll_id: int, status: int = 200) -> web.Response:
+    """The poll as it is now (after a change), as the caller sees it."""
+    viewer = viewer_of(request)
+    found = await polls.visible_poll(request.app, poll_id, viewer)
+    return json_response(detail(await polls.poll_view(request.app, found.poll, viewer)), status)
+
+
 class ApiQuestions(web.View):
     async def get(self) -> web.Response:
         page = query_number(self.request, "page", 1, PAGE_MAX)
         per_page = query_number(self.request, "per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX)
-        db = self.request.app[DB]
-        now = utcnow()
-        total = await question.count_published(db, now)
-        rows = await question.list_published(db, now, per_page, (page - 1) * per_page)
-        items = [summary(row, now) for row in rows]
+        total, listed = await polls.published(self.request.app, per_page, (page - 1) * per_page)
         return json_response(
             {
-                "items": items,
+                "items": [summary(item) for item in listed],
                 "page": page,
                 "per_page": per_page,
                 "total": total,
@@ -68,20 +72,18 @@ class ApiQuestions(web.View):
     async def post(self) -> web.Response:
         me = require_user(self.request)
         data = await read_json(self.request)
-        fields = polls.check_poll(data, data.get("choices"), utcnow(), choices_field="choices")
-        question_id = await polls.create_poll(self.request.app, me["id"], fields)
-        created = await question.get_with_choices(self.request.app[DB], question_id)
-        assert created is not None
-        return json_response(detail(await polls.poll_view(self.request, created)), status=201)
+        fields = poll_fields.check_poll(data, data.get("choices"), choices_field="choices")
+        created = await polls.create_poll(self.request.app, me["id"], fields)
+        return await detail_now(self.request, created, status=201)
 
 
 class ApiQuestion(web.View):
     async def get(self) -> web.Response:
-        poll = await polls.visible_poll(self.request)
-        return json_response(detail(await polls.poll_view(self.request, poll)))
+        return await detail_now(self.request, question_id(self.request))
 
     async def delete(self) -> web.Response:
-        poll = await polls.managed_poll(self.request)
+        require_user(self.request)
+        poll = await polls.managed_poll(self.request.app, question_id(self.request), viewer_of(self.request))
         await polls.set_poll_deleted(self.request.app, poll["id"], True)
         return web.Response(status=204)
 
@@ -89,33 +91,31 @@ class ApiQuestion(web.View):
 class ApiVotes(web.View):
     async def post(self) -> web.Response:
         require_user(self.request)
-        poll = await polls.votable_poll(self.request)
+        viewer = viewer_of(self.request)
+        poll = await polls.votable_poll(self.request.app, question_id(self.request), viewer)
         data = await read_json(self.request)
         raw = data.get("choice_ids")
         if not isinstance(raw, list):
             raise AppError(400, "Send choice_ids as a list of choice ids.", fields={"choice_ids": "Expected a list."})
-        counts = await polls.cast_vote(self.request, poll, polls.parse_choice_ids(raw, "choice_ids"))
-        if not question.results_visible(poll, utcnow(), voted=True, privileged=polls.privileged(self.request, poll)):
+        counts = await voting.cast(self.request.app, poll, choice_ids(raw, "choice_ids"), viewer)
+        if not polls.results_visible(poll, viewer, voted=True):
             return json_response({"question_id": poll["id"], "results_hidden": True}, status=201)
-        return json_response(choice.tally(poll["id"], counts), status=201)
+        return json_response(polls.results(poll["id"], counts), status=201)
 
 
 class ApiResults(web.View):
     async def get(self) -> web.Response:
-        poll = await polls.visible_poll(self.request)
-        view = await polls.poll_view(self.request, poll)
-        if not view.results_visible:
-            raise AppError(403, "The results of this poll are hidden for now.", ErrorCode.RESULTS_HIDDEN)
-        return json_response(view.results())
+        app, viewer = self.request.app, viewer_of(self.request)
+        found = await polls.visible_poll(app, question_id(self.request), viewer)
+        return json_response((await polls.results_view(app, found.poll, viewer)).results())
 
 
 class ApiClose(web.View):
     async def post(self) -> web.Response:
-        poll = await polls.managed_poll(self.request)
+        require_user(self.request)
+        poll = await polls.managed_poll(self.request.app, question_id(self.request), viewer_of(self.request))
         await polls.close_poll(self.request.app, poll)
-        closed = await question.get_with_choices(self.request.app[DB], poll["id"])
-        assert closed is not None
-        return json_response(detail(await polls.poll_view(self.request, closed)))
+        return await detail_now(self.request, poll["id"])
 
 
 @cache

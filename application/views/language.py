@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from application import i18n
-from application.auth import safe_next
-from application.errors import not_found
 from application.keys import SETTINGS
+from application.web import i18n
+from application.web.auth import safe_next
+from application.web.errors import not_found
 
 
 class SwitchLanguage(web.View):

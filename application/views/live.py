@@ -2,35 +2,47 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 from aiohttp_session import get_session
 
-from application import polls
-from application.announcements import follow_votes
-from application.auth import USER, session_deadline
-from application.errors import AppError
-from application.live import ANONYMOUS, CLOSE_NOT_VISIBLE, HUB, Viewer, Watcher, results_message
-from application.security import same_origin
-from application.sessions import session_key
-from models.clock import utcnow
-from models.db import Row
+from application.services import live, polls
+from application.services.refusals import PollNotFound, ResultsHidden
+from application.views import viewer_of
+from application.web.auth import session_deadline
+from application.web.errors import AppError
+from application.web.security import same_origin
+from application.web.sessions import session_key
+
+if TYPE_CHECKING:
+    from models.db import Row
 
 HEARTBEAT_SECONDS = 30
+# What a socket closes with (code 4403) when the rules say its viewer may no longer watch.
+CLOSE_REASONS = {
+    PollNotFound: b"This poll is no longer available.",
+    ResultsHidden: b"The results of this poll are hidden for now.",
+}
 
 
-async def viewer_of(request: web.Request, poll: Row) -> Viewer:
+def close_reason(watching: live.Watching, poll: Row | None, now: datetime) -> bytes | None:
+    """The live hub's ``CloseReason`` (the factory wires it in): the rules' refusal, in words."""
+    refusal = live.refusal(watching, poll, now)
+    return CLOSE_REASONS[type(refusal)] if refusal is not None else None
+
+
+async def watching_of(request: web.Request, poll: Row) -> live.Watching:
     """Who is watching, with what decides later whether they may go on."""
-    current = request[USER]
-    if current is None:
-        return ANONYMOUS
+    viewer = viewer_of(request)
+    if viewer.user is None:
+        return live.Watching()
     session = await get_session(request)  # the only way a page request is signed in
-    view = await polls.poll_view(request, poll)
-    return Viewer(
-        user_id=current["id"],
-        privileged=polls.privileged(request, poll),
+    view = await polls.poll_view(request.app, poll, viewer)
+    return live.Watching(
+        user_id=viewer.user["id"],
+        privileged=viewer.manages(poll),
         voted=view.my_vote is not None,
         session_id=str(session.identity),
         session_key=session_key(str(session.identity)),
@@ -43,36 +55,15 @@ class LiveResults(web.View):
         origin = self.request.headers.get("Origin")
         if origin is not None and not same_origin(self.request, origin):
             raise AppError(403, "Cross-site WebSocket refused.")
-        hub = self.request.app[HUB]
-        changes = hub.changes
-        poll = await polls.visible_poll(self.request)  # 404 before any upgrade
-        viewer = await viewer_of(self.request, poll)
+        app = self.request.app
+        seen = live.changes_seen(app)
+        question_id = int(self.request.match_info["question_id"])
+        poll = (await polls.visible_poll(app, question_id, viewer_of(self.request))).poll  # 404 before any upgrade
+        watching = await watching_of(self.request, poll)
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
         try:
             await ws.prepare(self.request)
         except ValueError:  # aiohttp's handshake decodes Sec-WebSocket-Key without checking it is ASCII
             raise AppError(400, "Invalid WebSocket handshake.") from None
-        refusal = viewer.refusal(poll, utcnow())
-        if refusal is not None:
-            await ws.close(code=CLOSE_NOT_VISIBLE, message=refusal)
-            return ws
-
-        watcher = Watcher(ws, viewer)
-        hub.add(poll["id"], watcher)
-        if hub.changes != changes:  # something changed while this socket opened: check it again
-            hub.recheck(poll["id"])
-        sender = asyncio.create_task(watcher.run())
-        try:
-            # Listening first: a vote counted after the first read is always sent.
-            await follow_votes(self.request.app, poll["id"])
-            watcher.offer(await results_message(self.request.app, poll["id"]))
-            async for _ in ws:  # the client has nothing to say; reading notices its close
-                pass
-        finally:
-            hub.remove(poll["id"], watcher)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await sender
-            if not ws.closed:
-                await ws.close(code=WSCloseCode.GOING_AWAY)
+        await live.watch(app, poll, ws, watching, seen)
         return ws

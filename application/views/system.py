@@ -6,8 +6,8 @@ import asyncio
 
 from aiohttp import web
 
-from application.errors import AppError
 from application.keys import DB, REDIS, SETTINGS
+from application.web.errors import AppError
 
 
 class Hello(web.View):

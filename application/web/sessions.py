@@ -36,7 +36,7 @@ def new_session_id() -> str:
 
 
 def session_key(session_id: str) -> str:
-    """How a session is named outside its store (announcements): a hash, never the id itself."""
+    """How a session is named outside its store (the change bus): a hash, never the id itself."""
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
@@ -130,7 +130,10 @@ class DatabaseSessionStorage(ServerSideStorage):
     (Redis expires its keys by itself)."""
 
     PURGE_EVERY = timedelta(hours=1)
-    next_purge = datetime.min
+
+    def __init__(self, app: web.Application) -> None:
+        super().__init__(app)
+        self.next_purge = datetime.min
 
     @property
     def db(self) -> Database:

@@ -22,12 +22,12 @@ import time
 from aiohttp import web
 from aiohttp_session import SESSION_KEY, get_session
 
-from application.auth import BY_TOKEN, SESSION_CSRF, USER, is_api
-from application.errors import AppError, ErrorCode
-from application.forms import read_form
-from application.i18n import N_
 from application.keys import SETTINGS, Handler
-from application.security import same_origin
+from application.web.auth import BY_TOKEN, SESSION_CSRF, USER, is_api
+from application.web.errors import AppError, ErrorCode
+from application.web.forms import read_form
+from application.web.i18n import N_
+from application.web.security import same_origin
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -1,30 +1,40 @@
 """A per-process cache of polls, the index listing and anonymous visitors' pages.
 
-Every change to a poll is announced (``announcements.results_changed`` for create, close, edit
-and delete, ``announcements.votes_counted`` for votes) and reaches every process holding a copy;
-each drops what it holds of that poll, and the index listing, at once. Votes change only counts,
-so the poll's rules (open, choices, limits, visibility) stay for the vote path, which needs no
-counts, and a process hears a poll's votes only while it holds the poll's counts
-(``holds_counts``). A short lifetime bounds staleness should an announcement be lost (Redis down)
-or time alone change a page (a poll's closing time passing). A read that started before a
-change never stores its older result: generation numbers tell.
+Every change to a poll is announced (``changes``: kind POLL for create, close, edit and delete,
+VOTES for votes) and reaches every process holding a copy; each drops what it holds of that
+poll, and the index listing, at once. Votes change only counts, so the poll's rules (open,
+choices, limits, visibility) stay for the vote path, which needs no counts, and a process hears
+a poll's votes only while it holds the poll's counts (``holds_counts``). A short lifetime bounds
+staleness should an announcement be lost (Redis down) or time alone change a page (a poll's
+closing time passing). A read that started before a change never stores its older result:
+generation numbers tell.
+
+The rules read through ``cached_poll`` and ``cached_listing`` (``services/polls.py``); a page
+rendered from what they read is kept in its ``PageSlot``, which rendering sees only as a
+``web.rendering.PageCache``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from aiohttp import web
 
-from models.batching import SingleFlight
+from application.cluster.single_flight import SingleFlight
+from application.cluster.vote_channels import ALL_POLLS, hear_votes
+from application.keys import POLL_CACHE
 from models.db import Row
 
 LIFETIME_SECONDS = 2.0
-INDEX = -1  # the key of the index listing and its pages
+INDEX = ALL_POLLS  # the key of the index listing and its pages: it shows every poll's votes
+
+Listing = TypeVar("Listing")
 
 
 class PollCache(SingleFlight):
@@ -127,5 +137,74 @@ class PollCache(SingleFlight):
         for question_id in {*self.polls, *self.rules, *self.pages, INDEX}:
             self.drop(question_id)
 
+    def slot(self, key: int, generation: int, seconds_left: float | None) -> PageSlot:
+        """Where pages rendered from ``key``'s data read under ``generation`` are kept, until it
+        changes or, at the latest, ``seconds_left`` from now (when a poll on them closes)."""
+        return PageSlot(self, key, generation, seconds_left)
 
-POLLS: web.AppKey[PollCache] = web.AppKey("poll_cache")
+
+@dataclass(frozen=True)
+class PageSlot:
+    """A ``web.rendering.PageCache``: the pages of one poll (or of the index), by their key."""
+
+    cache: PollCache
+    key: int  # a poll id, or INDEX
+    generation: int
+    seconds_left: float | None
+
+    def get(self, page_key: str) -> str | None:
+        return self.cache.page(self.key, page_key)
+
+    def put(self, page_key: str, html: str) -> None:
+        self.cache.put_page(self.key, self.generation, page_key, html, self.cache.deadline(self.seconds_left))
+
+
+@asynccontextmanager
+async def reading_counts(app: web.Application, key: int) -> AsyncIterator[None]:
+    """Around a read of counts to keep: a vote committed after it starts will be heard."""
+    with app[POLL_CACHE].reading(key):
+        await hear_votes(app, key)
+        yield
+
+
+async def cached_poll(
+    app: web.Application, question_id: int, load: Callable[[], Awaitable[Row | None]], counts: bool = True
+) -> tuple[Row | None, int]:
+    """The poll ``load`` reads, from this process's cache when it has a current copy, and the
+    generation it was read under. Without ``counts`` (the vote path) only its rules must be
+    current: its counts may predate the last votes."""
+    cache = app[POLL_CACHE]
+    generation = cache.generation(question_id)
+    found = cache.get(question_id) if counts else cache.rules_of(question_id)
+    if found is None:
+
+        async def fetch() -> Row | None:
+            async with reading_counts(app, question_id) if counts else contextlib.nullcontext():
+                row = await load()
+            if row is not None:
+                cache.put(question_id, generation, row, counts)
+            return row
+
+        loaded = await cache.once((counts, question_id, generation), fetch)
+        found = dict(loaded) if loaded is not None else None  # shared by every waiter: copy
+    return found, generation
+
+
+async def cached_listing(
+    app: web.Application, page: int, load: Callable[[], Awaitable[Listing]]
+) -> tuple[Listing, int]:
+    """One page of the index as ``load`` reads it, from this process's cache when it has a
+    current copy, and the generation of the index it was read under."""
+    cache = app[POLL_CACHE]
+    generation = cache.generation(INDEX)
+    listing = cache.listing(page)
+    if listing is None:
+
+        async def fetch() -> Listing:
+            async with reading_counts(app, INDEX):
+                loaded = await load()
+            cache.put_listing(page, generation, loaded)
+            return loaded
+
+        listing = await cache.once(("index", page, generation), fetch)
+    return listing, generation

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp_session import SESSION_KEY
 
-from application import i18n, timezones
-from application.auth import USER, safe_next
-from application.csrf import page_csrf_token
-from application.i18n import N_
 from application.keys import SETTINGS
-from application.poll_cache import POLLS
-from application.security import split_url
+from application.web import i18n, timezones, urls
+from application.web.auth import USER, safe_next
+from application.web.csrf import page_csrf_token
+from application.web.i18n import N_
+from application.web.security import split_url
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "template"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "template"
 
 # Flash messages travel in a short-lived cookie holding one of these codes (never free text), so
 # showing one needs no session: an anonymous visitor's pages stay session-free.
@@ -62,6 +60,7 @@ def setup_templates(app: web.Application) -> None:
         auto_reload=False,  # templates change only with a deploy; no stat() per render
     )
     env.globals["static"] = _static_url(app)
+    urls.install(env, app)
     i18n.install(env)
     i18n.load_catalogues()
     timezones.install(env)
@@ -89,30 +88,36 @@ def _this_page(request: web.Request) -> str:
     return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
 
 
-@dataclass(frozen=True)
-class Shared:
-    """A page that, rendered for one anonymous visitor, may be given to every other one."""
+class PageCache(Protocol):
+    """Where a page that every anonymous visitor may share is kept, by a key naming its language,
+    time zone, status and address; the rules hand one out with what they read (the poll cache's
+    ``PageSlot``), for as long as that stays current."""
 
-    question_id: int  # poll_cache.INDEX for the index
-    generation: int  # of that poll in the cache when its data was read
-    seconds_left: float | None = None  # until the page changes by itself (a poll closes)
+    def get(self, page_key: str) -> str | None: ...
+
+    def put(self, page_key: str, html: str) -> None: ...
 
 
 async def render(
-    request: web.Request, template: str, context: dict[str, Any], status: int = 200, shared: Shared | None = None
+    request: web.Request,
+    template: str,
+    context: dict[str, Any],
+    status: int = 200,
+    cache: PageCache | None = None,
 ) -> web.Response:
     """Render with what every page needs: who is logged in, the CSRF token, language, time zone,
     flash message.
 
-    With ``shared``, anonymous visitors without a message to show get the same HTML, rendered
-    once per language, time zone and poll change (rendering is most of such a request's cost).
+    With ``cache``, anonymous visitors without a message to show get the same HTML, rendered
+    once per language, time zone and change of what it shows (rendering is most of such a
+    request's cost).
     """
     flash = request.cookies.get(FLASH_COOKIE)
     language = i18n.language(request)
     zone = timezones.visitor_zone(request)
-    reusable = shared is not None and flash is None and request.get(USER) is None and SESSION_KEY not in request
-    pages, key = request.app[POLLS], f"{language.code} {zone.key} {status} {request.host} {request.path_qs}"
-    html = pages.page(shared.question_id, key) if reusable and shared else None
+    shared = cache if flash is None and request.get(USER) is None and SESSION_KEY not in request else None
+    key = f"{language.code} {zone.key} {status} {request.host} {request.path_qs}"
+    html = shared.get(key) if shared is not None else None
     if html is None:
         page = {
             "current_user": request.get(USER),
@@ -125,8 +130,8 @@ async def render(
             **context,
         }
         html = aiohttp_jinja2.render_string(template, request, page)
-        if reusable and shared:
-            pages.put_page(shared.question_id, shared.generation, key, html, pages.deadline(shared.seconds_left))
+        if shared is not None:
+            shared.put(key, html)
     response = web.Response(text=html, status=status, content_type="text/html")
     response.headers["Vary"] = "Accept-Language, Cookie"  # the language and login state come from them
     response.headers["Content-Language"] = language.code

@@ -1,6 +1,6 @@
 """Live results: votes anywhere reach every WebSocket watching that poll, in every process.
 
-Every change to a poll, made here or heard from another process (``announcements``), marks
+Every change to a poll, made here or heard from another process (``changes``), marks
 the poll dirty in this process's ``LiveHub``; the process listens to the votes of the polls
 its sockets watch, with one Redis subscription for all of them (not one per socket).
 
@@ -9,29 +9,32 @@ The hub coalesces: a dirty poll is read from the database once, at most every
 keeps only the latest message not yet sent, so a slow or dead reader can neither
 delay the others nor make memory grow.
 
-Each socket remembers its viewer (``Viewer``). A socket is closed with code 4403 as soon as what
-it shows stops being visible to its viewer: when its poll changes (deleted, edited, closed) the
-hub checks every socket on it again (the poll's visibility, and that its viewer is still signed
-in and active); when an account changes, its sockets are checked; when a session ends (logout,
-login again, lifetime over), the sockets opened with it close at once. Votes only change counts,
-never who may watch, so they cost no check.
+Each socket remembers who watches it (``Watching``). A socket is closed with code 4403 as soon as
+what it shows stops being visible to its viewer: when its poll changes (deleted, edited, closed)
+the hub checks every socket on it again (the poll's visibility, as the rules say through the
+``CloseReason`` the factory wires in, and that its viewer is still signed in and active); when
+an account changes, its sockets are checked; when a session ends (logout, login again, lifetime
+over), the sockets opened with it close at once. Votes only change counts, never who may watch,
+so they cost no check.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Coroutine, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import WSCloseCode, web
 
-from application.jsonutil import dumps
-from application.keys import DB, SESSION_STORAGE, USERS
+from application.cluster.vote_channels import hear_votes
+from application.keys import DB, HUB, SESSION_STORAGE, USERS
+from application.web.jsonutil import dumps
 from models import choice, question
 from models.clock import utcnow
 from models.db import Row
@@ -41,8 +44,6 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.1  # at most ~10 messages a second per poll
 # Application close code (4000-4999): what the socket shows is no longer visible to its viewer.
 CLOSE_NOT_VISIBLE = 4403
-RESULTS_HIDDEN = b"The results of this poll are hidden for now."
-POLL_GONE = b"This poll is no longer available."
 SIGNED_OUT = b"Your session has ended."
 ACCOUNT_DISABLED = b"Your account has been disabled."
 CHECK_FAILED = b"Could not check what you may see; try again later."
@@ -51,7 +52,7 @@ Key = TypeVar("Key", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
-class Viewer:
+class Watching:
     """Who watches a socket, as they were when it opened; checked again on every change.
 
     ``voted`` stays as it was at that moment. A vote cast later never hides results, and a poll
@@ -62,27 +63,23 @@ class Viewer:
     privileged: bool = False  # the poll's owner or an administrator
     voted: bool = False
     session_id: str | None = None  # the session a signed-in viewer opened the socket with
-    session_key: str | None = None  # its hash, as announcements name it (``sessions.session_key``)
+    session_key: str | None = None  # its hash, as changes name it (``sessions.session_key``)
     session_deadline: float = math.inf  # when that session's absolute lifetime ends (epoch seconds)
 
-    def refusal(self, poll: Row | None, now: datetime) -> bytes | None:
-        """Why this viewer may not watch ``poll`` (None when deleted); None while they may."""
-        if poll is None or not (question.is_published(poll, now) or self.privileged):
-            return POLL_GONE
-        if not question.results_visible(poll, now, self.voted, self.privileged):
-            return RESULTS_HIDDEN
-        return None
 
+NOBODY = Watching()  # an anonymous visitor
 
-ANONYMOUS = Viewer()
+# Why ``Watching`` may not watch the poll (None when it is deleted) at this time, in the words
+# its socket closes with; None while they may. The rules' answer (views/live.py).
+CloseReason = Callable[[Watching, Row | None, datetime], bytes | None]
 
 
 class Watcher:
     """One socket's mailbox: the newest unsent message, and a wake-up for its sender."""
 
-    def __init__(self, ws: web.WebSocketResponse, viewer: Viewer = ANONYMOUS) -> None:
+    def __init__(self, ws: web.WebSocketResponse, watching: Watching = NOBODY) -> None:
         self.ws = ws
-        self.viewer = viewer
+        self.watching = watching
         self.pending: str | None = None
         self.wake = asyncio.Event()
 
@@ -119,8 +116,9 @@ def _unindex(index: dict[Key, set[Watcher]], key: Key, watcher: Watcher) -> bool
 
 
 class LiveHub:
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, close_reason: CloseReason) -> None:
         self.app = app
+        self.close_reason = close_reason
         self.watchers: dict[int, set[Watcher]] = {}
         self.by_user: dict[int, set[Watcher]] = {}
         self.by_session: dict[str, set[Watcher]] = {}
@@ -134,18 +132,18 @@ class LiveHub:
 
     def add(self, question_id: int, watcher: Watcher) -> None:
         _index(self.watchers, question_id, watcher)
-        viewer = watcher.viewer
-        if viewer.user_id is not None:
-            _index(self.by_user, viewer.user_id, watcher)
-        if viewer.session_key is not None:
-            _index(self.by_session, viewer.session_key, watcher)
+        watching = watcher.watching
+        if watching.user_id is not None:
+            _index(self.by_user, watching.user_id, watcher)
+        if watching.session_key is not None:
+            _index(self.by_session, watching.session_key, watcher)
 
     def remove(self, question_id: int, watcher: Watcher) -> None:
-        viewer = watcher.viewer
-        if viewer.user_id is not None:
-            _unindex(self.by_user, viewer.user_id, watcher)
-        if viewer.session_key is not None:
-            _unindex(self.by_session, viewer.session_key, watcher)
+        watching = watcher.watching
+        if watching.user_id is not None:
+            _unindex(self.by_user, watching.user_id, watcher)
+        if watching.session_key is not None:
+            _unindex(self.by_session, watching.session_key, watcher)
         if _unindex(self.watchers, question_id, watcher):
             self.last_flush.pop(question_id, None)
             self.last_message.pop(question_id, None)
@@ -201,8 +199,10 @@ class LiveHub:
     async def _poll_refusals(self, question_id: int, watching: list[Watcher]) -> dict[Watcher, bytes]:
         poll = await question.get_with_choices(self.app[DB], question_id)
         now = utcnow()
-        refused = {watcher: reason for watcher in watching if (reason := watcher.viewer.refusal(poll, now))}
-        signed_in = [watcher for watcher in watching if watcher.viewer.user_id is not None and watcher not in refused]
+        refused = {
+            watcher: reason for watcher in watching if (reason := self.close_reason(watcher.watching, poll, now))
+        }
+        signed_in = [watcher for watcher in watching if watcher.watching.user_id is not None and watcher not in refused]
         return refused | await self._signed_out(signed_in)
 
     async def _signed_out(self, watching: list[Watcher]) -> dict[Watcher, bytes]:
@@ -211,13 +211,15 @@ class LiveHub:
         if not watching:
             return {}
         now = time.time()
-        sessions = {w.viewer.session_id for w in watching if w.viewer.session_id and w.viewer.session_deadline > now}
+        sessions = {
+            w.watching.session_id for w in watching if w.watching.session_id and w.watching.session_deadline > now
+        }
         alive = await self.app[SESSION_STORAGE].alive(sessions)
-        users = {w.viewer.user_id for w in watching if w.viewer.user_id is not None}
+        users = {w.watching.user_id for w in watching if w.watching.user_id is not None}
         found = await asyncio.gather(*(self.app[USERS].submit(user_id) for user_id in users))
         active = {row["id"] for row in found if row is not None and row["is_active"]}
-        refused = {w: ACCOUNT_DISABLED for w in watching if w.viewer.user_id not in active}
-        return {w: SIGNED_OUT for w in watching if w.viewer.session_id not in alive} | refused
+        refused = {w: ACCOUNT_DISABLED for w in watching if w.watching.user_id not in active}
+        return {w: SIGNED_OUT for w in watching if w.watching.session_id not in alive} | refused
 
     async def _close_refused(self, watching: list[Watcher], refusals: Awaitable[dict[Watcher, bytes]]) -> None:
         try:
@@ -251,6 +253,33 @@ class LiveHub:
         for watcher in self.watchers.get(question_id, ()):
             watcher.offer(message)
 
+    async def watch(self, poll: Row, watcher: Watcher, changes_seen: int) -> None:
+        """Send the poll's results to ``watcher`` now and after every change, until its socket
+        closes (at once, when its viewer may not watch it). ``changes_seen``: ``changes`` before
+        the poll was read (a change since then has it checked again)."""
+        reason = self.close_reason(watcher.watching, poll, utcnow())
+        if reason is not None:
+            await watcher.ws.close(code=CLOSE_NOT_VISIBLE, message=reason)
+            return
+        question_id = poll["id"]
+        self.add(question_id, watcher)
+        if self.changes != changes_seen:
+            self.recheck(question_id)
+        sender = asyncio.create_task(watcher.run())
+        try:
+            # Listening first: a vote counted after the first read is always sent.
+            await hear_votes(self.app, question_id)
+            watcher.offer(await results_message(self.app, question_id))
+            async for _ in watcher.ws:  # the client has nothing to say; reading notices its close
+                pass
+        finally:
+            self.remove(question_id, watcher)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await sender
+            if not watcher.ws.closed:
+                await watcher.ws.close(code=WSCloseCode.GOING_AWAY)
+
     async def close(self) -> None:
         for task in list(self.tasks):
             task.cancel()
@@ -263,9 +292,6 @@ class LiveHub:
 async def _close(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
     """In a task of its own: closing waits for the client's answer."""
     await ws.close(code=code, message=reason)
-
-
-HUB: web.AppKey[LiveHub] = web.AppKey("live_hub")
 
 
 async def results_message(app: web.Application, question_id: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from application.i18n import N_
+from application.web.i18n import N_
 
 
 class ErrorCode(IntEnum):

@@ -7,23 +7,21 @@ refreshed while in use) and after an absolute lifetime counted from login.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
-from application import announcements, token_cache
-from application.errors import AppError, ErrorCode
-from application.i18n import N_
-from application.keys import DB, FAILED_LOGINS, SESSION_STORAGE, SETTINGS, USERS, Handler
-from application.security import client_ip
-from application.sessions import COOKIE_NAME
-from models import user
+from application.keys import IDENTITIES, SESSION_STORAGE, SETTINGS, USERS, Handler
+from application.web.errors import AppError, ErrorCode
+from application.web.i18n import N_
+from application.web.sessions import COOKIE_NAME
+from application.web.urls import url
 from models.db import Row
-from models.passwords import hash_password, verify_password
 
 USER: web.RequestKey[Row | None] = web.RequestKey("user")
 BY_TOKEN: web.RequestKey[bool] = web.RequestKey("by_token")
@@ -35,8 +33,14 @@ SESSION_CSRF = "csrf"
 # Touch the session at most this often, so its idle expiry moves without a write per request.
 SEEN_REFRESH_SECONDS = 300
 
-# Verified against when the account does not exist, so both failures take as long.
-_DUMMY_HASH: str | None = None
+
+@dataclass(frozen=True)
+class Identities:
+    """Who owns a bearer token, and whom to tell that a signed-in session ended: the factory wires
+    them to the token cache and the change bus (``application/__init__.py``)."""
+
+    token_owner: Callable[[str], Awaitable[Row | None]]
+    session_ended: Callable[[str], Awaitable[None]]
 
 
 def is_api(request: web.Request) -> bool:
@@ -51,7 +55,7 @@ async def _token_user(request: web.Request, header: str) -> Row:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or not token.isascii():  # tokens are ASCII
         raise unauthorized("Use the header Authorization: Bearer <token>.")
-    found = await token_cache.owner_of(request.app, token.strip())
+    found = await request.app[IDENTITIES].token_owner(token.strip())
     if found is None or not found["is_active"]:
         raise unauthorized("The token is invalid, revoked, or its account is disabled.")
     return found
@@ -83,7 +87,7 @@ async def end_session(request: web.Request, session: Session) -> None:
     """Delete the session (when the answer is sent) and, in every process, close the live
     sockets opened with it."""
     if session.identity:
-        await announcements.session_ended(request.app, str(session.identity))
+        await request.app[IDENTITIES].session_ended(str(session.identity))
     session.invalidate()
 
 
@@ -100,13 +104,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def login_url(next_path: str | None = None) -> str:
+def login_url(request: web.Request, next_path: str | None = None) -> str:
     """The log-in page, which brings the user back to ``next_path`` (a path on this site) after."""
-    return f"/login?next={quote(next_path, safe='/')}" if next_path else "/login"
+    page = url(request, "login")
+    return f"{page}?next={quote(next_path, safe='/')}" if next_path else page
 
 
 def login_redirect(request: web.Request) -> web.HTTPFound:
-    return web.HTTPFound(login_url(request.path_qs if request.method == "GET" else None))
+    return web.HTTPFound(login_url(request, request.path_qs if request.method == "GET" else None))
 
 
 def require_user(request: web.Request) -> Row:
@@ -134,40 +139,13 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _throttle_key(request: web.Request, account: str, found: Row | None) -> str:
-    """Per account and client IP. The account is the user, whichever of their identifiers was
-    typed; an identifier that matches nobody counts for itself, so unknown accounts behave alike."""
-    who = f"user {found['id']}" if found is not None else f"typed {account.lower()}"
-    return hashlib.sha256(f"{who}|{client_ip(request)}".encode()).hexdigest()
-
-
-async def authenticate(request: web.Request, account: str, password: str) -> Row:
-    """The active user with these credentials. Each attempt is counted before its password is
-    checked, so parallel guesses get no more tries than sequential ones; a success resets the count."""
-    global _DUMMY_HASH
-    counter = request.app[FAILED_LOGINS]
-    found = await user.by_account(request.app[DB], account)
-    key = _throttle_key(request, account, found)
-    if not await counter.attempt(key):
-        raise AppError(429, N_("Too many failed attempts. Please wait 15 minutes and try again."))
-    if found is None:
-        _DUMMY_HASH = _DUMMY_HASH or await hash_password(secrets.token_urlsafe(16))
-        await verify_password(_DUMMY_HASH, password)
-    if found is None or not await verify_password(found["password"], password):
-        raise AppError(400, N_("The account or password is incorrect."), ErrorCode.BAD_CREDENTIALS)
-    await counter.reset(key)
-    if not found["is_active"]:
-        raise AppError(403, N_("This account has been disabled."), ErrorCode.FORBIDDEN)
-    return found
-
-
 async def login(request: web.Request, account_user: Row) -> None:
     """Start a fresh session: a new id, the old one deleted, a new CSRF token."""
     old = await get_session(request)
     if old.identity:
         await request.app[SESSION_STORAGE].delete(str(old.identity))
         if old.get(SESSION_USER) is not None:
-            await announcements.session_ended(request.app, str(old.identity))
+            await request.app[IDENTITIES].session_ended(str(old.identity))
     session = await new_session(request)
     now = int(time.time())
     session.update(

@@ -1,5 +1,5 @@
-"""Reading and checking input: form and JSON bodies, whole numbers, texts people write, accounts,
-registration fields.
+"""Reading and checking input: form and JSON bodies, whole numbers, ids, texts people write,
+accounts and passwords.
 
 Every problem becomes a 4xx with a message per field; nothing is stored from a bad request.
 """
@@ -17,9 +17,10 @@ from aiohttp import web
 from email_validator import EmailNotValidError, validate_email
 from multidict import MultiDictProxy
 
-from application.errors import AppError, ErrorCode
-from application.i18n import N_
-from models.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
+from application.web.errors import AppError, ErrorCode
+from application.web.i18n import N_
+from models.db import MAX_ID
+from models.passwords import MAX_LENGTH, MIN_LENGTH, PasswordProblem
 
 PHONE_RE = re.compile(r"1[3-9][0-9]{9}")
 NAME_MAX = 40
@@ -43,14 +44,11 @@ INVISIBLE_RE = re.compile(
     "\U0001bca0-\U0001bca3\U000e0100-\U000e01ef]"
 )
 
-# models/ speaks English only: its password messages, marked here so pages can translate them.
+# What a password field says about each of models/passwords.py's problems.
 PASSWORD_PROBLEMS = {
-    str(text): text
-    for text in (
-        N_("Use at least %(count)s characters.", count=MIN_LENGTH),
-        N_("Use at most %(count)s characters.", count=MAX_LENGTH),
-        N_("This password is too common; choose another."),
-    )
+    PasswordProblem.TOO_SHORT: N_("Use at least %(count)s characters.", count=MIN_LENGTH),
+    PasswordProblem.TOO_LONG: N_("Use at most %(count)s characters.", count=MAX_LENGTH),
+    PasswordProblem.TOO_COMMON: N_("This password is too common; choose another."),
 }
 
 
@@ -155,6 +153,20 @@ def query_number(request: web.Request, name: str, default: int, maximum: int) ->
     return value
 
 
+def choice_ids(raw: Any, field: str) -> list[int]:
+    """Choice ids from a form or JSON; anything that is not a whole number is refused (400 naming
+    ``field``, the request's name for them)."""
+    ids = []
+    for value in raw if isinstance(raw, list) else [raw]:
+        choice_id = whole_number(value)
+        if choice_id is None:
+            raise AppError(400, N_("Choices are identified by whole numbers."), fields={field: N_("Not a choice id.")})
+        ids.append(choice_id)
+    if any(not 0 < choice_id <= MAX_ID for choice_id in ids):
+        raise AppError(400, N_("That choice does not belong to this poll."), fields={field: N_("Unknown choice.")})
+    return ids
+
+
 def _is_invisible(char: str) -> bool:
     return char.isspace() or unicodedata.category(char) == "Cf" or INVISIBLE_RE.match(char) is not None
 
@@ -222,31 +234,10 @@ def check_account(account: str) -> str:
         ) from None
 
 
-def check_registration(data: Mapping[str, Any]) -> dict[str, str]:
-    """Clean registration fields, or 400 (20002) with a message per bad field."""
-    values, errors = text_fields(data, ("name", "email", "phone", "password"))
-    if "name" in values and (problem := text_problem(values["name"], NAME_MAX)):
-        errors["name"] = problem
-    if "email" in values:
-        try:
-            values["email"] = normalize_email(values["email"])
-        except ValueError as exc:
-            errors["email"] = exc.args[0]  # keeps the N_() text
-    if "phone" in values and not is_phone(values["phone"]):
-        errors["phone"] = N_("Enter a mainland mobile number: 11 digits starting with 13-19.")
-    if "password" in values and (problem := password_problem(values["password"])):
-        errors["password"] = PASSWORD_PROBLEMS.get(problem, problem)
-    if errors:
-        raise AppError(
-            400, N_("Registration failed: please correct the fields."), ErrorCode.REGISTRATION_FAILED, errors
-        )
-    return values
-
-
 def check_login(data: Mapping[str, Any]) -> tuple[str, str]:
     values, errors = text_fields(data, ("account", "password"))
     if "password" in values and len(values["password"]) > MAX_LENGTH:
-        errors["password"] = N_("Use at most %(count)s characters.", count=MAX_LENGTH)
+        errors["password"] = PASSWORD_PROBLEMS[PasswordProblem.TOO_LONG]
     if errors:
         raise AppError(400, N_("Enter your account and password."), ErrorCode.INVALID_INPUT, errors)
     return check_account(values["account"]), values["password"]

@@ -1,4 +1,8 @@
-"""The one error path: every refusal and failure becomes a styled page or a JSON error."""
+"""The one error path: every refusal and failure becomes a styled page or a JSON error.
+
+A rule's refusal (``Refused``) that no view answered itself is answered through the table the
+factory registered (``keys.REFUSALS``: ``views/refusals.py``), so that this layer knows no rules.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ import secrets
 
 from aiohttp import web
 
-from application.errors import CODE_FOR_STATUS, AppError, ErrorCode
-from application.i18n import N_
-from application.jsonutil import json_response
-from application.keys import Handler
-from application.security import add_security_headers
-from application.templating import render
+from application.keys import REFUSALS, Handler
+from application.web.errors import CODE_FOR_STATUS, AppError, ErrorCode
+from application.web.i18n import N_
+from application.web.jsonutil import json_response
+from application.web.rendering import render
+from application.web.security import add_security_headers
 from models.db import DatabaseUnavailable
 from models.redis_client import REDIS_UNAVAILABLE
+from models.refusal import Refused
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             response.headers["Allow"] = exc.headers.get("Allow", "")
     except AppError as exc:
         response = await error_response(request, exc)
+    except Refused as exc:
+        response = await error_response(request, request.app[REFUSALS](exc))
     except web.RequestPayloadError:  # a body its own headers cannot decode (Content-Encoding: gzip, not gzip)
         response = await error_response(request, AppError(400, N_("The request body could not be read.")))
     except (DatabaseUnavailable, *REDIS_UNAVAILABLE) as exc:

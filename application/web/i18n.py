@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
+TRANSLATIONS_DIR = Path(__file__).resolve().parents[2] / "translations"
 DOMAIN = "messages"
 COOKIE_NAME = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -112,10 +112,6 @@ def translate_with(translations: gettext.NullTranslations, text: str) -> str:
     if isinstance(text, Msg):
         return translations.gettext(text.msgid) % text.params
     return translations.gettext(text) if text else text
-
-
-def translate(request: web.Request, text: str) -> str:
-    return translate_with(catalogue(language(request)), text)
 
 
 def _context_translations(context: jinja2.runtime.Context) -> gettext.NullTranslations:

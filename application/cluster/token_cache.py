@@ -2,7 +2,7 @@
 
 API clients send the same token with every request; looking it up each time costs a database
 round trip per request. Owners found are kept for ``LIFETIME_SECONDS``. Revoking a token or
-disabling its account is announced (``announcements.account_changed``): every process drops that
+disabling its account is announced (``changes``, kind ACCOUNT): every process drops that
 account's tokens at once, and the lifetime bounds what a lost announcement (Redis down) could
 leave. Concurrent requests with a token not yet known share one lookup; unknown tokens are
 never remembered: each is looked up again.
@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from application.keys import DB, TOKEN_OWNERS
+from application.cluster.single_flight import SingleFlight
+from application.keys import DB, TOKEN_CACHE, TOKEN_OWNERS
 from models import api_token
-from models.batching import SingleFlight
 from models.clock import utcnow
 from models.db import DatabaseUnavailable, Row
 
@@ -65,9 +65,6 @@ class TokenCache(SingleFlight):
         self.owners.clear()
 
 
-TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
-
-
 async def owner_of(app: web.Application, token: str) -> Row | None:
     """The account the token belongs to, or None for a token that is unknown or revoked."""
     cache = app[TOKEN_CACHE]
@@ -93,9 +90,8 @@ async def _write_uses(app: web.Application) -> None:
             log.warning("last use of %d tokens not written: %s", len(used), exc)
 
 
-async def token_cache_context(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context: the cache, and the task writing tokens' last use (once more at the end)."""
-    app[TOKEN_CACHE] = TokenCache()
+async def token_uses_context(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: the task writing tokens' last use (once more at the end)."""
 
     async def write_every_few_seconds() -> None:
         while True:

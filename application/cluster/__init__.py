@@ -1,0 +1,1 @@
+"""N processes acting as one, fast: the change bus, vote channels, caches, live sockets."""

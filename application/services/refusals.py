@@ -1,0 +1,99 @@
+"""Every refusal of the product's rules, in one list: services raise these, never HTTP statuses.
+
+Each is a ``Refused`` (``models/refusal.py``); a vote's own refusals come from the ballot box,
+which the database backs (``models/ballot.py``). The web layer answers a refusal through one
+table (``views/refusals.py``: its status, message and error code); WeChat says it in its own
+words (``wechat/conversation.py``).
+"""
+
+from __future__ import annotations
+
+from models.ballot import AlreadyVoted, InvalidChoice, NoChoice, PollClosed, TooManyChoices, VoteRefused
+from models.refusal import PollNotFound, Refused
+
+__all__ = [
+    "AccountDisabled",
+    "AccountTaken",
+    "AlreadyVoted",
+    "BadCredentials",
+    "InvalidChoice",
+    "InvalidPoll",
+    "InvalidRegistration",
+    "NoChoice",
+    "NotPollManager",
+    "NotPollOwner",
+    "NotSignedIn",
+    "OwnAccount",
+    "PollClosed",
+    "PollHasVotes",
+    "PollNotFound",
+    "Refused",
+    "ResultsHidden",
+    "TokenNotFound",
+    "TooManyAttempts",
+    "TooManyChoices",
+    "UserNotFound",
+    "VoteRefused",
+]
+
+
+# --- Polls -----------------------------------------------------------------------------
+
+
+class InvalidPoll(Refused):
+    """A new or edited poll's fields break the rules; ``fields`` says how."""
+
+
+class NotPollManager(Refused):
+    """Only the poll's owner or an administrator may do this."""
+
+
+class NotPollOwner(Refused):
+    """Only the poll's owner may edit it."""
+
+
+class PollHasVotes(Refused):
+    """The poll has votes, whose ballots name its choices: it can no longer be edited."""
+
+
+class ResultsHidden(Refused):
+    """The poll's results are hidden from this viewer for now."""
+
+
+class NotSignedIn(Refused):
+    """A vote needs a voter: a signed-in user or a WeChat follower."""
+
+
+# --- Accounts ----------------------------------------------------------------------------
+
+
+class InvalidRegistration(Refused):
+    """Registration fields break the rules; ``fields`` says how."""
+
+
+class AccountTaken(Refused):
+    """The email or the phone number is someone's already; ``fields`` says which."""
+
+
+class TooManyAttempts(Refused):
+    """Too many failed logins for this account from this address: wait for the window to pass."""
+
+
+class BadCredentials(Refused):
+    """No such account, or not its password (the two are never told apart)."""
+
+
+class AccountDisabled(Refused):
+    """The account exists and the password is right, but an administrator disabled it."""
+
+
+class OwnAccount(Refused):
+    """An administrator may not disable their own account."""
+
+
+class UserNotFound(Refused):
+    pass
+
+
+class TokenNotFound(Refused):
+    """No such token of this account (already revoked, or someone else's)."""

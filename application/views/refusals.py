@@ -1,0 +1,88 @@
+"""What the site and the API answer each refusal of the rules with: one table.
+
+Every refusal (``services/refusals.py``) has its status, its message (English, the API's
+language; pages show it translated) and its error code here. The error middleware answers a
+refusal no view caught through ``refusal_error`` (the factory registers it); views that answer
+differently, such as the vote form showing the poll again, take the message from here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.services.refusals import (
+    AccountDisabled,
+    AccountTaken,
+    AlreadyVoted,
+    BadCredentials,
+    InvalidChoice,
+    InvalidPoll,
+    InvalidRegistration,
+    NoChoice,
+    NotPollManager,
+    NotPollOwner,
+    NotSignedIn,
+    OwnAccount,
+    PollClosed,
+    PollHasVotes,
+    PollNotFound,
+    Refused,
+    ResultsHidden,
+    TokenNotFound,
+    TooManyAttempts,
+    TooManyChoices,
+    UserNotFound,
+)
+from application.web.errors import AppError, ErrorCode
+from application.web.i18n import N_
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    message: str
+    code: ErrorCode
+
+
+REFUSALS: dict[type[Refused], Answer] = {
+    # A vote.
+    NoChoice: Answer(400, N_("You didn't select a choice."), ErrorCode.INVALID_INPUT),
+    InvalidChoice: Answer(400, N_("That choice does not belong to this poll."), ErrorCode.INVALID_INPUT),
+    TooManyChoices: Answer(400, N_("You selected more choices than this poll allows."), ErrorCode.INVALID_INPUT),
+    PollClosed: Answer(403, N_("This poll is closed."), ErrorCode.POLL_CLOSED),
+    AlreadyVoted: Answer(409, N_("You have already voted in this poll."), ErrorCode.ALREADY_VOTED),
+    NotSignedIn: Answer(401, N_("Log in to vote."), ErrorCode.AUTH_REQUIRED),
+    # Polls.
+    PollNotFound: Answer(404, N_("Poll not found."), ErrorCode.NOT_FOUND),
+    NotPollManager: Answer(403, N_("Only the poll's owner or an administrator may do this."), ErrorCode.FORBIDDEN),
+    NotPollOwner: Answer(403, N_("Only the poll's owner may edit it."), ErrorCode.FORBIDDEN),
+    PollHasVotes: Answer(
+        409, N_("This poll has votes already, so it can no longer be edited."), ErrorCode.ALREADY_VOTED
+    ),
+    ResultsHidden: Answer(403, N_("The results of this poll are hidden for now."), ErrorCode.RESULTS_HIDDEN),
+    InvalidPoll: Answer(400, N_("The poll could not be saved: please correct the fields."), ErrorCode.INVALID_INPUT),
+    # Accounts.
+    InvalidRegistration: Answer(
+        400, N_("Registration failed: please correct the fields."), ErrorCode.REGISTRATION_FAILED
+    ),
+    AccountTaken: Answer(409, N_("This email or mobile number is already registered."), ErrorCode.ACCOUNT_TAKEN),
+    TooManyAttempts: Answer(
+        429, N_("Too many failed attempts. Please wait 15 minutes and try again."), ErrorCode.RATE_LIMITED
+    ),
+    BadCredentials: Answer(400, N_("The account or password is incorrect."), ErrorCode.BAD_CREDENTIALS),
+    AccountDisabled: Answer(403, N_("This account has been disabled."), ErrorCode.FORBIDDEN),
+    OwnAccount: Answer(400, N_("You cannot disable your own account."), ErrorCode.INVALID_INPUT),
+    UserNotFound: Answer(404, N_("User not found."), ErrorCode.NOT_FOUND),
+    TokenNotFound: Answer(404, N_("Token not found."), ErrorCode.NOT_FOUND),
+}
+
+
+def refusal_error(refusal: Refused) -> AppError:
+    """The refusal as the error the site and the API answer with (its ``fields`` included)."""
+    answer = next(REFUSALS[kind] for kind in type(refusal).__mro__ if kind in REFUSALS)
+    return AppError(answer.status, answer.message, answer.code, refusal.fields)
+
+
+def as_error(problem: AppError | Refused) -> AppError:
+    """What a view that shows a form or page again says: an input error as it is, a refusal as the table says."""
+    return problem if isinstance(problem, AppError) else refusal_error(problem)

@@ -1,0 +1,1 @@
+"""The WeChat Official Account: the callback view, the conversation and the wire format."""

@@ -1,0 +1,243 @@
+# ruff: noqa: RUF001  # the Chinese replies use Chinese (full-width) punctuation, on purpose
+"""The conversation with a WeChat follower: what they said, and the reply in their language.
+
+Commands list, show, vote on and show the results of polls; votes go through the site's one vote
+path with the follower's openid as the voter.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from application.services import polls, voting
+from application.services.refusals import (
+    AlreadyVoted,
+    PollClosed,
+    PollNotFound,
+    Refused,
+    TooManyChoices,
+)
+from application.services.viewer import Viewer
+from application.web import timezones
+
+if TYPE_CHECKING:
+    from models.db import Row
+
+LIST_SIZE = 10
+TEXT_SHOWN = 60  # characters of a poll or choice text in a list (replies hold ~2000 bytes)
+
+# Each text in Chinese, then English.
+TEXTS: dict[str, tuple[str, str]] = {
+    "welcome": ("欢迎关注！在这里发消息就能参与投票。", "Welcome! You can vote on our polls right here by message."),
+    "help": (
+        "发送：\n列表 — 进行中的投票\n<编号> — 查看投票，例如 3\n<编号> <选项> — 投票，例如 3 1\n"
+        "结果 <编号> — 查看结果，例如 结果 3\n帮助 — 本说明",
+        "Send:\nlist — the open polls\n<id> — a poll, e.g. 3\n<id> <n> — vote for choice n, e.g. 3 1\n"
+        "result <id> — its results, e.g. result 3\nhelp — this message",
+    ),
+    "unknown": (
+        "没看懂这条消息。发送“帮助”查看指令。",
+        'Sorry, I did not understand that. Send "help" for the commands.',
+    ),
+    "not_text": ("目前只能读文字消息。发送“帮助”查看指令。", 'I can only read text. Send "help" for the commands.'),
+    "no_poll": (
+        "没有编号为 {id} 的投票。发送“列表”查看进行中的投票。",
+        'There is no poll {id}. Send "list" for the open polls.',
+    ),
+    "none_open": ("目前没有进行中的投票。", "No polls are open right now."),
+    "list": ("进行中的投票：", "Open polls:"),
+    "list_more": ("回复编号查看投票，例如 {id}", "Reply with an id to see that poll, e.g. {id}"),
+    "how_to_vote": ("回复“{id} 选项编号”投票，例如 {id} 1", 'Reply "{id} <n>" to vote, e.g. {id} 1'),
+    "how_many": ("最多可选 {max} 项，例如 {id} 1 2", "Pick up to {max}, e.g. {id} 1 2"),
+    "closes": ("截止时间 {time}（{zone}）", "Closes {time} ({zone})."),
+    "closed": ("投票已结束。", "This poll is closed."),
+    "you_voted": ("你的投票：{choices}", "Your vote: {choices}"),
+    "see_results": ("发送“结果 {id}”查看结果。", 'Send "result {id}" for the results.'),
+    "counted": ("投票成功：{choices}。谢谢！", "Thanks, your vote for {choices} is counted."),
+    "already_voted": ("你已经在这个投票中投过票了。", "You have already voted in this poll."),
+    "choose_between": ("请回复 1 到 {n} 之间的选项编号。", "Choose a number from 1 to {n}."),
+    "too_many": ("这个投票最多可选 {max} 项。", "This poll allows at most {max} choices."),
+    "after_vote": ("投票后才能查看结果。", "The results are shown once you have voted."),
+    "after_close": ("投票结束后公布结果。", "The results are shown when the poll closes."),
+    "result_line": ("{n}. {text}：{votes} 票（{percent}%）", "{n}. {text}: {votes} ({percent}%)"),
+    "total": ("共 {total} 票", "Total votes: {total}"),
+}
+
+HELP_WORDS = {"帮助", "help", "h"}
+LIST_WORDS = {"列表", "list"}
+RESULT_WORDS = {"结果", "result", "results"}
+VOTE_WORDS = {"投票", "vote"}
+# Numbers and runs of letters (Chinese included); spaces and punctuation only separate them.
+# NFKC first turns full-width digits, letters and spaces into plain ones.
+_WORDS = re.compile(r"\d+|[^\W\d_]+")
+_CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def _language_of(text: str) -> str | None:
+    """zh or en when the text shows which; None for bare numbers and symbols."""
+    if _CHINESE.search(text):
+        return "zh"
+    return "en" if _LATIN.search(text) else None
+
+
+def _number(word: str) -> int | None:
+    return int(word) if word.isdecimal() and len(word) <= 12 else None
+
+
+# What a refused vote is answered with (keys of TEXTS); any other refusal: "choose_between"
+# (no choice, or a choice removed meanwhile).
+REFUSED_VOTES: dict[type[Refused], str] = {
+    AlreadyVoted: "already_voted",
+    PollClosed: "closed",
+    PollNotFound: "no_poll",  # deleted meanwhile
+    TooManyChoices: "too_many",
+}
+
+
+class Conversation:
+    """One follower's message and its answer.
+
+    The answer is in Chinese when the message has Chinese characters, in English
+    when it has Latin letters; bare numbers are answered in the poll's language,
+    and anything else (and the welcome) in both.
+    """
+
+    def __init__(self, app: web.Application, openid: str, said: str | None) -> None:
+        self.app = app
+        self.viewer = Viewer(openid=openid)
+        self.said = unicodedata.normalize("NFKC", said).strip() if said is not None else None
+        self.lang = _language_of(self.said or "")
+
+    def t(self, key: str, **values: object) -> str:
+        chinese, english = TEXTS[key]
+        if self.lang is None:
+            return chinese.format(**values) + "\n" + english.format(**values)
+        return (chinese if self.lang == "zh" else english).format(**values)
+
+    def welcome(self) -> str:
+        return self.t("welcome") + "\n\n" + self.t("help")
+
+    async def reply(self) -> str:
+        if self.said is None:
+            return self.t("not_text")
+        words = _WORDS.findall(self.said.casefold())
+        if words and words[0] in VOTE_WORDS:  # "投票 3 1" is "3 1"
+            words = words[1:]
+        if not words:
+            return self.t("unknown")
+        head, *tail = words
+        rest = [number for number in map(_number, tail) if number is not None]
+        if len(rest) != len(tail):
+            return self.t("unknown")
+        if head in HELP_WORDS and not rest:
+            return self.t("help")
+        if head in LIST_WORDS and not rest:
+            return await self.list_open()
+        if head in RESULT_WORDS and len(rest) == 1:
+            return await self.results(rest[0])
+        poll_id = _number(head)
+        if poll_id is None:
+            return self.t("unknown")
+        return await (self.vote(poll_id, rest) if rest else self.show(poll_id))
+
+    def _speak_as(self, poll: Row) -> Row:
+        """Bare numbers are answered in the poll's language."""
+        if self.lang is None:
+            self.lang = _language_of(poll["question_text"]) or "en"
+        return poll
+
+    async def _view(self, poll_id: int) -> polls.PollView | None:
+        """A published poll as the follower sees it (followers never see scheduled or deleted ones)."""
+        try:
+            found = await polls.visible_poll(self.app, poll_id, self.viewer)
+        except PollNotFound:
+            return None
+        return await polls.poll_view(self.app, self._speak_as(found.poll), self.viewer)
+
+    async def list_open(self) -> str:
+        found = await polls.open_polls(self.app, LIST_SIZE)
+        if not found:
+            return self.t("none_open")
+        lines = [self.t("list")]
+        lines += [f"#{poll['id']} {_shorten(poll['question_text'])}" for poll in found]
+        return "\n".join([*lines, "", self.t("list_more", id=found[0]["id"])])
+
+    async def show(self, poll_id: int) -> str:
+        view = await self._view(poll_id)
+        if view is None:
+            return self.t("no_poll", id=poll_id)
+        poll, choices, is_open = view.poll, view.choices, view.status is polls.Status.OPEN
+        lines = [_title(poll)]
+        lines += [f"{n}. {_shorten(item['choice_text'])}" for n, item in enumerate(choices, 1)]
+        lines.append("")
+        if not is_open:
+            lines.append(self.t("closed"))
+        if view.my_vote is not None:
+            lines.append(self.t("you_voted", choices=_named(choices, view.my_vote)))
+        elif is_open:
+            lines.append(self.t("how_to_vote", id=poll_id))
+            if poll["max_choices"] > 1:
+                lines.append(self.t("how_many", max=poll["max_choices"], id=poll_id))
+            if poll["closes_at"] is not None:
+                lines.append(self.closing_time(poll["closes_at"]))
+        lines.append(self.t("see_results", id=poll_id))
+        return "\n".join(lines)
+
+    def closing_time(self, closes_at: datetime) -> str:
+        """In the site's default zone, named: a follower's own zone is unknown."""
+        local = timezones.local(closes_at, timezones.default_zone(self.app))
+        return self.t("closes", time=local.strftime("%Y-%m-%d %H:%M"), zone=local.tzinfo)
+
+    async def vote(self, poll_id: int, numbers: list[int]) -> str:
+        """Vote for choices by their number on the poll (1..n), through the site's one vote path."""
+        try:
+            poll = self._speak_as(await polls.votable_poll(self.app, poll_id, self.viewer))
+        except PollNotFound:
+            return self.t("no_poll", id=poll_id)
+        choices = poll["choices"]
+        if not all(1 <= n <= len(choices) for n in numbers):
+            return self.t("choose_between", n=len(choices))
+        chosen = [choices[n - 1]["id"] for n in numbers]
+        try:
+            await voting.cast(self.app, poll, chosen, self.viewer)
+        except Refused as refusal:
+            reply = REFUSED_VOTES.get(type(refusal), "choose_between")
+            return self.t(reply, id=poll_id, max=poll["max_choices"], n=len(choices))
+        return self.t("counted", choices=_named(choices, chosen)) + "\n" + self.t("see_results", id=poll_id)
+
+    async def results(self, poll_id: int) -> str:
+        """Counts and percentages, hidden exactly as on the site for a voter who is not the owner."""
+        view = await self._view(poll_id)
+        if view is None:
+            return self.t("no_poll", id=poll_id)
+        if not view.results_visible:
+            return self.t(view.poll["results_visibility"])  # the texts "after_vote" and "after_close"
+        tally = view.results()
+        lines = [_title(view.poll)]
+        lines += [
+            self.t("result_line", n=n, text=_shorten(item["choice_text"]), votes=item["votes"], percent=item["percent"])
+            for n, item in enumerate(tally["choices"], 1)
+        ]
+        lines.append(self.t("total", total=tally["total"]))
+        if view.status is not polls.Status.OPEN:
+            lines.append(self.t("closed"))
+        return "\n".join(lines)
+
+
+def _named(choices: list[Row], ids: list[int]) -> str:
+    """The chosen choices as "2. green", in the poll's order."""
+    return ", ".join(f"{n}. {item['choice_text']}" for n, item in enumerate(choices, 1) if item["id"] in ids)
+
+
+def _title(poll: Row) -> str:
+    return f"#{poll['id']} {poll['question_text']}"
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= TEXT_SHOWN else text[: TEXT_SHOWN - 1] + "…"
