@@ -112,6 +112,7 @@ class Settings(BaseModel):
     redis_prefix: str = Field(default="vote:", max_length=64)
     secret_key: str = ""
     default_timezone: str = "Asia/Shanghai"
+    public_url: str = "http://127.0.0.1:9000"
     cookie_secure: bool = False
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     wechat_token: str = ""
@@ -159,6 +160,14 @@ class Settings(BaseModel):
         if zone_named(value) is None:
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai or UTC")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("expected the site's address, such as https://vote.example.com (no query)")
+        return value.rstrip("/")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ def test_shipped_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.login_rate == 10
     assert settings.cookie_secure is False
     assert settings.default_timezone == "Asia/Shanghai"
+    assert settings.public_url == "http://127.0.0.1:9000"
     assert settings.trusted_proxies == (ipaddress.ip_network("127.0.0.1/32"),)
     # The development secret is generated once and then reused.
     assert len(settings.secret_key) >= 32
@@ -39,6 +40,7 @@ def test_environment_overrides_every_key() -> None:
             "VOTE_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/24",
             "VOTE_LOGIN_RATE": "3",
             "VOTE_DEFAULT_TIMEZONE": "America/Sao_Paulo",
+            "VOTE_PUBLIC_URL": "https://vote.example.com/",
         }
     )
     target = settings.database
@@ -53,6 +55,7 @@ def test_environment_overrides_every_key() -> None:
     assert settings.cookie_secure is True
     assert settings.login_rate == 3
     assert settings.default_timezone == "America/Sao_Paulo"
+    assert settings.public_url == "https://vote.example.com"  # links append paths that start with /
     assert ipaddress.ip_network("192.168.0.0/24") in settings.trusted_proxies
 
 
@@ -89,6 +92,9 @@ def test_redis_sentinel_url() -> None:
         ({"VOTE_DEFAULT_TIMEZONE": "Asia/Beijing"}, "VOTE_DEFAULT_TIMEZONE"),
         ({"VOTE_DEFAULT_TIMEZONE": "../../etc/passwd"}, "VOTE_DEFAULT_TIMEZONE"),
         ({"VOTE_DEFAULT_TIMEZONE": ""}, "VOTE_DEFAULT_TIMEZONE"),
+        ({"VOTE_PUBLIC_URL": "vote.example.com"}, "VOTE_PUBLIC_URL"),
+        ({"VOTE_PUBLIC_URL": "ftp://vote.example.com"}, "VOTE_PUBLIC_URL"),
+        ({"VOTE_PUBLIC_URL": "https://vote.example.com/?x=1"}, "VOTE_PUBLIC_URL"),
         ({"VOTE_DATABASE_URL": "mysql://root@localhost/x"}, "VOTE_SECRET_KEY"),
     ],
 )

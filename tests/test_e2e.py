@@ -42,11 +42,17 @@ PASSWORD = "e2e correct horse"
 def serve(database: Path) -> Iterator[str]:
     """`python main.py` on a fresh SQLite file (so with the sample polls); yields its base URL."""
     port = free_port()
-    env = {**os.environ, "VOTE_DATABASE_URL": f"sqlite:///{database}", "VOTE_SECRET_KEY": "e2e", "VOTE_REDIS_URL": ""}
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "VOTE_DATABASE_URL": f"sqlite:///{database}",
+        "VOTE_SECRET_KEY": "e2e",
+        "VOTE_REDIS_URL": "",
+        "VOTE_PUBLIC_URL": base,
+    }
     process = subprocess.Popen(
         [sys.executable, "main.py", "--port", str(port)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(f"{base}/hello", process)
         # Keep reading what it logs (a line per request): a full pipe would stop it mid-request.

@@ -166,3 +166,14 @@ async def test_a_client_gone_mid_request_is_no_error(settings: Settings, caplog:
         await runner.cleanup()
     assert "client disconnected" in caplog.text
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_the_share_link_starts_with_the_public_url_whatever_the_host_header(
+    settings: Settings, aiohttp_client: Any
+) -> None:
+    public = settings.model_copy(update={"public_url": "https://vote.example.com"})
+    client = await aiohttp_client(init(public))
+    qid = await make_question(client.app[DB])
+    html = await (await client.get(f"/questions/{qid}", headers={"Host": "evil.example"})).text()
+    assert f'value="https://vote.example.com/questions/{qid}"' in html
+    assert "evil.example" not in html

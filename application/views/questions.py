@@ -30,7 +30,7 @@ from application.web.errors import AppError, not_found
 from application.web.forms import PAGE_MAX, choice_ids, query_number, read_form
 from application.web.jsonutil import json_response
 from application.web.rendering import redirect, render
-from application.web.urls import url
+from application.web.urls import absolute_url, url
 
 if TYPE_CHECKING:
     from models.db import Row
@@ -68,8 +68,7 @@ async def render_detail(
     view = await polls.poll_view(request.app, poll, viewer_of(request))
     if view.status is polls.Status.OPEN and request[USER] is not None:
         await csrf_token(request)
-    address = url(request, "question", question_id=poll["id"])
-    share_url = f"{request.url.origin()}{address}"
+    share_url = absolute_url(request, "question", question_id=poll["id"])
     from_login = picked_choices(poll, picked_before_login(request))
     context = {
         "view": view,
@@ -80,7 +79,7 @@ async def render_detail(
     }
     response = await render(request, "questions/detail.html", context, status, found.pages)
     if from_login:
-        response.del_cookie(PICKED_COOKIE, path=address)  # ticked once
+        response.del_cookie(PICKED_COOKIE, path=url(request, "question", question_id=poll["id"]))  # ticked once
     return response
 
 

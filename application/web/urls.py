@@ -13,7 +13,7 @@ from functools import lru_cache
 import jinja2
 from aiohttp import web
 
-from application.keys import URLS
+from application.keys import SETTINGS, URLS
 
 URLS_KEPT = 4096
 
@@ -36,6 +36,12 @@ def url_builder(router: web.UrlDispatcher) -> Urls:
 def url(request: web.Request, name: str, **parts: object) -> str:
     """The path of the route called ``name``, its ``{parts}`` filled in."""
     return request.app[URLS](name, **parts)
+
+
+def absolute_url(request: web.Request, name: str, **parts: object) -> str:
+    """The route's address as visitors reach it: ``VOTE_PUBLIC_URL`` and the path, never the
+    request's Host header (which a client chooses)."""
+    return request.app[SETTINGS].public_url + url(request, name, **parts)
 
 
 def install(env: jinja2.Environment, app: web.Application) -> None:
