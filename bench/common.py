@@ -70,11 +70,12 @@ def insert_tokens(cursor: Cursor, name: str) -> list[str]:
 
 
 def insert_poll(
-    cursor: Cursor, owner: int, text: str, choices: list[str], published: datetime
+    cursor: Cursor, owner: int, text: str, choices: list[str], published: datetime, method: str = "choice"
 ) -> tuple[int, list[int]]:
     """A published poll with these choices, none voted for yet: its id and its choices' ids."""
     cursor.execute(
-        "INSERT INTO question (user_id, question_text, pub_date) VALUES (%s, %s, %s)", (owner, text, published)
+        "INSERT INTO question (user_id, question_text, pub_date, method) VALUES (%s, %s, %s, %s)",
+        (owner, text, published, method),
     )
     poll_id = cursor.lastrowid
     cursor.executemany(

@@ -52,6 +52,18 @@ class AlreadyVoted(VoteRefused):
     pass
 
 
+class WrongBallot(VoteRefused):
+    """Choices sent to a ranked poll, a ranking to a score poll...: not this poll's kind of ballot."""
+
+
+class RankUsedTwice(VoteRefused):
+    pass
+
+
+class ScoreOutOfRange(VoteRefused):
+    pass
+
+
 # The letters cast_ballots answers with, one per ballot.
 OUTCOMES: dict[str, type[Refused] | None] = {
     "V": None,
@@ -70,26 +82,89 @@ class Voter:
     openid: str | None = None
 
 
+MAX_STARS = 5
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A ``choice`` poll's ballot: the choices picked."""
+
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A ``ranked`` poll's ballot: choice ids, first preference first; the others unranked."""
+
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A ``score`` poll's ballot: stars by choice id; a choice left out has 0."""
+
+    stars: tuple[tuple[int, int], ...]
+
+
+Content = Choices | Ranking | Scores
+METHODS: dict[type[Content], str] = {Choices: "choice", Ranking: "ranked", Scores: "score"}
+
+# One ballot_choice row: the choice, its place (ranked) and its stars (score); None where the
+# method has none.
+Mark = tuple[int, int | None, int | None]
+
+
 @dataclass(frozen=True)
 class Ballot:
     question_id: int
-    choice_ids: tuple[int, ...]  # distinct, ascending
+    marks: tuple[Mark, ...]  # the choices it counts a vote for, ascending by id
     voter: Voter
 
+    @property
+    def choice_ids(self) -> tuple[int, ...]:
+        return tuple(mark[0] for mark in self.marks)
 
-def check(poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime) -> Ballot:
-    """The ballot for ``choice_ids``, checked against the poll's rules as the caller read them.
-    The database checks again as it writes: the poll may have changed since."""
-    chosen = tuple(sorted(set(choice_ids)))
-    if not chosen:
+
+def _marks(content: Content) -> tuple[Mark, ...]:
+    """The rows a ballot writes; a score of 0 writes none (docs/voting-methods.md)."""
+    if isinstance(content, Choices):
+        return tuple((choice_id, None, None) for choice_id in sorted(set(content.ids)))
+    if isinstance(content, Ranking):
+        return tuple(sorted((choice_id, place, None) for place, choice_id in enumerate(content.ids, 1)))
+    return tuple(sorted((choice_id, None, stars) for choice_id, stars in content.stars if stars))
+
+
+def _named(content: Content) -> list[int]:
+    if isinstance(content, Scores):
+        return [choice_id for choice_id, _ in content.stars]
+    return list(content.ids)
+
+
+def _check_content(poll: Row, content: Content) -> None:
+    if METHODS[type(content)] != poll["method"]:
+        raise WrongBallot
+    named = _named(content)
+    if not named:
         raise NoChoice
+    if len(set(named)) != len(named):
+        raise RankUsedTwice
+    if isinstance(content, Choices) and len(named) > poll["max_choices"]:
+        raise TooManyChoices
+    if isinstance(content, Scores) and not all(0 <= stars <= MAX_STARS for _, stars in content.stars):
+        raise ScoreOutOfRange
+
+
+def check(poll: Row, content: Content, voter: Voter, now: datetime) -> Ballot:
+    """The ballot for ``content``, checked against the poll's rules as the caller read them.
+    The database checks again as it writes: the poll may have changed since."""
+    if isinstance(content, Choices):  # the same choice ticked twice is one choice
+        content = Choices(tuple(sorted(set(content.ids))))
+    _check_content(poll, content)
     if not question.is_open(poll, now):
         raise PollClosed
-    if len(chosen) > poll["max_choices"]:
-        raise TooManyChoices
-    if not set(chosen) <= {item["id"] for item in poll["choices"]}:
+    if not set(_named(content)) <= {item["id"] for item in poll["choices"]}:
         raise InvalidChoice
-    return Ballot(poll["id"], chosen, voter)
+    return Ballot(poll["id"], _marks(content), voter)
 
 
 Counts = dict[int, list[Row]]  # question id -> its choices with their votes
@@ -109,10 +184,18 @@ async def cast_many(db: Database, ballots: Sequence[Ballot], now: datetime) -> t
 
 
 def _procedure_input(ballots: Sequence[Ballot]) -> str:
-    """cast_ballots' argument: [[question_id, user_id, openid, "choice_id,choice_id", n], ...]."""
+    """cast_ballots' argument: [[question_id, user_id, openid, "choice_id,choice_id", n, marks], ...]
+    (sql/mysql/0005_ballot_methods.sql)."""
     return json.dumps(
         [
-            [b.question_id, b.voter.user_id, b.voter.openid, ",".join(map(str, b.choice_ids)), len(b.choice_ids)]
+            [
+                b.question_id,
+                b.voter.user_id,
+                b.voter.openid,
+                ",".join(map(str, b.choice_ids)),
+                len(b.marks),
+                json.dumps(b.marks),
+            ]
             for b in ballots
         ]
     )
@@ -144,9 +227,10 @@ async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
     if counted.rowcount != len(ballot.choice_ids):
         await tx.execute("ROLLBACK TO SAVEPOINT one_ballot")
         return "I"
-    for choice_id in ballot.choice_ids:
+    for choice_id, place, score in ballot.marks:
         await tx.execute(
-            "INSERT INTO ballot_choice (ballot_id, choice_id) VALUES (%s, %s)", (result.last_id, choice_id)
+            "INSERT INTO ballot_choice (ballot_id, choice_id, place, score) VALUES (%s, %s, %s, %s)",
+            (result.last_id, choice_id, place, score),
         )
     await tx.execute("RELEASE SAVEPOINT one_ballot")
     return "V"
@@ -165,10 +249,10 @@ class BallotBox:
         self.counted = counted
         self.batcher: Batcher[Ballot, list[Row]] = Batcher(self._write, MAX_BATCH, LINGER_SECONDS)
 
-    async def cast(self, poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime) -> list[Row]:
+    async def cast(self, poll: Row, content: Content, voter: Voter, now: datetime) -> list[Row]:
         """Count one ballot and return the poll's choices with their votes, this one included;
         or raise a ``VoteRefused`` having changed nothing."""
-        return await self.batcher.submit(check(poll, choice_ids, voter, now))
+        return await self.batcher.submit(check(poll, content, voter, now))
 
     async def _write(self, ballots: list[Ballot]) -> list[list[Row] | Exception]:
         # Concurrent batches lock choice rows in the same order: by poll, then choices.
@@ -192,14 +276,52 @@ class BallotBox:
 
 
 async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] | None:
-    """The choice ids this voter picked, or None when they have not voted."""
+    """The choice ids this voter marked (a ranking: first preference first), or None when they
+    have not voted."""
     column, value = ("user_id", voter.user_id) if voter.user_id is not None else ("wechat_openid", voter.openid)
     rows = await db.fetch_all(
         "SELECT b.id, bc.choice_id FROM ballot b LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id"
-        " WHERE b.question_id = %s AND b." + column + " = %s ORDER BY bc.choice_id",
+        " WHERE b.question_id = %s AND b." + column + " = %s ORDER BY bc.place, bc.choice_id",
         (question_id, value),
     )
     return [row["choice_id"] for row in rows if row["choice_id"] is not None] if rows else None
+
+
+# Each ballot's rows as one text, "choice:mark,choice:mark" by choice id (mark: place or stars;
+# '' for a ballot without rows), then identical ballots counted together: the counting gets each
+# distinct ballot once (docs/voting-methods.md). SQLite before 3.44 has no ORDER BY in
+# GROUP_CONCAT: the rows come ordered from a subquery, and ``grouped`` merges whatever differs
+# only in order, so the result never depends on it.
+_GROUPED = {
+    "mysql": """
+SELECT marks, COUNT(*) AS n FROM (
+    SELECT COALESCE(GROUP_CONCAT(bc.choice_id, ':', COALESCE(bc.place, bc.score) ORDER BY bc.choice_id), '') AS marks
+      FROM ballot b LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id
+     WHERE b.question_id = %s GROUP BY b.id) AS per_ballot
+ GROUP BY marks
+""",
+    "sqlite": """
+SELECT marks, COUNT(*) AS n FROM (
+    SELECT COALESCE(GROUP_CONCAT(row_mark), '') AS marks FROM (
+        SELECT b.id AS ballot_id, bc.choice_id || ':' || COALESCE(bc.place, bc.score) AS row_mark
+          FROM ballot b LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id
+         WHERE b.question_id = %s ORDER BY b.id, bc.choice_id) AS per_row
+     GROUP BY ballot_id) AS per_ballot
+ GROUP BY marks
+""",
+}
+
+GroupedMarks = dict[tuple[tuple[int, int], ...], int]  # (choice id, place or stars) by choice id -> voters
+
+
+async def grouped(db: Database, question_id: int) -> GroupedMarks:
+    """Every distinct ballot of a ranked or score poll once, with the number of voters who cast it."""
+    counted: GroupedMarks = {}
+    for row in await db.fetch_all(_GROUPED[db.dialect], (question_id,)):
+        pairs = (item.split(":") for item in str(row["marks"]).split(",") if item)
+        marks = tuple(sorted((int(choice_id), int(mark)) for choice_id, mark in pairs))
+        counted[marks] = counted.get(marks, 0) + int(row["n"])
+    return counted
 
 
 async def count_for(db: Database, question_id: int) -> int:

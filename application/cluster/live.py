@@ -35,7 +35,7 @@ from aiohttp import WSCloseCode, web
 from application.cluster.vote_channels import hear_votes
 from application.keys import DB, HUB, SESSION_STORAGE, USERS
 from application.web.jsonutil import dumps
-from models import choice, question
+from models import question
 from models.clock import utcnow
 from models.db import Row
 
@@ -68,6 +68,9 @@ class Watching:
 
 
 NOBODY = Watching()  # an anonymous visitor
+
+# The results document of a poll (the API's), or None when it is gone. The rules' (services/results.py).
+ReadResults = Callable[[int], Awaitable[dict[str, Any] | None]]
 
 # Why ``Watching`` may not watch the poll (None when it is deleted) at this time, in the words
 # its socket closes with; None while they may. The rules' answer (views/live.py).
@@ -116,9 +119,10 @@ def _unindex(index: dict[Key, set[Watcher]], key: Key, watcher: Watcher) -> bool
 
 
 class LiveHub:
-    def __init__(self, app: web.Application, close_reason: CloseReason) -> None:
+    def __init__(self, app: web.Application, close_reason: CloseReason, read_results: ReadResults) -> None:
         self.app = app
         self.close_reason = close_reason
+        self.read_results = read_results
         self.watchers: dict[int, set[Watcher]] = {}
         self.by_user: dict[int, set[Watcher]] = {}
         self.by_session: dict[str, set[Watcher]] = {}
@@ -243,11 +247,11 @@ class LiveHub:
         self.scheduled.discard(question_id)
         self.last_flush[question_id] = time.monotonic()
         try:
-            message = await results_message(self.app, question_id)
+            message = await self.results_message(question_id)
         except Exception:
             log.exception("live update of question %s failed", question_id)
             return
-        if message == self.last_message.get(question_id):
+        if message is None or message == self.last_message.get(question_id):
             return  # e.g. a flush scheduled by a vote the previous read already counted
         self.last_message[question_id] = message
         for watcher in self.watchers.get(question_id, ()):
@@ -269,7 +273,8 @@ class LiveHub:
         try:
             # Listening first: a vote counted after the first read is always sent.
             await hear_votes(self.app, question_id)
-            watcher.offer(await results_message(self.app, question_id))
+            if (message := await self.results_message(question_id)) is not None:
+                watcher.offer(message)
             async for _ in watcher.ws:  # the client has nothing to say; reading notices its close
                 pass
         finally:
@@ -279,6 +284,12 @@ class LiveHub:
                 await sender
             if not watcher.ws.closed:
                 await watcher.ws.close(code=WSCloseCode.GOING_AWAY)
+
+    async def results_message(self, question_id: int) -> str | None:
+        """The results document of the API, as the JSON text every socket of the poll receives
+        (None: the poll is gone, and its sockets are about to close)."""
+        results = await self.read_results(question_id)
+        return None if results is None else dumps(results)
 
     async def close(self) -> None:
         for task in list(self.tasks):
@@ -292,11 +303,6 @@ class LiveHub:
 async def _close(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
     """In a task of its own: closing waits for the client's answer."""
     await ws.close(code=code, message=reason)
-
-
-async def results_message(app: web.Application, question_id: int) -> str:
-    """The results document of the API, as the JSON text every socket of the poll receives."""
-    return dumps(choice.tally(question_id, await choice.for_question(app[DB], question_id)))
 
 
 async def close_sockets(app: web.Application) -> None:

@@ -16,6 +16,7 @@ TEXT_MAX = 200
 MIN_CHOICES = 2
 MAX_CHOICES = 20
 VISIBILITIES = ("always", "after_vote", "after_close")
+METHODS = ("choice", "ranked", "score")  # SPEC section 12, docs/voting-methods.md
 # Times a poll may name, in UTC: within what both databases store, and a day inside what a
 # datetime holds, so that every zone can show them.
 EARLIEST = datetime(1970, 1, 1)
@@ -63,6 +64,7 @@ class PollFields:
     closes_at: datetime | None
     max_choices: int
     results_visibility: str
+    method: str
     scheduled: bool  # published later than when the fields were checked
 
 
@@ -122,7 +124,13 @@ def check_poll(data: Mapping[str, Any], choices: Any, zone: tzinfo = UTC, choice
         visibility = "always"
     elif visibility not in VISIBILITIES:
         errors["results_visibility"] = N_("Choose always, after_vote or after_close.")
-    max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors)
+    method = data.get("method")
+    if method in (None, ""):
+        method = "choice"
+    elif method not in METHODS:
+        errors["method"] = N_("Choose choice, ranked or score.")
+    # A ranked or score ballot marks every choice it likes: the limit is a choice poll's.
+    max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors) if method == "choice" else 1
     if errors:
         raise InvalidPoll(errors)
-    return PollFields(text, texts, pub_date, closes_at, max_choices, str(visibility), pub_date > now)
+    return PollFields(text, texts, pub_date, closes_at, max_choices, str(visibility), str(method), pub_date > now)

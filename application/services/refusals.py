@@ -8,7 +8,17 @@ words (``wechat/conversation.py``).
 
 from __future__ import annotations
 
-from models.ballot import AlreadyVoted, InvalidChoice, NoChoice, PollClosed, TooManyChoices, VoteRefused
+from models.ballot import (
+    AlreadyVoted,
+    InvalidChoice,
+    NoChoice,
+    PollClosed,
+    RankUsedTwice,
+    ScoreOutOfRange,
+    TooManyChoices,
+    VoteRefused,
+    WrongBallot,
+)
 from models.refusal import PollNotFound, Refused
 
 __all__ = [
@@ -27,13 +37,16 @@ __all__ = [
     "PollClosed",
     "PollHasVotes",
     "PollNotFound",
+    "RankUsedTwice",
     "Refused",
     "ResultsHidden",
+    "ScoreOutOfRange",
     "TokenNotFound",
     "TooManyAttempts",
     "TooManyChoices",
     "UserNotFound",
     "VoteRefused",
+    "WrongBallot",
 ]
 
 

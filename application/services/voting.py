@@ -7,15 +7,19 @@ from aiohttp import web
 from application.keys import BALLOTS
 from application.services.refusals import NotSignedIn
 from application.services.viewer import Viewer
+from models.ballot import Choices, Content, Ranking, Scores
 from models.clock import utcnow
 from models.db import Row
 
+__all__ = ["Choices", "Content", "Ranking", "Scores", "cast"]
 
-async def cast(app: web.Application, poll: Row, choice_ids: list[int], viewer: Viewer) -> list[Row]:
-    """Count the viewer's ballot: the poll's choices with their counts, this vote included, or a
-    ``VoteRefused`` (``refusals.py``) with nothing changed. Every process holding the poll's
-    counts hears of it (``changes.votes_counted``)."""
+
+async def cast(app: web.Application, poll: Row, content: Content, viewer: Viewer) -> list[Row]:
+    """Count the viewer's ballot (``Choices``, a ``Ranking`` or ``Scores``, as the poll's method
+    says): the poll's choices with their counts, this vote included, or a ``VoteRefused``
+    (``refusals.py``) with nothing changed. Every process holding the poll's counts hears of it
+    (``changes.votes_counted``)."""
     voter = viewer.voter
     if voter is None:
         raise NotSignedIn
-    return await app[BALLOTS].cast(poll, choice_ids, voter, utcnow())
+    return await app[BALLOTS].cast(poll, content, voter, utcnow())

@@ -19,7 +19,9 @@ from application.services.refusals import (
     AlreadyVoted,
     PollClosed,
     PollNotFound,
+    RankUsedTwice,
     Refused,
+    ScoreOutOfRange,
     TooManyChoices,
 )
 from application.services.viewer import Viewer
@@ -54,6 +56,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     "list_more": ("回复编号查看投票，例如 {id}", "Reply with an id to see that poll, e.g. {id}"),
     "how_to_vote": ("回复“{id} 选项编号”投票，例如 {id} 1", 'Reply "{id} <n>" to vote, e.g. {id} 1'),
     "how_many": ("最多可选 {max} 项，例如 {id} 1 2", "Pick up to {max}, e.g. {id} 1 2"),
+    "how_to_rank": (
+        "回复“{id}”和按喜好排序的选项编号投票，例如 {id} 2 1",
+        'Reply "{id}" and the choice numbers, favourite first, e.g. {id} 2 1',
+    ),
+    "how_to_score": (
+        "回复“{id}”和每个选项的星数（0 到 5，按选项顺序），例如 {id} {example}",
+        'Reply "{id}" and 0 to 5 stars for each choice in order, e.g. {id} {example}',
+    ),
+    "rank_twice": ("每个选项只能排一次。", "Rank each choice only once."),
+    "score_each": (
+        "请按顺序给全部 {n} 个选项各打 0 到 5 星。",
+        "Give each of the {n} choices 0 to 5 stars, in order.",
+    ),
     "closes": ("截止时间 {time}（{zone}）", "Closes {time} ({zone})."),
     "closed": ("投票已结束。", "This poll is closed."),
     "you_voted": ("你的投票：{choices}", "Your vote: {choices}"),
@@ -97,6 +112,8 @@ REFUSED_VOTES: dict[type[Refused], str] = {
     PollClosed: "closed",
     PollNotFound: "no_poll",  # deleted meanwhile
     TooManyChoices: "too_many",
+    RankUsedTwice: "rank_twice",
+    ScoreOutOfRange: "score_each",
 }
 
 
@@ -180,6 +197,10 @@ class Conversation:
             lines.append(self.t("closed"))
         if view.my_vote is not None:
             lines.append(self.t("you_voted", choices=_named(choices, view.my_vote)))
+        elif is_open and poll["method"] == "ranked":
+            lines.append(self.t("how_to_rank", id=poll_id))
+        elif is_open and poll["method"] == "score":
+            lines.append(self.t("how_to_score", id=poll_id, example=" ".join(["3"] * len(choices))))
         elif is_open:
             lines.append(self.t("how_to_vote", id=poll_id))
             if poll["max_choices"] > 1:
@@ -195,17 +216,26 @@ class Conversation:
         return self.t("closes", time=local.strftime("%Y-%m-%d %H:%M"), zone=local.tzinfo)
 
     async def vote(self, poll_id: int, numbers: list[int]) -> str:
-        """Vote for choices by their number on the poll (1..n), through the site's one vote path."""
+        """Vote through the site's one vote path: for choices by their number on the poll (1..n);
+        on a ranked poll the numbers rank them, favourite first; on a score poll they are each
+        choice's stars, in order."""
         try:
             poll = self._speak_as(await polls.votable_poll(self.app, poll_id, self.viewer))
         except PollNotFound:
             return self.t("no_poll", id=poll_id)
         choices = poll["choices"]
-        if not all(1 <= n <= len(choices) for n in numbers):
+        if poll["method"] == "score":
+            if len(numbers) != len(choices):
+                return self.t("score_each", n=len(choices))
+            content: voting.Content = voting.Scores(tuple((c["id"], n) for c, n in zip(choices, numbers, strict=True)))
+            chosen = [c["id"] for c, n in zip(choices, numbers, strict=True) if n]
+        elif not all(1 <= n <= len(choices) for n in numbers):
             return self.t("choose_between", n=len(choices))
-        chosen = [choices[n - 1]["id"] for n in numbers]
+        else:
+            chosen = [choices[n - 1]["id"] for n in numbers]
+            content = voting.Ranking(tuple(chosen)) if poll["method"] == "ranked" else voting.Choices(tuple(chosen))
         try:
-            await voting.cast(self.app, poll, chosen, self.viewer)
+            await voting.cast(self.app, poll, content, self.viewer)
         except Refused as refusal:
             reply = REFUSED_VOTES.get(type(refusal), "choose_between")
             return self.t(reply, id=poll_id, max=poll["max_choices"], n=len(choices))
