@@ -145,6 +145,27 @@ def voter_states() -> list[tuple[str, Step]]:
         page.locator("#choice2").check()
         submit(".vote-form button[type=submit]")(page, site)
 
+    def ranked_form(page: Any, site: Site) -> None:
+        poll = create_poll(page, site.base, "Rank the lunch places?", ["Pizza", "Noodles", "Salad"], method="ranked")
+        page.goto(f"{site.base}/questions/{poll}")
+
+    def rank_twice(page: Any, site: Site) -> None:
+        page.locator(".rank-select").nth(0).select_option("1")
+        page.locator(".rank-select").nth(1).select_option("1")
+        submit(".vote-form button[type=submit]")(page, site)
+
+    def ranked_results(page: Any, site: Site) -> None:
+        page.locator(".rank-select").nth(1).select_option("2")
+        submit(".vote-form button[type=submit]")(page, site)
+
+    def score_form(page: Any, site: Site) -> None:
+        poll = create_poll(page, site.base, "Stars for the films?", ["Alien", "Brazil"], method="score")
+        page.goto(f"{site.base}/questions/{poll}")
+
+    def score_results(page: Any, site: Site) -> None:
+        page.locator(".stars").first.locator("label").nth(4).click()
+        submit(".vote-form button[type=submit]")(page, site)
+
     return [
         ("welcome", welcome),
         ("new poll", go("/questions/new")),
@@ -155,6 +176,11 @@ def voter_states() -> list[tuple[str, Step]]:
         ("already voted", go("/questions/{open}")),
         ("closed poll", go("/questions/{closed}")),
         ("limit ticked", tick_the_limit),
+        ("ranked vote form", ranked_form),
+        ("ranked vote refused", rank_twice),
+        ("ranked results", ranked_results),
+        ("score vote form", score_form),
+        ("score results", score_results),
         ("me", go("/me")),
     ]
 

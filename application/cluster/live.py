@@ -133,6 +133,7 @@ class LiveHub:
         self.tasks: set[asyncio.Task[None]] = set()
         # Counts the changes that may close sockets: one opening meanwhile is checked again.
         self.changes = 0
+        self.closed = False  # shutting down: a socket that opens now is closed at once
 
     def add(self, question_id: int, watcher: Watcher) -> None:
         _index(self.watchers, question_id, watcher)
@@ -261,6 +262,9 @@ class LiveHub:
         """Send the poll's results to ``watcher`` now and after every change, until its socket
         closes (at once, when its viewer may not watch it). ``changes_seen``: ``changes`` before
         the poll was read (a change since then has it checked again)."""
+        if self.closed:  # else it would hold the shutdown up until the client leaves
+            await watcher.ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutting down")
+            return
         reason = self.close_reason(watcher.watching, poll, utcnow())
         if reason is not None:
             await watcher.ws.close(code=CLOSE_NOT_VISIBLE, message=reason)
@@ -292,6 +296,7 @@ class LiveHub:
         return None if results is None else dumps(results)
 
     async def close(self) -> None:
+        self.closed = True
         for task in list(self.tasks):
             task.cancel()
         for group in list(self.watchers.values()):
