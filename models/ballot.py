@@ -18,14 +18,13 @@ from datetime import datetime
 from models import choice, question
 from models.batching import Batcher
 from models.clock import utcnow
-from models.db import Conflict, Database, DatabaseUnavailable, IntegrityError, Row, Session, placeholders
+from models.db import Database, IntegrityError, Row, Session, placeholders, retry_conflicts
 from models.refusal import PollNotFound, Refused
 
 MAX_BATCH = 100
 # While votes keep coming, a batch waits this long for more to join it: a commit costs the
 # database far more than a ballot does (docs/performance.md), and the wait is 5 ms at most.
 LINGER_SECONDS = 0.005
-CONFLICT_RETRIES = 5
 
 
 class VoteRefused(Refused):
@@ -97,8 +96,9 @@ Counts = dict[int, list[Row]]  # question id -> its choices with their votes
 
 async def cast_many(db: Database, ballots: Sequence[Ballot], now: datetime) -> tuple[list[str], Counts]:
     """Write ``ballots`` in one transaction: an ``OUTCOMES`` letter for each, and the counts of
-    their polls after the commit. Raises ``Conflict`` when the server broke a deadlock, or a
-    choice was removed while the batch was being written: nothing of it was counted."""
+    their polls after the commit. Raises ``Conflict`` when the server broke a deadlock (or Galera
+    refused the batch's write set at COMMIT), or a choice was removed while the batch was being
+    written: nothing of it was counted."""
     polls = {ballot.question_id for ballot in ballots}
     if db.dialect == "mysql":
         outcomes, rows = await db.fetch_sets("CALL cast_ballots(%s, %s)", (now, _procedure_input(ballots)))
@@ -183,12 +183,9 @@ class BallotBox:
         return answers
 
     async def _commit(self, ballots: list[Ballot]) -> tuple[list[str], Counts]:
-        for _ in range(CONFLICT_RETRIES):
-            try:
-                return await cast_many(self.db, ballots, utcnow())
-            except Conflict:
-                continue  # the server rolled the whole batch back: nothing of it was counted
-        raise DatabaseUnavailable("votes kept meeting deadlocks; try again")
+        # A conflict rolled the whole batch back: nothing of it was counted, so it goes again
+        # (with a new clock: a poll may have closed meanwhile).
+        return await retry_conflicts(lambda: cast_many(self.db, ballots, utcnow()))
 
 
 async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] | None:
