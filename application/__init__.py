@@ -47,6 +47,7 @@ from application.views.refusals import refusal_error
 from application.web.auth import Identities, auth_middleware
 from application.web.csrf import csrf_middleware
 from application.web.error_middleware import error_middleware
+from application.web.metrics import metrics_context, metrics_middleware
 from application.web.rendering import setup_templates
 from application.web.sessions import DatabaseSessionStorage, RedisSessionStorage, session_key
 from application.wechat.callback import Pruning
@@ -139,15 +140,23 @@ def init(settings: Settings | None = None) -> Application:
     app[REFUSALS] = refusal_error
     app[DUMMY_HASH] = DummyHash()
     app[WECHAT_PRUNING] = Pruning()
+    app.cleanup_ctx.append(metrics_context)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(token_uses_context)
     app.cleanup_ctx.append(changes_context)
     app.on_shutdown.append(close_sockets)
     storage = app[SESSION_STORAGE] = RedisSessionStorage(app) if settings.redis_url else DatabaseSessionStorage(app)
-    # Outermost first: errors wrap everything, then sessions, who is asking, and CSRF.
+    # Outermost first: metrics see what the visitor gets, errors wrap everything else, then
+    # sessions, who is asking, and CSRF.
     app.middlewares.extend(
-        [error_middleware, aiohttp_session.session_middleware(storage), auth_middleware, csrf_middleware]
+        [
+            metrics_middleware,
+            error_middleware,
+            aiohttp_session.session_middleware(storage),
+            auth_middleware,
+            csrf_middleware,
+        ]
     )
     setup_templates(app)
     setup_routes(app)

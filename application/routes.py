@@ -57,6 +57,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_view("/hello", system.Hello, name="hello")
     router.add_view("/healthz", system.Healthz, name="healthz")
     router.add_view("/readyz", system.Readyz, name="readyz")
+    router.add_view("/metrics", system.Metrics, name="metrics")
     router.add_view("/WeiXin", wechat.WeChatCallback, name="wechat")
 
     router.add_static("/static", STATIC_DIR, name="static", append_version=True)

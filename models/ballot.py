@@ -19,6 +19,7 @@ from models import choice, question
 from models.batching import Batcher
 from models.clock import utcnow
 from models.db import Database, IntegrityError, Row, Session, placeholders, retry_conflicts
+from models.metrics import VOTE_BATCH_SIZE, VOTES_COUNTED
 from models.refusal import PollNotFound, Refused
 
 MAX_BATCH = 100
@@ -99,6 +100,7 @@ async def cast_many(db: Database, ballots: Sequence[Ballot], now: datetime) -> t
     their polls after the commit. Raises ``Conflict`` when the server broke a deadlock (or Galera
     refused the batch's write set at COMMIT), or a choice was removed while the batch was being
     written: nothing of it was counted."""
+    VOTE_BATCH_SIZE.observe(len(ballots))
     polls = {ballot.question_id for ballot in ballots}
     if db.dialect == "mysql":
         outcomes, rows = await db.fetch_sets("CALL cast_ballots(%s, %s)", (now, _procedure_input(ballots)))
@@ -175,6 +177,7 @@ class BallotBox:
         ordered = sorted(enumerate(ballots), key=lambda pair: (pair[1].question_id, pair[1].choice_ids))
         letters, counts = await self._commit([ballot for _, ballot in ordered])
         outcomes = list(zip(ordered, letters, strict=True))
+        VOTES_COUNTED.inc(letters.count("V"))
         await self.counted({ballot.question_id for (_, ballot), letter in outcomes if letter == "V"})
         answers: list[list[Row] | Exception] = [[] for _ in ballots]
         for (n, ballot), letter in outcomes:

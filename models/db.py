@@ -27,6 +27,7 @@ import pymysql.err
 from pymysql.constants import CLIENT
 
 from config import DatabaseTarget, Settings
+from models.metrics import DB_POOL_IN_USE, DB_POOL_WAITS
 
 Row = dict[str, Any]
 Args = Sequence[Any]
@@ -252,14 +253,18 @@ class MySQLDatabase(Database):
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[aiomysql.Connection]:
+        if self.pool.freesize == 0 and self.pool.size >= self.pool.maxsize:
+            DB_POOL_WAITS.inc()
         try:
             async with asyncio.timeout(self.settings.db_acquire_timeout):
                 conn = await self.pool.acquire()
         except (TimeoutError, *_CONNECTION_LOST) as exc:
             raise DatabaseUnavailable(f"no MySQL connection: {exc!r}") from exc
+        DB_POOL_IN_USE.inc()
         try:
             yield conn
         finally:
+            DB_POOL_IN_USE.dec()
             self.pool.release(conn)
 
     @asynccontextmanager
@@ -352,8 +357,14 @@ class SQLiteDatabase(Database):
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[Session]:
+        if self.lock.locked():
+            DB_POOL_WAITS.inc()
         async with self.lock:
-            yield _SQLiteSession(self.conn)
+            DB_POOL_IN_USE.inc()
+            try:
+                yield _SQLiteSession(self.conn)
+            finally:
+                DB_POOL_IN_USE.dec()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:

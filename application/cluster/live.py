@@ -38,6 +38,7 @@ from application.web.jsonutil import dumps
 from models import choice, question
 from models.clock import utcnow
 from models.db import Row
+from models.metrics import LIVE_SOCKETS
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,7 @@ class LiveHub:
             return
         question_id = poll["id"]
         self.add(question_id, watcher)
+        LIVE_SOCKETS.inc()
         if self.changes != changes_seen:
             self.recheck(question_id)
         sender = asyncio.create_task(watcher.run())
@@ -274,6 +276,7 @@ class LiveHub:
                 pass
         finally:
             self.remove(question_id, watcher)
+            LIVE_SOCKETS.dec()
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await sender
