@@ -237,7 +237,8 @@ async def reset_page(
         "message": problem.message if problem else "",
     }
     response = await render_form(request, "accounts/reset.html", context, problem.status if problem else 200)
-    # The token is in the address: keep it out of caches and of the Referer of links followed from here.
+    # The token is in the address: keep it out of caches and of the Referer sent to other sites
+    # ("no-referrer" would also make the browser send "Origin: null" with the form, refused as cross-site).
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
