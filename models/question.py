@@ -174,3 +174,10 @@ async def list_matching(db: Database, text: str, limit: int, offset: int) -> lis
         " ORDER BY q.id DESC LIMIT %s OFFSET %s",
         (contains(text), limit, offset),
     )
+
+
+async def delete_all_of(db: Session, user_id: int) -> list[int]:
+    """Delete (softly) every poll of this owner; the ids of those deleted."""
+    rows = await db.fetch_all("SELECT id FROM question WHERE user_id = %s AND delete_flag = 0", (user_id,))
+    await db.execute("UPDATE question SET delete_flag = 1 WHERE user_id = %s", (user_id,))
+    return [row["id"] for row in rows]
