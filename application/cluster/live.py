@@ -16,6 +16,11 @@ the hub checks every socket on it again (the poll's visibility, as the rules say
 an account changes, its sockets are checked; when a session ends (logout, login again, lifetime
 over), the sockets opened with it close at once. Votes only change counts, never who may watch,
 so they cost no check.
+
+A poll whose results wait for the presenter (``on_reveal``) keeps its audience's sockets open:
+they are sent ``{"question_id", "results_hidden": true}`` instead of the results until the reveal,
+a change like any other, after which they get the results; its owner and administrators get the
+results throughout.
 """
 
 from __future__ import annotations
@@ -126,6 +131,7 @@ class LiveHub:
         self.last_message: dict[int, str] = {}
         self.scheduled: set[int] = set()
         self.recheck_due: set[int] = set()
+        self.withheld: set[int] = set()  # polls whose results wait for the presenter's reveal
         self.tasks: set[asyncio.Task[None]] = set()
         # Counts the changes that may close sockets: one opening meanwhile is checked again.
         self.changes = 0
@@ -147,6 +153,19 @@ class LiveHub:
         if _unindex(self.watchers, question_id, watcher):
             self.last_flush.pop(question_id, None)
             self.last_message.pop(question_id, None)
+            self.withheld.discard(question_id)
+
+    def _note(self, poll: Row) -> None:
+        """Remember whether the poll's results wait for the reveal, as just read."""
+        if question.awaiting_reveal(poll):
+            self.withheld.add(poll["id"])
+        else:
+            self.withheld.discard(poll["id"])
+
+    def _message_for(self, watcher: Watcher, question_id: int, results: str) -> str:
+        if question_id in self.withheld and not watcher.watching.privileged:
+            return hidden_message(question_id)
+        return results
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -194,10 +213,14 @@ class LiveHub:
         self.recheck_due.discard(question_id)
         watching = list(self.watchers.get(question_id, ()))
         await self._close_refused(watching, self._poll_refusals(question_id, watching))
+        # Sent afresh even if the counts are the same: a reveal changes who is sent what.
+        self.last_message.pop(question_id, None)
         self.mark_dirty(question_id)
 
     async def _poll_refusals(self, question_id: int, watching: list[Watcher]) -> dict[Watcher, bytes]:
         poll = await question.get_with_choices(self.app[DB], question_id)
+        if poll is not None:
+            self._note(poll)
         now = utcnow()
         refused = {
             watcher: reason for watcher in watching if (reason := self.close_reason(watcher.watching, poll, now))
@@ -251,7 +274,7 @@ class LiveHub:
             return  # e.g. a flush scheduled by a vote the previous read already counted
         self.last_message[question_id] = message
         for watcher in self.watchers.get(question_id, ()):
-            watcher.offer(message)
+            watcher.offer(self._message_for(watcher, question_id, message))
 
     async def watch(self, poll: Row, watcher: Watcher, changes_seen: int) -> None:
         """Send the poll's results to ``watcher`` now and after every change, until its socket
@@ -263,13 +286,14 @@ class LiveHub:
             return
         question_id = poll["id"]
         self.add(question_id, watcher)
+        self._note(poll)
         if self.changes != changes_seen:
             self.recheck(question_id)
         sender = asyncio.create_task(watcher.run())
         try:
             # Listening first: a vote counted after the first read is always sent.
             await hear_votes(self.app, question_id)
-            watcher.offer(await results_message(self.app, question_id))
+            watcher.offer(self._message_for(watcher, question_id, await results_message(self.app, question_id)))
             async for _ in watcher.ws:  # the client has nothing to say; reading notices its close
                 pass
         finally:
@@ -297,6 +321,11 @@ async def _close(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
 async def results_message(app: web.Application, question_id: int) -> str:
     """The results document of the API, as the JSON text every socket of the poll receives."""
     return dumps(choice.tally(question_id, await choice.for_question(app[DB], question_id)))
+
+
+def hidden_message(question_id: int) -> str:
+    """What an audience socket shows while the poll's results wait for the reveal."""
+    return dumps({"question_id": question_id, "results_hidden": True})
 
 
 async def close_sockets(app: web.Application) -> None:

@@ -24,6 +24,8 @@ def refusal(watching: Watching, poll: Row | None, now: datetime) -> Refused | No
     """Why ``watching`` may not watch the poll's results (``poll`` None: it is gone); None while they may."""
     if poll is None or not visible_to(poll, now, watching.privileged):
         return PollNotFound()
+    if question.awaiting_reveal(poll):
+        return None  # the hall waits on its socket: the reveal reaches it there (cluster/live.py)
     if not question.results_visible(poll, now, watching.voted, watching.privileged):
         return ResultsHidden()
     return None
