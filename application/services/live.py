@@ -6,6 +6,7 @@ who may watch, when a socket opens and again after every change that could hide 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from aiohttp import web
@@ -37,7 +38,14 @@ def changes_seen(app: web.Application) -> int:
     return app[HUB].changes
 
 
-async def watch(app: web.Application, poll: Row, ws: web.WebSocketResponse, watching: Watching, seen: int) -> None:
-    """Send the poll's results on ``ws`` now and after every change, until it closes; close it
-    at once (code 4403) when ``refusal`` says they may not watch."""
-    await app[HUB].watch(poll, Watcher(ws, watching), seen)
+async def watch(
+    app: web.Application,
+    poll: Row,
+    ws: web.WebSocketResponse,
+    transport: asyncio.Transport | None,
+    watching: Watching,
+    seen: int,
+) -> None:
+    """Send the poll's results on ``ws`` (written to ``transport``, its connection) now and after
+    every change, until it closes; close it at once (code 4403) when ``refusal`` says they may not watch."""
+    await app[HUB].watch(poll, Watcher(ws, transport, watching), seen)
