@@ -301,7 +301,7 @@ class LiveHub:
         await asyncio.sleep(delay)
         # Unscheduled before the read: a vote arriving during it schedules the next flush.
         self.scheduled.discard(question_id)
-        started = self.last_flush[question_id] = time.monotonic()
+        self.last_flush[question_id] = time.monotonic()
         try:
             message = await results_message(self.app, question_id)
         except Exception:
@@ -310,7 +310,10 @@ class LiveHub:
         if message == self.last_message.get(question_id):
             return  # e.g. a flush scheduled by a vote the previous read already counted
         self.last_message[question_id] = message
+        started = time.monotonic()
         await self._fan_out(question_id, message)
+        # The fan-out's wall time, the other work it let through included: it grows with the
+        # sockets and with how busy the machine is (nginx relays each write on the same cores).
         took = time.monotonic() - started
         self.interval[question_id] = min(MAX_INTERVAL, max(MIN_INTERVAL, LOAD_FACTOR * took))
 
