@@ -6,7 +6,18 @@ from pathlib import Path
 
 from aiohttp import web
 
-from application.views import account, accounts, admin, api_accounts, api_questions, language, live, questions, system
+from application.views import (
+    account,
+    accounts,
+    admin,
+    api_accounts,
+    api_questions,
+    language,
+    live,
+    present,
+    questions,
+    system,
+)
 from application.wechat import callback as wechat
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -27,6 +38,10 @@ def setup_routes(app: web.Application) -> None:
     router.add_view(question + "/delete", questions.QuestionDelete, name="question_delete")
     router.add_view(question + "/choice", questions.QuestionChoices, name="question_choices")
     router.add_view(question + "/live", live.LiveResults, name="question_live")
+    router.add_view(question + "/present", present.Present, name="question_present")
+    router.add_view(question + "/reveal", present.Reveal, name="question_reveal")
+    router.add_view("/join", present.Join, name="join")
+    router.add_view(r"/j/{join_code:[0-9]{6}}", present.JoinCode, name="join_code")
 
     router.add_view("/register", accounts.Register, name="register")
     router.add_view("/login", accounts.Login, name="login")

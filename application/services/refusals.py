@@ -20,6 +20,9 @@ __all__ = [
     "InvalidChoice",
     "InvalidPoll",
     "InvalidRegistration",
+    "JoinCodeClosed",
+    "JoinCodeUnknown",
+    "JoinCodeUnreadable",
     "NoChoice",
     "NotPollManager",
     "NotPollOwner",
@@ -62,6 +65,18 @@ class PollHasVotes(Refused):
 
 class ResultsHidden(Refused):
     """The poll's results are hidden from this viewer for now."""
+
+
+class JoinCodeUnreadable(Refused):
+    """What was typed is not a join code (six digits)."""
+
+
+class JoinCodeUnknown(Refused):
+    """No open poll holds this join code."""
+
+
+class JoinCodeClosed(Refused):
+    """This join code's poll has closed or was deleted."""
 
 
 class NotSignedIn(Refused):

@@ -19,6 +19,9 @@ from application.services.refusals import (
     InvalidChoice,
     InvalidPoll,
     InvalidRegistration,
+    JoinCodeClosed,
+    JoinCodeUnknown,
+    JoinCodeUnreadable,
     NoChoice,
     NotPollManager,
     NotPollOwner,
@@ -65,6 +68,14 @@ REFUSALS: dict[type[Refused], Answer] = {
     ),
     ResultsHidden: Answer(403, N_("The results of this poll are hidden for now."), ErrorCode.RESULTS_HIDDEN),
     InvalidPoll: Answer(400, N_("The poll could not be saved: please correct the fields."), ErrorCode.INVALID_INPUT),
+    # Joining by code.
+    JoinCodeUnreadable: Answer(400, N_("A join code has six digits, e.g. 123 456."), ErrorCode.INVALID_INPUT),
+    JoinCodeUnknown: Answer(
+        404, N_("No open poll has this code. Check the code on the screen and try again."), ErrorCode.NOT_FOUND
+    ),
+    JoinCodeClosed: Answer(
+        403, N_("The poll with this code has ended: it takes no more votes."), ErrorCode.POLL_CLOSED
+    ),
     # Accounts.
     InvalidRegistration: Answer(
         400, N_("Registration failed: please correct the fields."), ErrorCode.REGISTRATION_FAILED

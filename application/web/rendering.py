@@ -32,6 +32,7 @@ FLASHES = {
     "poll_scheduled": N_("Your poll is saved. It will be published at the time you chose."),
     "poll_edited": N_("Your changes are saved."),
     "poll_closed": N_("You closed the poll. Its results stay available."),
+    "results_revealed": N_("The results are revealed: every phone shows them now."),
     "poll_deleted": N_("The poll was deleted."),
     "vote_counted": N_("Thank you: your vote was counted."),
     "user_enabled": N_("The account is enabled again."),
