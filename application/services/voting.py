@@ -10,6 +10,8 @@ from application.services.viewer import Viewer
 from models.ballot import Choices, Content, Ranking, Scores
 from models.clock import utcnow
 from models.db import Row
+from models.metrics import VOTES_REFUSED
+from models.refusal import Refused
 
 __all__ = ["Choices", "Content", "Ranking", "Scores", "cast"]
 
@@ -19,7 +21,11 @@ async def cast(app: web.Application, poll: Row, content: Content, viewer: Viewer
     says): the poll's choices with their counts, this vote included, or a ``VoteRefused``
     (``refusals.py``) with nothing changed. Every process holding the poll's counts hears of it
     (``changes.votes_counted``)."""
-    voter = viewer.voter
-    if voter is None:
-        raise NotSignedIn
-    return await app[BALLOTS].cast(poll, content, voter, utcnow())
+    try:
+        voter = viewer.voter
+        if voter is None:
+            raise NotSignedIn
+        return await app[BALLOTS].cast(poll, content, voter, utcnow())
+    except Refused as refusal:
+        VOTES_REFUSED.labels(type(refusal).__name__).inc()
+        raise
