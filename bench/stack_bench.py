@@ -155,14 +155,20 @@ def insert_rankings(cursor: pymysql.cursors.Cursor, poll: int, choices: list[int
     """``count`` ranked ballots (users from ``first_user`` on), partial and full rankings drawn at
     random with a fixed seed, and their choices' counts."""
     draw = random.Random(18)
+    rankings = [draw.sample(choices, draw.randint(1, len(choices))) for _ in range(count)]
+    # Each ballot's key as the vote path writes it (models/ballot.py, Ballot.key): "choice:place" by choice id.
+    keys = [",".join(f"{c}:{place}" for c, place in sorted((c, p) for p, c in enumerate(r, 1))) for r in rankings]
     cursor.executemany(
-        "INSERT INTO ballot (question_id, user_id) VALUES (%s, %s)",
-        [(poll, user_id) for user_id in range(first_user, first_user + count)],
+        "INSERT INTO ballot (question_id, user_id) VALUES (%s, %s)", [(poll, first_user + n) for n in range(count)]
     )
     cursor.execute("SELECT id FROM ballot WHERE question_id = %s ORDER BY id", (poll,))
+    ballot_ids = [ballot_id for (ballot_id,) in cursor.fetchall()]
+    cursor.executemany(
+        "INSERT INTO ballot_marks (ballot_id, question_id, marks) VALUES (%s, %s, %s)",
+        [(ballot_id, poll, key) for ballot_id, key in zip(ballot_ids, keys, strict=True)],
+    )
     marks = []
-    for (ballot_id,) in cursor.fetchall():
-        ranking = draw.sample(choices, draw.randint(1, len(choices)))
+    for ballot_id, ranking in zip(ballot_ids, rankings, strict=True):
         marks += [(ballot_id, choice_id, place) for place, choice_id in enumerate(ranking, 1)]
     cursor.executemany("INSERT INTO ballot_choice (ballot_id, choice_id, place) VALUES (%s, %s, %s)", marks)
     cursor.execute(

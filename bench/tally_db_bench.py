@@ -3,7 +3,7 @@
 Writes the ballots of a ranked and a score poll into a fresh database (SQLite file, and MariaDB when
 one answers at VOTE_TEST_MYSQL, default mysql://root@127.0.0.1:3306), then times the read of the
 poll with its ballots grouped in SQL (``services/results.load``: identical ballots counted by
-GROUP BY) and the tally of the distinct ballots (``results.document``), wall time, median of
+GROUP BY on their key) and the tally of the distinct ballots (``results.document``), wall time, median of
 several runs. Prints a table and writes it into docs/performance.md.
 
 Usage: .venv/bin/python bench/tally_db_bench.py [--ballots 100000] [--runs 5] [--no-docs]
@@ -35,20 +35,22 @@ from tally_bench import mostly_complete, popularity, stars  # noqa: E402
 from application.services import results  # noqa: E402
 from config import load_settings  # noqa: E402
 from models import migrations  # noqa: E402
+from models.ballot import Ballot, Voter  # noqa: E402
 from models.db import Database, open_database, placeholders  # noqa: E402
 
 DOCS = ROOT / "docs" / "performance.md"
 MYSQL_SERVER = os.environ.get("VOTE_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
 BENCH_DB = "vote_tally_bench"
-CHOICES = 10
+CHOICES = (5, 10)  # a few distinct rankings, and very many (docs/performance.md, tally-bench)
 SEED = 18
 
 
-async def fill(db: Database, method: str, ballots: int) -> int:
+async def fill(db: Database, method: str, choices: int, ballots: int) -> int:
     """A poll of ``method`` with ``ballots`` ballots from as many users: its id."""
     rng = random.Random(SEED)
     await db.execute(
-        "INSERT INTO user (name, phone, email, password) VALUES ('bench', '13900000000', 'b@example.com', 'x')"
+        "INSERT INTO user (name, phone, email, password) VALUES ('bench', %s, %s, 'x')",
+        (f"13900000{len(method)}{choices:02d}", f"{method}{choices}@example.com"),
     )
     owner = (await db.fetch_one("SELECT MAX(id) AS id FROM user"))["id"]  # type: ignore[index]
     poll = (
@@ -56,20 +58,23 @@ async def fill(db: Database, method: str, ballots: int) -> int:
             "INSERT INTO question (user_id, question_text, method) VALUES (%s, %s, %s)", (owner, method, method)
         )
     ).last_id
-    for n in range(CHOICES):
+    for n in range(choices):
         await db.execute("INSERT INTO choice (question_id, choice_text) VALUES (%s, %s)", (poll, f"choice {n}"))
     ids = [row["id"] for row in await db.fetch_all("SELECT id FROM choice WHERE question_id = %s", (poll,))]
-    weights = popularity(rng, CHOICES)
-    # WeChat voters: no user rows needed, one distinct openid each.
+    weights = popularity(rng, choices)
+    drawn = []
+    for _ in range(ballots):
+        if method == "ranked":
+            drawn.append(sorted((c, place, None) for place, c in enumerate(mostly_complete(rng, ids, weights), 1)))
+        else:
+            drawn.append([(c, None, s) for c, s in zip(ids, stars(rng, ids, weights), strict=True) if s])
+    # WeChat voters: no user rows needed, one distinct openid each; the key as the vote path writes it.
     await insert_rows(db, "ballot (question_id, wechat_openid)", [(poll, f"o{poll}-{n}") for n in range(ballots)])
     first = (await db.fetch_one("SELECT MIN(id) AS id FROM ballot WHERE question_id = %s", (poll,)))["id"]  # type: ignore[index]
-    marks: list[tuple[int, int, int | None, int | None]] = []
-    for ballot_id in range(first, first + ballots):
-        if method == "ranked":
-            marks += [(ballot_id, c, place, None) for place, c in enumerate(mostly_complete(rng, ids, weights), 1)]
-        else:
-            marks += [(ballot_id, c, None, s) for c, s in zip(ids, stars(rng, ids, weights), strict=True) if s]
-    await insert_rows(db, "ballot_choice (ballot_id, choice_id, place, score)", marks)
+    keys = [(first + n, poll, Ballot(poll, tuple(marks), Voter()).key) for n, marks in enumerate(drawn)]
+    await insert_rows(db, "ballot_marks (ballot_id, question_id, marks)", keys)
+    rows = [(first + n, *mark) for n, marks in enumerate(drawn) for mark in marks]
+    await insert_rows(db, "ballot_choice (ballot_id, choice_id, place, score)", rows)
     return int(poll)  # type: ignore[arg-type]
 
 
@@ -96,13 +101,13 @@ async def measure(url: str, ballots: int, runs: int) -> list[dict[str, Any]]:
     rows = []
     try:
         await migrations.migrate(db)
-        for method in ("ranked", "score"):
-            poll = await fill(db, method, ballots)
+        for method, choices in ((method, choices) for method in ("ranked", "score") for choices in CHOICES):
+            poll = await fill(db, method, choices, ballots)
             read, loaded = await timed(lambda poll=poll: results.load(db, poll), runs)
             tally, document = await timed(lambda loaded=loaded: asyncio.sleep(0, results.document(loaded)), runs)
             rows.append(
                 {
-                    "poll": f"{method}, {CHOICES} choices",
+                    "poll": f"{method}, {choices} choices",
                     "ballots": document["total"],
                     "distinct": len(loaded[results.BALLOTS]),
                     "read": read,
@@ -159,7 +164,7 @@ def report(rows: list[dict[str, Any]], runs: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ballots", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-docs", action="store_true", help="print only")
     arguments = parser.parse_args()
     rows = []

@@ -124,6 +124,15 @@ class Ballot:
     def choice_ids(self) -> tuple[int, ...]:
         return tuple(mark[0] for mark in self.marks)
 
+    @property
+    def key(self) -> str | None:
+        """A ranked or score ballot's marks as one text, "choice:place" or "choice:stars" by choice
+        id ('' for none), stored with it (ballot_marks) so that ``grouped`` counts identical ballots
+        by an index; None for a choice ballot."""
+        if self.marks and self.marks[0][1:] == (None, None):
+            return None
+        return ",".join(f"{choice_id}:{place or stars}" for choice_id, place, stars in self.marks)
+
 
 def _marks(content: Content) -> tuple[Mark, ...]:
     """The rows a ballot writes; a score of 0 writes none (docs/voting-methods.md)."""
@@ -197,6 +206,7 @@ def _procedure_input(ballots: Sequence[Ballot]) -> str:
                 ",".join(map(str, b.choice_ids)),
                 len(b.marks),
                 json.dumps(b.marks),
+                b.key,
             ]
             for b in ballots
         ]
@@ -229,6 +239,11 @@ async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
     if counted.rowcount != len(ballot.choice_ids):
         await tx.execute("ROLLBACK TO SAVEPOINT one_ballot")
         return "I"
+    if ballot.key is not None:
+        await tx.execute(
+            "INSERT INTO ballot_marks (ballot_id, question_id, marks) VALUES (%s, %s, %s)",
+            (result.last_id, ballot.question_id, ballot.key),
+        )
     for choice_id, place, score in ballot.marks:
         await tx.execute(
             "INSERT INTO ballot_choice (ballot_id, choice_id, place, score) VALUES (%s, %s, %s, %s)",
@@ -287,40 +302,19 @@ async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] 
     return [row["choice_id"] for row in rows if row["choice_id"] is not None] if rows else None
 
 
-# Each ballot's rows as one text, "choice:mark,choice:mark" by choice id (mark: place or stars;
-# '' for a ballot without rows), then identical ballots counted together: the counting gets each
-# distinct ballot once (docs/voting-methods.md). SQLite before 3.44 has no ORDER BY in
-# GROUP_CONCAT: the rows come ordered from a subquery, and ``grouped`` merges whatever differs
-# only in order, so the result never depends on it.
-_GROUPED = {
-    "mysql": """
-SELECT marks, COUNT(*) AS n FROM (
-    SELECT COALESCE(GROUP_CONCAT(bc.choice_id, ':', COALESCE(bc.place, bc.score) ORDER BY bc.choice_id), '') AS marks
-      FROM ballot b LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id
-     WHERE b.question_id = %s GROUP BY b.id) AS per_ballot
- GROUP BY marks
-""",
-    "sqlite": """
-SELECT marks, COUNT(*) AS n FROM (
-    SELECT COALESCE(GROUP_CONCAT(row_mark), '') AS marks FROM (
-        SELECT b.id AS ballot_id, bc.choice_id || ':' || COALESCE(bc.place, bc.score) AS row_mark
-          FROM ballot b LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id
-         WHERE b.question_id = %s ORDER BY b.id, bc.choice_id) AS per_row
-     GROUP BY ballot_id) AS per_ballot
- GROUP BY marks
-""",
-}
-
 GroupedMarks = dict[tuple[tuple[int, int], ...], int]  # (choice id, place or stars) by choice id -> voters
 
 
 async def grouped(db: Database, question_id: int) -> GroupedMarks:
-    """Every distinct ballot of a ranked or score poll once, with the number of voters who cast it."""
+    """Every distinct ballot of a ranked or score poll once, with the number of voters who cast it:
+    identical ballots have the same key (``Ballot.key``), and an index on it counts them."""
+    rows = await db.fetch_all(
+        "SELECT marks, COUNT(*) AS n FROM ballot_marks WHERE question_id = %s GROUP BY marks", (question_id,)
+    )
     counted: GroupedMarks = {}
-    for row in await db.fetch_all(_GROUPED[db.dialect], (question_id,)):
-        pairs = (item.split(":") for item in str(row["marks"]).split(",") if item)
-        marks = tuple(sorted((int(choice_id), int(mark)) for choice_id, mark in pairs))
-        counted[marks] = counted.get(marks, 0) + int(row["n"])
+    for row in rows:
+        pairs = (item.split(":") for item in (row["marks"] or "").split(",") if item)
+        counted[tuple((int(choice_id), int(mark)) for choice_id, mark in pairs)] = int(row["n"])
     return counted
 
 
