@@ -274,3 +274,31 @@ async def test_wechat_ranks_and_scores_by_numbers(settings: Settings, aiohttp_cl
     results = await (await platform.client.get(f"/api/v1/questions/{score}/results")).json()
     assert [ch["total_score"] for ch in results["choices"]] == [5, 0, 3]
     assert "already voted" in await platform.say(f"{score} 1 1 1")
+
+
+async def test_the_grouping_key_agrees_with_the_ballot_rows(client: Any) -> None:
+    """ballot_marks (what the tally groups by) says what the ballot_choice rows say, ballot by ballot."""
+    db = client.app[DB]
+    _, owner = await token_for(db)
+    ranked = await create(client, owner, "ranked", ("A", "B", "C"))
+    score = await create(client, owner, "score", ("A", "B", "C"))
+    r, s = [c["id"] for c in ranked["choices"]], [str(c["id"]) for c in score["choices"]]
+    headers = await voters(db, 6)
+    for n, auth in enumerate(headers):
+        assert (
+            await vote(client, ranked["id"], {"ranking": (r[n % 3 :] + r[: n % 3])[: 1 + n % 3]}, auth)
+        ).status == 201
+        assert (await vote(client, score["id"], {"scores": {s[n % 3]: n % 6, s[(n + 1) % 3]: 5}}, auth)).status == 201
+    rows = await db.fetch_all(
+        "SELECT b.id, m.marks, bc.choice_id, COALESCE(bc.place, bc.score) AS mark FROM ballot b"
+        " JOIN ballot_marks m ON m.ballot_id = b.id LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id"
+        " WHERE b.question_id IN (%s, %s) ORDER BY b.id, bc.choice_id",
+        (ranked["id"], score["id"]),
+    )
+    by_ballot: dict[int, tuple[str, list[str]]] = {}
+    for row in rows:
+        _, marks = by_ballot.setdefault(row["id"], (row["marks"], []))
+        if row["choice_id"] is not None:
+            marks.append(f"{row['choice_id']}:{row['mark']}")
+    assert len(by_ballot) == 12
+    assert all(key == ",".join(marks) for key, marks in by_ballot.values())
