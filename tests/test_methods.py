@@ -274,6 +274,9 @@ async def test_wechat_ranks_and_scores_by_numbers(settings: Settings, aiohttp_cl
     results = await (await platform.client.get(f"/api/v1/questions/{score}/results")).json()
     assert [ch["total_score"] for ch in results["choices"]] == [5, 0, 3]
     assert "already voted" in await platform.say(f"{score} 1 1 1")
+    assert "STAR winner: X" in await platform.say(f"result {score}")
+    assert "5.00 stars on average" in await platform.say(f"result {score}")
+    assert "Instant-runoff winner: C" in await platform.say(f"result {ranked}")
 
 
 async def test_the_grouping_key_agrees_with_the_ballot_rows(client: Any) -> None:

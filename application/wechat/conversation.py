@@ -82,6 +82,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "on_reveal": ("结果将由主持人公布。", "The results are shown when the presenter reveals them."),
     "result_line": ("{n}. {text}：{votes} 票（{percent}%）", "{n}. {text}: {votes} ({percent}%)"),
     "total": ("共 {total} 票", "Total votes: {total}"),
+    "score_line": (
+        "{n}. {text}：平均 {average} 星（共 {total} 星）",
+        "{n}. {text}: {average} stars on average ({total} in all)",
+    ),
+    "ranked_winner": ("即时决选胜者：{text}", "Instant-runoff winner: {text}"),
+    "score_winner": ("STAR 胜者：{text}", "STAR winner: {text}"),
 }
 
 HELP_WORDS = {"帮助", "help", "h"}
@@ -251,14 +257,21 @@ class Conversation:
             return self.t(view.poll["results_visibility"])  # the texts "after_vote", "after_close", "on_reveal"
         tally = view.results()
         lines = [_title(view.poll)]
-        lines += [
-            self.t("result_line", n=n, text=_shorten(item["choice_text"]), votes=item["votes"], percent=item["percent"])
-            for n, item in enumerate(tally["choices"], 1)
-        ]
+        lines += [self._result_line(n, item, tally["method"]) for n, item in enumerate(tally["choices"], 1)]
         lines.append(self.t("total", total=tally["total"]))
+        if tally["method"] != "choice" and tally["winner"] is not None:
+            winner = next(item for item in tally["choices"] if item["id"] == tally["winner"])
+            lines.append(self.t(f"{tally['method']}_winner", text=_shorten(winner["choice_text"])))
         if view.status is not polls.Status.OPEN:
             lines.append(self.t("closed"))
         return "\n".join(lines)
+
+    def _result_line(self, n: int, item: Row, method: str) -> str:
+        """A choice's line of the results: its votes, or on a score poll its stars."""
+        text = _shorten(item["choice_text"])
+        if method == "score":
+            return self.t("score_line", n=n, text=text, average=f"{item['average']:.2f}", total=item["total_score"])
+        return self.t("result_line", n=n, text=text, votes=item["votes"], percent=item["percent"])
 
 
 def _named(choices: list[Row], ids: list[int]) -> str:
