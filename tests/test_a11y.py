@@ -63,8 +63,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "closed": create_poll(page, base, "Closed already?", ["Yes", "No"]),
             "hidden": create_poll(page, base, "Secret until the end?", ["A", "B"], results_visibility="after_close"),
             "reveal": create_poll(page, base, "Shown when revealed?", ["A", "B"], results_visibility="on_reveal"),
+            "ranked": create_poll(page, base, "Rank the rooms?", ["Hall", "Lab", "Roof"], method="ranked"),
+            "score": create_poll(page, base, "Stars for the talks?", ["Keynote", "Demo"], method="score"),
         }
         token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        for poll in ("ranked", "score"):  # one ballot each, so that rounds and stars show
+            found = page.request.get(f"{base}/api/v1/questions/{polls[poll]}").json()
+            ids = [choice["id"] for choice in found["choices"]]
+            ballot = {"ranking": [ids[1], ids[0]]} if poll == "ranked" else {"scores": {str(ids[0]): 4}}
+            cast = page.request.post(
+                f"{base}/api/v1/questions/{polls[poll]}/votes", data=ballot, headers={"X-CSRF-Token": token}
+            )
+            assert cast.status == 201, cast.text()
         closed = page.request.post(f"{base}/api/v1/questions/{polls['closed']}/close", headers={"X-CSRF-Token": token})
         assert closed.ok, closed.text()
         page.close()
@@ -208,6 +218,8 @@ def admin_states() -> list[tuple[str, Step]]:
         ("presenter, light", go("/questions/{open}/present?theme=light")),
         ("presenter, before the reveal", go("/questions/{reveal}/present")),
         ("presenter, closed", go("/questions/{closed}/present")),
+        ("presenter, ranked", go("/questions/{ranked}/present")),
+        ("presenter, score, light", go("/questions/{score}/present?theme=light")),
     ]
 
 
