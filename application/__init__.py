@@ -29,6 +29,7 @@ from application.keys import (
     FAILED_LOGINS,
     HUB,
     IDENTITIES,
+    LINK_VOTES,
     POLL_CACHE,
     REDIS,
     REFUSALS,
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 LOGIN_WINDOW_SECONDS = 15 * 60
+LINK_VOTES_WINDOW_SECONDS = 3600
 LOOKUP_BATCH = 100
 
 
@@ -95,11 +97,14 @@ async def _database(app: Application) -> AsyncIterator[None]:
 async def _redis(app: Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     redis = app[REDIS] = open_redis(settings) if settings.redis_url else None
+    link_votes = (settings.link_votes_per_ip, LINK_VOTES_WINDOW_SECONDS)
     if redis is not None:
         prefix = settings.redis_prefix + "failed-login:"
         app[FAILED_LOGINS] = RedisFailureCounter(redis, settings.login_rate, LOGIN_WINDOW_SECONDS, prefix)
+        app[LINK_VOTES] = RedisFailureCounter(redis, *link_votes, settings.redis_prefix + "link-votes:")
     else:
         app[FAILED_LOGINS] = MemoryFailureCounter(settings.login_rate, LOGIN_WINDOW_SECONDS)
+        app[LINK_VOTES] = MemoryFailureCounter(*link_votes)
     try:
         yield
     finally:

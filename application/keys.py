@@ -35,6 +35,7 @@ DB: web.AppKey[Database] = web.AppKey("db")
 REDIS: web.AppKey[Redis | None] = web.AppKey("redis")
 SESSION_STORAGE: web.AppKey[ServerSideStorage] = web.AppKey("session_storage")
 FAILED_LOGINS: web.AppKey[FailureCounter] = web.AppKey("failed_logins")
+LINK_VOTES: web.AppKey[FailureCounter] = web.AppKey("link_votes")  # per link poll and address, per hour
 BALLOTS: web.AppKey[BallotBox] = web.AppKey("ballots")
 # Lookups every signed-in request makes; concurrent requests share one query (models/batching.py).
 TOKEN_OWNERS: web.AppKey[Batcher[str, Row | None]] = web.AppKey("token_owners")

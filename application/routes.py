@@ -6,7 +6,18 @@ from pathlib import Path
 
 from aiohttp import web
 
-from application.views import accounts, admin, api_accounts, api_questions, language, live, questions, system
+from application.views import (
+    accounts,
+    admin,
+    api_accounts,
+    api_invites,
+    api_questions,
+    invites,
+    language,
+    live,
+    questions,
+    system,
+)
 from application.wechat import callback as wechat
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -27,6 +38,14 @@ def setup_routes(app: web.Application) -> None:
     router.add_view(question + "/delete", questions.QuestionDelete, name="question_delete")
     router.add_view(question + "/choice", questions.QuestionChoices, name="question_choices")
     router.add_view(question + "/live", live.LiveResults, name="question_live")
+    router.add_view(question + "/receipt", invites.QuestionReceipt, name="question_receipt")
+    router.add_view(question + "/invites", invites.QuestionInvites, name="question_invites")
+    router.add_view(question + "/invites.csv", invites.InvitesCsv, name="question_invites_csv")
+    router.add_view(question + "/invites/print", invites.InvitesPrint, name="question_invites_print")
+    router.add_view(
+        question + r"/invites/{invite_id:[0-9]{1,18}}/revoke", invites.InviteRevoke, name="question_invite_revoke"
+    )
+    router.add_view(r"/v/{code:[0-9A-Za-z-]{1,40}}", invites.InviteVote, name="invite_vote")
 
     router.add_view("/register", accounts.Register, name="register")
     router.add_view("/login", accounts.Login, name="login")
@@ -51,6 +70,9 @@ def setup_routes(app: web.Application) -> None:
     router.add_view(api_question + "/votes", api_questions.ApiVotes, name="api_votes")
     router.add_view(api_question + "/results", api_questions.ApiResults, name="api_results")
     router.add_view(api_question + "/close", api_questions.ApiClose, name="api_close")
+    router.add_view(api_question + "/invites", api_invites.ApiInvites, name="api_invites")
+    router.add_view(api_question + r"/invites/{invite_id:[0-9]{1,18}}", api_invites.ApiInvite, name="api_invite")
+    router.add_view(api_question + "/ballots", api_invites.ApiBallots, name="api_ballots")
     router.add_view("/api/v1/openapi.yaml", api_questions.OpenApiSpec, name="openapi")
 
     router.add_view("/language/{code}", language.SwitchLanguage, name="language")

@@ -119,6 +119,7 @@ class Settings(BaseModel):
     wechat_appid: str = ""
     wechat_aes_key: str = ""
     login_rate: int = Field(default=10, ge=1, le=10_000)
+    link_votes_per_ip: int = Field(default=200, ge=1, le=1_000_000)
     session_idle_seconds: int = Field(default=1_209_600, ge=60)
     session_absolute_seconds: int = Field(default=2_592_000, ge=60)
     db_pool_min: int = Field(default=1, ge=0, le=100)

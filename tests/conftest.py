@@ -37,7 +37,18 @@ REDIS_TEST_URL = os.environ.get("VOTE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("CI") == "true" or os.environ.get("VOTE_REQUIRE_SERVICES") == "1"
 
 # Child tables first, so rows can be deleted without breaking foreign keys.
-TABLES = ["ballot_choice", "ballot", "api_token", "choice", "question", "user", "wechat_message", "web_session"]
+TABLES = [
+    "ballot_choice",
+    "ballot",
+    "invite",
+    "secret_ballot",
+    "api_token",
+    "choice",
+    "question",
+    "user",
+    "wechat_message",
+    "web_session",
+]
 
 
 def service_missing(reason: str) -> None:
