@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from math import ceil
 from typing import TYPE_CHECKING
 
 import segno
@@ -20,7 +21,8 @@ from application.web.auth import require_user
 from application.web.csrf import csrf_token
 from application.web.csv_export import csv_response
 from application.web.errors import AppError
-from application.web.forms import read_form
+from application.web.forms import query_number, read_form
+from application.web.i18n import N_
 from application.web.rendering import redirect, render
 from application.web.urls import absolute_url, url
 
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
     from models.db import Row
 
 QR_SCALE = 3
+# Cards per printable page (50 A4 sheets): a QR code takes about a millisecond to draw, so even
+# 5000 codes come in pages that answer within a second.
+CARDS_PER_PAGE = 600
 
 
 def invite_url(request: web.Request, code: str) -> str:
@@ -55,7 +60,7 @@ async def invite_poll(request: web.Request) -> Row:
     require_user(request)
     poll = await polls.managed_poll(request.app, question_id(request), viewer_of(request))
     if poll["access"] != "invite":
-        raise InvalidInvites({"access": "Only a poll for invited people has invite codes."})
+        raise InvalidInvites({"access": N_("Only a poll for invited people has invite codes.")})
     return poll
 
 
@@ -106,8 +111,11 @@ class InvitesCsv(web.View):
 
 
 def qr_svg(address: str) -> str:
-    """The address as a QR code in inline SVG (segno; no image file, nothing from elsewhere)."""
-    return segno.make(address, error="m").svg_inline(scale=QR_SCALE, omitsize=True)
+    """The address as a QR code in inline SVG (segno; no image file, nothing from elsewhere).
+    A fixed mask and error level: choosing the best of eight masks would take four times as
+    long, and any mask scans."""
+    code = segno.make(address, error="m", boost_error=False, mask=0)
+    return code.svg_inline(scale=QR_SCALE, omitsize=True)
 
 
 class InvitesPrint(web.View):
@@ -115,10 +123,14 @@ class InvitesPrint(web.View):
         poll = await invite_poll(self.request)
         codes = described(self.request, await invites.listed(self.request.app, poll))
         usable = [item for item in codes if not item["used"] and not item["revoked"]]
-        # Thousands of QR codes take seconds to draw: off the event loop.
-        drawings = await asyncio.to_thread(lambda: [qr_svg(str(item["url"])) for item in usable])
-        cards = [{**item, "qr": svg} for item, svg in zip(usable, drawings, strict=True)]
-        return await render(self.request, "questions/invites_print.html", {"poll": poll, "cards": cards})
+        pages = max(1, ceil(len(usable) / CARDS_PER_PAGE))
+        page = query_number(self.request, "page", 1, pages)
+        shown = usable[(page - 1) * CARDS_PER_PAGE : page * CARDS_PER_PAGE]
+        # Hundreds of QR codes take a while to draw: off the event loop.
+        drawings = await asyncio.to_thread(lambda: [qr_svg(str(item["url"])) for item in shown])
+        cards = [{**item, "qr": svg} for item, svg in zip(shown, drawings, strict=True)]
+        context = {"poll": poll, "cards": cards, "unused": len(usable), "page": page, "pages": pages}
+        return await render(self.request, "questions/invites_print.html", context)
 
 
 class InviteVote(web.View):
