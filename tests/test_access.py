@@ -353,3 +353,8 @@ async def test_wechat_votes_with_the_code_as_last_word(settings: Settings, aioht
     assert "counted" in await platform.say(f"{qid} 2 {code.lower()}")
     assert "already been used" in await platform.say(f"{qid} 1 {code}")
     assert await total_votes(client.app[DB], qid) == 1
+    secret = await make_question(client.app[DB], secret=True)
+    receipt = await platform.say(f"{secret} 1")
+    assert re.search(r"Your receipt: [0-9A-Z]{5}(-[0-9A-Z]{5}){3}", receipt), receipt
+    shown = await platform.say(f"{secret}")
+    assert "The ballot is secret" in shown and "Your vote" not in shown

@@ -65,6 +65,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "这个邀请码无效，请核对，或向投票发起人索取新的。",
         "This invite code is not valid: check it, or ask the poll's owner for a new one.",
     ),
+    "voted_secret": (
+        "你已投票。这是无记名投票：只有凭回执才能查看你的选票。",
+        "You have voted. The ballot is secret: only your receipt finds it.",
+    ),
     "invite_used": ("这个邀请码已经投过票了。", "This invite code has already been used to vote."),
     "receipt": (
         "这是无记名投票。你的回执：{receipt}\n请记下它（只显示这一次），凭它可查看你的选票。",
@@ -212,6 +216,8 @@ class Conversation:
             lines.append(self.t("closed"))
         if view.my_vote is not None:
             lines.append(self.t("you_voted", choices=_named(choices, view.my_vote)))
+        elif view.voted:
+            lines.append(self.t("voted_secret"))
         elif is_open and poll["access"] == "invite":
             lines.append(self.t("invite_required", id=poll_id))
         elif is_open:
