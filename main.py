@@ -1,15 +1,17 @@
-"""Command line: serve (default), migrate, seed, createsuperuser, verify. Run ``python main.py --help``."""
+"""Command line: serve (default), migrate, seed, createsuperuser, check-counts, verify (``--help``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TypeVar
 
 import uvloop
 from aiohttp import web
@@ -21,17 +23,30 @@ from application.views.refusals import as_error
 from application.web.access_log import AccessLogger
 from application.web.errors import AppError
 from config import ConfigError, Settings, load_settings
-from models import migrations, seed
+from models import counts, migrations, seed
 from models.db import Database, DatabaseUnavailable, open_database
 from models.refusal import Refused
 
 log = logging.getLogger("vote")
+T = TypeVar("T")
 
 # Connections the kernel queues before the app accepts them (aiohttp's default is 128). A hall
 # told to scan at once sends thousands of WebSocket upgrades within a second; on a unix socket a
 # full queue fails nginx's connect() at once (EAGAIN: a 502). The kernel caps it at
 # net.core.somaxconn (docs/deploy.md).
 LISTEN_BACKLOG = 4096
+# The collector's thresholds once serving. Thousands of live sockets are hundreds of thousands of
+# long-lived objects, and each update allocates in bursts: at the default (700, 10, 10) the
+# collector took 35-55% of the app's CPU at 20,000 sockets and stopped the loop up to a second
+# for a full pass. Collecting young objects every 50,000 allocations instead took none of it
+# during the votes (docs/performance.md); what start-up made is frozen out of every pass.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+async def _settle_collector(app: web.Application) -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(superuser, top=False)
     for field in ("name", "email", "phone"):
         superuser.add_argument(f"--{field}", required=True)
+    text = "recompute each choice's votes from the ballots and report mismatches (exit 1 when any)"
+    check = commands.add_parser("check-counts", help=text, description=text)
+    add_options(check, top=False)
+    check.add_argument("--fix", action="store_true", help="set the mismatched counts to the ballots' count")
     text = "recount a secret poll from its published ballots and compare with its stored totals"
     verify = commands.add_parser("verify", help=text, description=text)
     add_options(verify, top=False)
@@ -69,10 +88,10 @@ class Mismatch(Exception):
     """``verify`` found the published ballots and the stored totals apart."""
 
 
-async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> None:
+async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     db = await open_database(settings)
     try:
-        await work(db)
+        return await work(db)
     finally:
         await db.close()
 
@@ -87,6 +106,25 @@ async def _seed(db: Database) -> None:
         raise PendingMigrations("pending migrations: run `./vote migrate` first")
     loaded = await seed.load_sample_data(db)
     print("sample data loaded" if loaded else "sample data already present")
+
+
+async def _check_counts(fix: bool, db: Database) -> bool:
+    """True when every count agrees with the ballots, or was repaired."""
+    if await migrations.pending(db):
+        raise PendingMigrations("pending migrations: run `./vote migrate` first")
+    found = await counts.mismatches(db)
+    for item in found:
+        print(f"poll {item.question_id}, choice {item.choice_id}: votes {item.stored}, ballots {item.counted}")
+    if not found:
+        print("every choice's votes match its ballots")
+        return True
+    if not fix:
+        print(f"{len(found)} mismatched; `check-counts --fix` sets them to the ballots' count", file=sys.stderr)
+        return False
+    repaired = await counts.repair(db, found)
+    # The processes' cached copies of these counts expire within seconds (cluster/poll_cache.py).
+    print(f"repaired {len(repaired)}")
+    return True
 
 
 def _superuser_password() -> str:
@@ -128,6 +166,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
                 log.info("    %s  %s  %s", demo["email"], demo["phone"], demo["password"])
 
     app.on_startup.append(announce)
+    app.on_startup.append(_settle_collector)
     options = {
         "shutdown_timeout": settings.shutdown_timeout,
         "access_log_class": AccessLogger,
@@ -159,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_with_database(settings, partial(_create_superuser, args)))
         elif args.command == "verify":
             asyncio.run(_with_database(settings, partial(_verify, args.question_id)))
+        elif args.command == "check-counts":
+            return 0 if asyncio.run(_with_database(settings, partial(_check_counts, args.fix))) else 1
         else:
             serve(settings, args)
     except (DatabaseUnavailable, PendingMigrations, Mismatch) as exc:

@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from application.views import (
+    account,
     accounts,
     admin,
     api_accounts,
@@ -15,6 +16,7 @@ from application.views import (
     invites,
     language,
     live,
+    present,
     questions,
     system,
 )
@@ -46,11 +48,27 @@ def setup_routes(app: web.Application) -> None:
         question + r"/invites/{invite_id:[0-9]{1,18}}/revoke", invites.InviteRevoke, name="question_invite_revoke"
     )
     router.add_view(r"/v/{code:[0-9A-Za-z-]{1,40}}", invites.InviteVote, name="invite_vote")
+    router.add_view(question + "/present", present.Present, name="question_present")
+    router.add_view(question + "/reveal", present.Reveal, name="question_reveal")
+    router.add_view("/join", present.Join, name="join")
+    router.add_view(r"/j/{join_code:[0-9]{6}}", present.JoinCode, name="join_code")
 
     router.add_view("/register", accounts.Register, name="register")
     router.add_view("/login", accounts.Login, name="login")
     router.add_view("/logout", accounts.Logout, name="logout")
     router.add_view("/me", accounts.Me, name="me")
+    router.add_view("/account", account.AccountHome, name="account")
+    router.add_view("/account/profile", account.AccountProfile, name="account_profile")
+    router.add_view("/account/password", account.AccountPassword, name="account_password")
+    router.add_view("/account/tokens", account.AccountTokens, name="account_tokens")
+    router.add_view(
+        r"/account/tokens/{token_id:[0-9]{1,18}}/revoke", account.AccountTokenRevoke, name="account_token_revoke"
+    )
+    router.add_view("/account/sessions/end", account.AccountSessionsEnd, name="account_sessions_end")
+    router.add_view("/account/data.json", account.AccountData, name="account_data")
+    router.add_view("/account/delete", account.AccountDelete, name="account_delete")
+    router.add_view("/password/forgot", account.PasswordForgot, name="password_forgot")
+    router.add_view("/password/reset/{token}", account.PasswordReset, name="password_reset")
     router.add_view("/admin", admin.AdminHome, name="admin")
     router.add_view(
         r"/admin/users/{user_id:[0-9]{1,18}}/{action:enable|disable}", admin.AdminUserActive, name="admin_user"
@@ -79,6 +97,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_view("/hello", system.Hello, name="hello")
     router.add_view("/healthz", system.Healthz, name="healthz")
     router.add_view("/readyz", system.Readyz, name="readyz")
+    router.add_view("/metrics", system.Metrics, name="metrics")
     router.add_view("/WeiXin", wechat.WeChatCallback, name="wechat")
 
     router.add_static("/static", STATIC_DIR, name="static", append_version=True)

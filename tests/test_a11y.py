@@ -48,7 +48,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A server with an administrator who owns three polls: open, closed, and results hidden."""
+    """A server with an administrator who owns four polls: open, closed, results hidden, shown when revealed."""
     database = tmp_path_factory.mktemp("a11y") / "a11y.sqlite3"
     with chromium() as browser, serve(database) as base:
         env = {
@@ -67,6 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "hidden": create_poll(page, base, "Secret until the end?", ["A", "B"], results_visibility="after_close"),
             "link": create_poll(page, base, "Pizza or sushi?", ["Pizza", "Sushi"], access="link"),
             "invite": create_poll(page, base, "Approve the budget?", ["Yes", "No"], access="invite", secret=True),
+            "reveal": create_poll(page, base, "Shown when revealed?", ["A", "B"], results_visibility="on_reveal"),
         }
         token = page.locator('meta[name="csrf-token"]').get_attribute("content")
         closed = page.request.post(f"{base}/api/v1/questions/{polls['closed']}/close", headers={"X-CSRF-Token": token})
@@ -129,6 +130,9 @@ def visitor_states() -> list[tuple[str, Step]]:
         ("live results", go("/questions/{open}/results")),
         ("final results", go("/questions/{closed}/results")),
         ("hidden results", go("/questions/{hidden}/results")),
+        ("waiting for the reveal", go("/questions/{reveal}/results")),
+        ("join", go("/join")),
+        ("join refused", go("/join?code=12")),
         ("404", go("/no/such/page")),
         ("a link poll", go("/questions/{link}")),
         ("a link vote counted", vote_on_the_link_poll),
@@ -142,6 +146,9 @@ def visitor_states() -> list[tuple[str, Step]]:
         ("log in refused", submit("#account")),
         ("register", go("/register")),
         ("register refused", submit("#name")),
+        ("forgot password", go("/password/forgot")),
+        ("reset link mailed", submit("#account")),
+        ("reset link refused", go("/password/reset/" + "x" * 43)),
     ]
 
 
@@ -193,7 +200,15 @@ def voter_states() -> list[tuple[str, Step]]:
         ("closed poll", go("/questions/{closed}")),
         ("limit ticked", tick_the_limit),
         ("me", go("/me")),
+        ("account", go("/account")),
+        ("account refused", submit("#profile-current-password")),
+        ("token made", make_token),
     ]
+
+
+def make_token(page: Any, site: Site) -> None:
+    page.locator("#token_name").fill("laptop")
+    submit("#token_name")(page, site)
 
 
 def admin_states() -> list[tuple[str, Step]]:
@@ -203,6 +218,10 @@ def admin_states() -> list[tuple[str, Step]]:
         ("invite codes", go("/questions/{invite}/invites")),
         ("invite codes refused", submit("#count")),
         ("invite sheet", go("/questions/{invite}/invites/print")),
+        ("presenter, dark", go("/questions/{open}/present")),
+        ("presenter, light", go("/questions/{open}/present?theme=light")),
+        ("presenter, before the reveal", go("/questions/{reveal}/present")),
+        ("presenter, closed", go("/questions/{closed}/present")),
     ]
 
 

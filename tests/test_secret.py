@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from application.keys import DB
 from application.services import polls
 from config import Settings
+from models import counts
 from models.clock import utcnow
 from models.db import Database
 from tests.browser import register
@@ -157,3 +158,18 @@ async def test_the_owner_sees_turnout_and_totals_never_choices(client: TestClien
     await client.post(f"/api/v1/questions/{qid}/votes", json={"choice_ids": [first]}, headers=auth)
     results = await (await client.get(f"/api/v1/questions/{qid}/results")).json()
     assert results["total"] == 1
+
+
+async def test_check_counts_counts_secret_ballots_from_their_content(client: TestClient) -> None:
+    db = client.app[DB]
+    qid = await make_question(db, secret=True, choices=("a", "b", "c"), max_choices=2)
+    a, b, _ = await choice_ids(db, qid)
+    for chosen in ([a], [a, b], [b]):
+        _, auth = await token_for(db)
+        assert (await client.post(f"/api/v1/questions/{qid}/votes", json={"choice_ids": chosen}, headers=auth)).ok
+    assert await counts.mismatches(db) == []  # no ballot_choice rows, yet every count agrees
+    await db.execute("UPDATE choice SET votes = 0 WHERE id = %s", (b,))
+    found = await counts.mismatches(db)
+    assert [(item.choice_id, item.stored, item.counted) for item in found] == [(b, 0, 2)]
+    await counts.repair(db, found)
+    assert await counts.mismatches(db) == []

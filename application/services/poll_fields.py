@@ -15,7 +15,7 @@ from models.clock import utcnow
 TEXT_MAX = 200
 MIN_CHOICES = 2
 MAX_CHOICES = 20
-VISIBILITIES = ("always", "after_vote", "after_close")
+VISIBILITIES = ("always", "after_vote", "after_close", "on_reveal")
 ACCESS_MODES = ("account", "link", "invite")  # who may vote (SPEC section 11)
 # What a form's checkbox or a JSON body may say for yes and no (besides true and false).
 YES, NO = ("1", "on", "true"), ("", "0", "off", "false")
@@ -126,7 +126,7 @@ def check_poll(data: Mapping[str, Any], choices: Any, zone: tzinfo = UTC, choice
     if visibility in (None, ""):
         visibility = "always"
     elif visibility not in VISIBILITIES:
-        errors["results_visibility"] = N_("Choose always, after_vote or after_close.")
+        errors["results_visibility"] = N_("Choose always, after_vote, after_close or on_reveal.")
     max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors)
     access = _check_access(data.get("access"), errors)
     secret = _check_secret(data.get("secret"), errors)

@@ -25,6 +25,7 @@ __all__ = [
     "AlreadyVoted",
     "BadCredentials",
     "BallotsNotPublished",
+    "InvalidAccountChange",
     "InvalidChoice",
     "InvalidInvites",
     "InvalidPoll",
@@ -33,6 +34,9 @@ __all__ = [
     "InviteNotValid",
     "InviteRequired",
     "InviteUsed",
+    "JoinCodeClosed",
+    "JoinCodeUnknown",
+    "JoinCodeUnreadable",
     "NoChoice",
     "NotPollManager",
     "NotPollOwner",
@@ -43,13 +47,16 @@ __all__ = [
     "PollNotFound",
     "ReceiptNotFound",
     "Refused",
+    "ResetLinkInvalid",
     "ResultsHidden",
     "TokenNotFound",
     "TooManyAttempts",
     "TooManyChoices",
     "TooManyLinkVotes",
+    "TooManyResets",
     "UserNotFound",
     "VoteRefused",
+    "WrongPassword",
 ]
 
 
@@ -74,6 +81,18 @@ class PollHasVotes(Refused):
 
 class ResultsHidden(Refused):
     """The poll's results are hidden from this viewer for now."""
+
+
+class JoinCodeUnreadable(Refused):
+    """What was typed is not a join code (six digits)."""
+
+
+class JoinCodeUnknown(Refused):
+    """No open poll holds this join code."""
+
+
+class JoinCodeClosed(Refused):
+    """This join code's poll has closed or was deleted."""
 
 
 class NotSignedIn(Refused):
@@ -144,3 +163,19 @@ class UserNotFound(Refused):
 
 class TokenNotFound(Refused):
     """No such token of this account (already revoked, or someone else's)."""
+
+
+class TooManyResets(Refused):
+    """Too many password reset mails asked for from this address: wait for the hour to pass."""
+
+
+class ResetLinkInvalid(Refused):
+    """The reset link is unknown, expired (30 minutes) or used already (it works once)."""
+
+
+class WrongPassword(Refused):
+    """The current password given to change the account is not its password."""
+
+
+class InvalidAccountChange(Refused):
+    """New account details or a new password break the rules; ``fields`` says how."""

@@ -14,6 +14,8 @@ from application.services.viewer import Viewer
 from models import ballot
 from models.clock import utcnow
 from models.db import Row
+from models.metrics import VOTES_REFUSED
+from models.refusal import Refused
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,14 @@ async def cast(app: web.Application, poll: Row, choice_ids: Sequence[int], viewe
     """Count the viewer's ballot as the voter the poll's ``access`` makes them, or raise a
     ``VoteRefused`` (``refusals.py``) with nothing changed. Every process holding the poll's
     counts hears of it (``changes.votes_counted``)."""
+    try:
+        return await _cast(app, poll, choice_ids, viewer)
+    except Refused as refusal:
+        VOTES_REFUSED.labels(type(refusal).__name__).inc()
+        raise
+
+
+async def _cast(app: web.Application, poll: Row, choice_ids: Sequence[int], viewer: Viewer) -> Counted:
     voter = viewer.voter_for(poll)
     if voter is None:
         raise InviteRequired if poll["access"] == "invite" else NotSignedIn

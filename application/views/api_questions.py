@@ -56,6 +56,7 @@ def detail(view: polls.PollView) -> dict[str, Any]:
     return {
         **summary(polls.Listed(view.poll, view.status)),
         "results_visible": view.results_visible,
+        "join_code": view.poll["join_code"],
         "choices": choices,
         "has_voted": view.voted,
         "my_vote": view.my_vote,

@@ -1,5 +1,6 @@
 -- Who may vote, secret ballots, invite codes. Kept in lockstep with
--- sql/mysql/0004_access_and_secret.sql (which explains the tables).
+-- sql/mysql/0004_access_and_secret.sql (which explains the tables); the ballot's new voter kinds
+-- are 0007a.
 ALTER TABLE question ADD COLUMN access VARCHAR(8) NOT NULL DEFAULT 'account'
     CHECK (access IN ('account', 'link', 'invite'));
 ALTER TABLE question ADD COLUMN secret INTEGER NOT NULL DEFAULT 0;
@@ -16,33 +17,6 @@ CREATE TABLE invite (
     CHECK (NOT (used = 1 AND revoked = 1))
 );
 CREATE INDEX ix_invite_question ON invite (question_id);
-
--- SQLite cannot change a CHECK constraint in place: ballot is rebuilt (SQLite's documented
--- procedure: foreign keys off, copy, swap, check, foreign keys on).
-PRAGMA foreign_keys = OFF;
-BEGIN IMMEDIATE;
-CREATE TABLE ballot_new (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    question_id INTEGER NOT NULL REFERENCES question (id),
-    user_id INTEGER NULL REFERENCES user (id),
-    wechat_openid VARCHAR(64) NULL,
-    create_time DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    link_key CHAR(32) NULL,
-    invite_id INTEGER NULL REFERENCES invite (id),
-    CONSTRAINT uq_ballot_user UNIQUE (question_id, user_id),
-    CONSTRAINT uq_ballot_wechat UNIQUE (question_id, wechat_openid),
-    CONSTRAINT uq_ballot_link UNIQUE (question_id, link_key),
-    CONSTRAINT uq_ballot_invite UNIQUE (question_id, invite_id),
-    CHECK ((user_id IS NOT NULL) + (wechat_openid IS NOT NULL) + (link_key IS NOT NULL) + (invite_id IS NOT NULL) = 1)
-);
-INSERT INTO ballot_new (id, question_id, user_id, wechat_openid, create_time)
-    SELECT id, question_id, user_id, wechat_openid, create_time FROM ballot;
-DROP TABLE ballot;
-ALTER TABLE ballot_new RENAME TO ballot;
-CREATE INDEX ix_ballot_user ON ballot (user_id);
-PRAGMA foreign_key_check;
-COMMIT;
-PRAGMA foreign_keys = ON;
 
 CREATE TABLE secret_ballot (
     id INTEGER PRIMARY KEY,  -- random, never sequential (no AUTOINCREMENT)
