@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -108,12 +108,13 @@ def normal_receipt(code: str) -> str:
     return "".join(code.split()).replace("-", "").upper()
 
 
-def seal(choice_ids: Sequence[int]) -> tuple[Sealed, str]:
-    """A secret ballot for ``choice_ids`` and the receipt code to show its voter, once."""
+def seal(content: Mapping[str, object]) -> tuple[Sealed, str]:
+    """A secret ballot of ``content`` (as the ballots API publishes it: ``{"choice_ids": [...]}``,
+    and for other methods their ``ranking`` or ``scores``) and the receipt code to show its
+    voter, once."""
     raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
     code = "-".join(raw[start : start + 5] for start in range(0, RECEIPT_LENGTH, 5))
-    content = json.dumps({"choice_ids": sorted(set(choice_ids))})
-    return Sealed(secrets.randbits(SECRET_ID_BITS) + 1, receipt_hash(code), content), code
+    return Sealed(secrets.randbits(SECRET_ID_BITS) + 1, receipt_hash(code), json.dumps(dict(content))), code
 
 
 @dataclass(frozen=True)

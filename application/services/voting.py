@@ -41,7 +41,8 @@ async def _cast(app: web.Application, poll: Row, choice_ids: Sequence[int], view
         raise InviteRequired if poll["access"] == "invite" else NotSignedIn
     if voter.link_key is not None and not await app[LINK_VOTES].attempt(_address_key(poll, viewer)):
         raise TooManyLinkVotes
-    sealed, receipt = ballot.seal(choice_ids) if poll["secret"] else (None, None)
+    published = {"choice_ids": sorted(set(choice_ids))}  # the shape GET .../ballots publishes
+    sealed, receipt = ballot.seal(published) if poll["secret"] else (None, None)
     try:
         counts = await app[BALLOTS].cast(poll, choice_ids, voter, utcnow(), sealed)
     except AlreadyVoted:
