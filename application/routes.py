@@ -47,6 +47,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_view(
         question + r"/invites/{invite_id:[0-9]{1,18}}/revoke", invites.InviteRevoke, name="question_invite_revoke"
     )
+    router.add_view("/v", invites.InviteEntry, name="invite_entry")
     router.add_view(r"/v/{code:[0-9A-Za-z-]{1,40}}", invites.InviteVote, name="invite_vote")
     router.add_view(question + "/present", present.Present, name="question_present")
     router.add_view(question + "/reveal", present.Reveal, name="question_reveal")

@@ -194,6 +194,12 @@ async def test_codes_by_count_or_labels_read_aloud_and_match_loosely(client: Any
     loose = labelled[0]["code"].replace("-", "").lower()
     page = await client.get(f"/v/{loose}")
     assert page.status == 200 and 'class="vote-form"' in await page.text()
+    poll_page = await (await client.get(f"/questions/{qid}")).text()
+    assert 'action="/v"' in poll_page and "Or type the code on your card" in poll_page
+    typed = await client.get("/v", params={"code": f" {loose[:6]} {loose[6:]} "}, allow_redirects=False)
+    assert typed.status == 302 and typed.headers["Location"] == f"/v/{loose}"
+    assert (await client.get("/v", params={"code": "7KQ2/../x"})).status == 403
+    assert (await client.get("/v")).status == 403
     listing = await (await client.get(f"/api/v1/questions/{qid}/invites", headers=auth)).json()
     assert (listing["voted"], listing["invited"], len(listing["invites"])) == (0, 5, 5)
     for bad in ({"count": 0}, {"count": 5001}, {"count": "many"}, {"labels": ["x"] * 5001}, {"labels": "Ana"}, {}):

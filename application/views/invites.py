@@ -4,6 +4,7 @@ a secret poll's receipt page. Their API is in ``api_invites.py``."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import replace
 from math import ceil
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ import segno
 from aiohttp import web
 
 from application.services import invites, polls, secret_ballots
-from application.services.refusals import InvalidInvites
+from application.services.refusals import InvalidInvites, InviteNotValid
 from application.services.viewer import Viewer
 from application.views import viewer_of
 from application.views.questions import cast_from_form, question_id, render_detail
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from models.db import Row
 
 QR_SCALE = 3
+CODE_IN_PATH = re.compile(r"[0-9A-Za-z-]{1,40}")  # what /v/{code} takes (routes.py)
 # Cards per printable page (50 A4 sheets): a QR code takes about a millisecond to draw, so even
 # 5000 codes come in pages that answer within a second.
 CARDS_PER_PAGE = 600
@@ -157,6 +159,16 @@ class InviteVote(web.View):
 
     def _viewer(self, found: Row) -> Viewer:
         return replace(viewer_of(self.request), invite=found)
+
+
+class InviteEntry(web.View):
+    """``/v?code=``: the box on an invite poll's page, for a code typed from its card."""
+
+    async def get(self) -> web.StreamResponse:
+        typed = "".join(self.request.query.get("code", "").split())
+        if not CODE_IN_PATH.fullmatch(typed):
+            raise InviteNotValid
+        raise web.HTTPFound(url(self.request, "invite_vote", code=typed))
 
 
 class QuestionReceipt(web.View):
