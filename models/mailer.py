@@ -109,6 +109,7 @@ class Mailer:
             password=target.password or None,
             use_tls=target.tls,
             start_tls=target.starttls,
+            cert_bundle=self.settings.smtp_ca_file or None,
             timeout=self.settings.smtp_timeout,
         )
 

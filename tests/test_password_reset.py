@@ -17,7 +17,7 @@ from application.keys import DB
 from config import Settings
 from tests.browser import form_token, login, logout, register
 from tests.conftest import make_settings
-from tests.mail_server import MailServer, body_of, link_in
+from tests.mail_server import MailServer, body_of, link_in, make_ca
 
 PUBLIC = "https://vote.example.test"
 NEW_PASSWORD = "a brand new passphrase"
@@ -223,3 +223,49 @@ async def test_reset_requests_are_limited_per_account_and_per_address(
 async def test_the_login_page_links_to_the_reset(client: Any) -> None:
     page = await (await client.get("/login")).text()
     assert 'href="/password/forgot"' in page
+
+
+@pytest.mark.parametrize("starttls", [False, True], ids=["smtps", "starttls"])
+async def test_mail_goes_over_tls_with_a_login(
+    sqlite_settings: Settings, tmp_path: Path, aiohttp_client: Callable[..., Any], starttls: bool
+) -> None:
+    context, ca_file = make_ca(tmp_path)
+    server = MailServer(context, starttls=starttls, login="vote:s3cret")
+    await server.start()
+    try:
+        settings = with_mail(sqlite_settings, server.url, tmp_path, VOTE_SMTP_CA_FILE=str(ca_file))
+        client = await aiohttp_client(init(settings))
+        await register(client)
+        await logout(client)
+        await forgot(client, "voter1@example.com")
+        assert link_in(await server.next_mail()).startswith(PUBLIC)
+        assert server.logins == ["vote:s3cret"]
+    finally:
+        await server.stop()
+
+
+async def test_a_mail_the_server_keeps_refusing_is_kept_and_logged(
+    sqlite_settings: Settings, tmp_path: Path, aiohttp_client: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    context, ca_file = make_ca(tmp_path)
+    server = MailServer(context, starttls=True, login="vote:s3cret")
+    await server.start()
+    try:
+        wrong = server.url.replace("s3cret", "wrong")
+        more = {"VOTE_SMTP_CA_FILE": str(ca_file), "VOTE_MAIL_RETRY_ATTEMPTS": "2"}
+        client = await aiohttp_client(init(with_mail(sqlite_settings, wrong, tmp_path, **more)))
+        await register(client)
+        await logout(client)
+        assert (await forgot(client, "voter1@example.com")).status == 200
+        unsent = tmp_path / "mail" / "unsent"
+        for _ in range(50):
+            if list(unsent.glob("*.eml")):
+                break
+            await asyncio.sleep(0.1)
+        kept = list(unsent.glob("*.eml"))
+        assert len(kept) == 1
+        assert "/password/reset/" in kept[0].read_text()
+        assert set(server.logins) == {"vote:wrong"}  # tried, refused, given up after two attempts
+        assert f"could not be sent; it is kept in {kept[0]}" in caplog.text
+    finally:
+        await server.stop()
