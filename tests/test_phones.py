@@ -112,3 +112,17 @@ async def test_existing_rows_migrate_on_sqlite(tmp_path: Path) -> None:
 async def test_existing_rows_migrate_on_mariadb() -> None:
     with mysql_database("vote_test_old") as url:
         await migrate_old_rows(make_settings({"VOTE_DATABASE_URL": url}))
+
+
+async def test_the_api_registers_with_any_phone_or_none(client: Any) -> None:
+    account = {"name": "Api", "email": "api1@example.com", "password": "correct horse battery"}
+    none = await client.post("/api/v1/register", json=account)
+    assert none.status == 201
+    assert (await none.json())["phone"] is None
+    abroad = await client.post(
+        "/api/v1/register", json={**account, "email": "api2@example.com", "phone": "+1 415 555 2671"}
+    )
+    assert (await abroad.json())["phone"] == "+14155552671"
+    bad = await client.post("/api/v1/register", json={**account, "email": "api3@example.com", "phone": 13812345678})
+    assert bad.status == 400
+    assert "phone" in (await bad.json())["fields"]
