@@ -78,6 +78,9 @@ class Mailer:
             mail = await self.queue.get()
             try:
                 await self._deliver(mail)
+            except asyncio.CancelledError:
+                self._give_up(mail)  # stopping while it waits for another attempt: kept, not lost
+                raise
             finally:
                 self.queue.task_done()
 

@@ -269,3 +269,26 @@ async def test_a_mail_the_server_keeps_refusing_is_kept_and_logged(
         assert f"could not be sent; it is kept in {kept[0]}" in caplog.text
     finally:
         await server.stop()
+
+
+async def test_a_mail_still_waiting_when_the_app_stops_is_kept(
+    sqlite_settings: Settings, tmp_path: Path, aiohttp_client: Callable[..., Any]
+) -> None:
+    down = MailServer()  # never started
+    client = await aiohttp_client(init(with_mail(sqlite_settings, down.url, tmp_path, VOTE_SHUTDOWN_TIMEOUT="0")))
+    await register(client)
+    await logout(client)
+    await forgot(client, "voter1@example.com")
+    await asyncio.sleep(0.3)  # the first attempt failed; the mail waits for the next one
+    await client.close()
+    kept = list((tmp_path / "mail" / "unsent").glob("*.eml"))
+    assert len(kept) == 1
+    assert "/password/reset/" in kept[0].read_text()
+
+
+@pytest.mark.parametrize("path", ["/password/forgot", "/password/reset/" + "x" * 43])
+async def test_the_reset_forms_need_their_csrf_token(client: Any, path: str) -> None:
+    await client.get("/password/forgot")  # a session with a token exists: the form must carry it
+    data = {"account": "voter1@example.com", "password": "new passphrase", "password2": "new passphrase"}
+    response = await client.post(path, data=data, allow_redirects=False)
+    assert response.status == 403

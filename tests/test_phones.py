@@ -126,3 +126,11 @@ async def test_the_api_registers_with_any_phone_or_none(client: Any) -> None:
     bad = await client.post("/api/v1/register", json={**account, "email": "api3@example.com", "phone": 13812345678})
     assert bad.status == 400
     assert "phone" in (await bad.json())["fields"]
+
+
+async def test_an_account_without_a_phone_shows_no_placeholder(client: Any) -> None:
+    await register(client, phone="")
+    await client.app[DB].execute("UPDATE user SET is_admin = 1")
+    for page in ("/admin", "/me", "/account"):
+        text = await (await client.get(page)).text()
+        assert "None" not in text, page
