@@ -68,7 +68,7 @@ async def reset(client: Any, path: str, password: str = NEW_PASSWORD, password2:
 async def test_the_mailed_link_sets_a_new_password_once(mailing: Any, mail_server: MailServer) -> None:
     await register(mailing)
     await logout(mailing)
-    asked = await forgot(mailing, "voter1@example.com", Host="evil.example")
+    asked = await forgot(mailing, "voter1@example.com", Host="evil.example", **{"X-Forwarded-Host": "evil.example"})
     assert asked.status == 200
     assert "on its way" in await asked.text()
     mail = await mail_server.next_mail()
@@ -148,6 +148,17 @@ async def test_bad_new_passwords_are_refused_and_the_link_still_works(mailing: A
     assert differ.status == 400
     assert "The two passwords are not the same." in await differ.text()
     assert (await reset(mailing, path)).status == 302
+
+
+async def test_two_uses_of_one_link_at_once_set_one_password(mailing: Any, mail_server: MailServer) -> None:
+    await register(mailing)
+    await logout(mailing)
+    await forgot(mailing, "voter1@example.com")
+    path = urlsplit(link_in(await mail_server.next_mail())).path
+    answers = await asyncio.gather(reset(mailing, path, "first passphrase"), reset(mailing, path, "second passphrase"))
+    assert sorted(answer.status for answer in answers) == [302, 410]
+    winner = "first passphrase" if answers[0].status == 302 else "second passphrase"
+    assert (await login(mailing, "voter1@example.com", winner)).status == 302
 
 
 async def test_unknown_or_malformed_links_are_refused(mailing: Any) -> None:
