@@ -18,6 +18,7 @@ from config import Settings
 from tests.browser import form_token, login, logout, register
 from tests.conftest import make_settings
 from tests.mail_server import MailServer, body_of, link_in, make_ca
+from tests.test_metrics import scrape, value
 
 PUBLIC = "https://vote.example.test"
 NEW_PASSWORD = "a brand new passphrase"
@@ -303,3 +304,21 @@ async def test_the_reset_forms_need_their_csrf_token(client: Any, path: str) -> 
     data = {"account": "voter1@example.com", "password": "new passphrase", "password2": "new passphrase"}
     response = await client.post(path, data=data, allow_redirects=False)
     assert response.status == 403
+
+
+async def test_mails_waiting_are_counted_for_the_metrics(
+    sqlite_settings: Settings, tmp_path: Path, aiohttp_client: Callable[..., Any]
+) -> None:
+    server = MailServer()  # down at first
+    client = await aiohttp_client(init(with_mail(sqlite_settings, server.url, tmp_path)))
+    await register(client)
+    await logout(client)
+    await forgot(client, "voter1@example.com")
+    assert value(await scrape(client), "vote_mails_queued") == 1  # what the operator's Prometheus reads
+    await server.start()
+    try:
+        await server.next_mail()
+        await asyncio.sleep(0.05)
+        assert value(await scrape(client), "vote_mails_queued") == 0
+    finally:
+        await server.stop()
