@@ -4,7 +4,7 @@ A ballot row and its choices' ``votes`` are written in one transaction; the UNIQ
 ballot make a second ballot by the same voter impossible, however many requests race.
 ``BallotBox`` writes the ballots that arrive together in one transaction (group commit), so that
 a refused ballot leaves the others of its batch counted. On MySQL the whole batch is one call of
-the ``cast_ballots`` procedure (sql/mysql/0007a: one check of the batch, then each choice counted
+the ``cast_ballots`` procedure (sql/mysql/0008: one check of the batch, then each choice counted
 once); on SQLite each ballot goes under its own savepoint, in lockstep.
 
 A secret poll's ballot is sealed (``Sealed``): its ballot row names the voter and nothing they

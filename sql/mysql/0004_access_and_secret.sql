@@ -1,6 +1,6 @@
 -- Who may vote (question.access), secret ballots (question.secret), invite codes, secret ballots'
 -- table. Kept in lockstep with sql/sqlite/0004_access_and_secret.sql. The ballot table's new
--- voter kinds and the ballot box that writes them are 0007a (after 0007, which rebuilt ballot).
+-- voter kinds and the ballot box that writes them are 0008 (after 0007, which rebuilt ballot).
 --
 -- On a secret poll the ballot row records only that its voter took part; what they chose goes to
 -- secret_ballot, which shares no key with ballot: a random id, the day (never the time), the

@@ -1,6 +1,6 @@
 -- Who may vote, secret ballots, invite codes. Kept in lockstep with
 -- sql/mysql/0004_access_and_secret.sql (which explains the tables); the ballot's new voter kinds
--- are 0007a.
+-- are 0008.
 ALTER TABLE question ADD COLUMN access VARCHAR(8) NOT NULL DEFAULT 'account'
     CHECK (access IN ('account', 'link', 'invite'));
 ALTER TABLE question ADD COLUMN secret INTEGER NOT NULL DEFAULT 0;

@@ -1,5 +1,5 @@
 -- Who may vote (#17), second part: the ballot's voter kinds and the ballot box that writes them.
--- Kept in lockstep with sql/sqlite/0007a_ballot_voter_kinds.sql. After 0007, which rebuilt ballot
+-- Kept in lockstep with sql/sqlite/0008_ballot_voter_kinds.sql. After 0007, which rebuilt ballot
 -- (voter_deleted): 0004 holds the rest of #17's schema.
 --
 -- A ballot's voter is one of four kinds, each UNIQUE per question: a site user, a WeChat openid, a

@@ -1,5 +1,5 @@
 -- Who may vote (#17), second part: the ballot's voter kinds. Kept in lockstep with
--- sql/mysql/0007a_ballot_voter_kinds.sql (which explains them). After 0007, which rebuilt ballot.
+-- sql/mysql/0008_ballot_voter_kinds.sql (which explains them). After 0007, which rebuilt ballot.
 -- SQLite cannot change a CHECK constraint in place: ballot is rebuilt again (SQLite's documented
 -- procedure: foreign keys off, copy, swap, check, foreign keys on).
 PRAGMA foreign_keys = OFF;
