@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from common import cpu_seconds, insert_poll, insert_tokens, pids, write_section  # noqa: E402
 
+from models.invite import new_code  # noqa: E402
 from models.passwords import hash_password  # noqa: E402
 
 PORT = int(os.environ.get("BENCH_PORT", "8018"))
@@ -138,10 +139,12 @@ def create_data(rounds: int) -> dict[str, object]:
             "distinct": polls(DISTINCT_POLLS, "Distinct"),
             "hot": polls(1, "Hot", choices=2),
             "form": polls(FORM_POLLS_PER_ROUND * rounds, "Form"),
+            "invite": polls(DISTINCT_POLLS, "Invite"),
             "ranked": polls(DISTINCT_POLLS, "Ranked", method="ranked"),
             "score": polls(DISTINCT_POLLS, "Score", method="score"),
             "ranked_reads": polls(1, "Ranked results", choices=5, method="ranked"),
         }
+        data["codes"] = insert_codes(cursor, data["invite"], len(tokens) - 1)  # type: ignore[arg-type]
         ranked_id, ranked_choices = data["ranked_reads"][0]  # type: ignore[index]
         insert_rankings(cursor, ranked_id, ranked_choices, owner + 1, RANKED_RESULTS_BALLOTS)
         _, choice_ids = data["reads"][0]  # type: ignore[index]
@@ -178,6 +181,18 @@ def insert_rankings(cursor: pymysql.cursors.Cursor, poll: int, choices: list[int
     )
 
 
+def insert_codes(cursor: pymysql.cursors.Cursor, polls: list[tuple[int, list[int]]], count: int) -> list[str]:
+    """Make the polls invite polls and give them ``count`` codes, spread in turn: code n is poll n's."""
+    ids = [poll for poll, _ in polls]
+    cursor.execute("UPDATE question SET access = 'invite' WHERE id IN (" + ",".join(["%s"] * len(ids)) + ")", ids)
+    codes = [new_code() for _ in range(count)]
+    cursor.executemany(
+        "INSERT INTO invite (question_id, code) VALUES (%s, %s)",
+        [(ids[n % len(ids)], code) for n, code in enumerate(codes)],
+    )
+    return codes
+
+
 async def browser_sessions(emails: list[str], poll_id: int) -> list[tuple[str, str]]:
     """Log in for real (form + CSRF) and keep each session's cookie and form token."""
 
@@ -205,6 +220,8 @@ def request_files(
     distinct: list[tuple[int, list[int]]] = data["distinct"]  # type: ignore[assignment]
     (hot_id, hot_choices) = data["hot"][0]  # type: ignore[index]
     form: list[tuple[int, list[int]]] = data["form"]  # type: ignore[assignment]
+    invite: list[tuple[int, list[int]]] = data["invite"]  # type: ignore[assignment]
+    codes: list[str] = data["codes"]  # type: ignore[assignment]
 
     ranked: list[tuple[int, list[int]]] = data["ranked"]  # type: ignore[assignment]
     score: list[tuple[int, list[int]]] = data["score"]  # type: ignore[assignment]
@@ -226,6 +243,10 @@ def request_files(
         stars = {str(choice): (n + i) % 6 for i, choice in enumerate(choices)}
         return ballot_line(tokens[n // len(score)], poll, {"scores": stars})
 
+    def invite_line(code: str, poll: int, choice: int) -> str:
+        body = json.dumps({"choice_ids": [choice], "invite": code})  # no credentials: the code is one
+        return f"POST\t/api/v1/questions/{poll}/votes\tAccept\tapplication/json\tapplication/json\t{body}"
+
     files = {
         "api_ranked": [ranked_line(n) for n in range(len(tokens))],
         "api_score": [score_line(n) for n in range(len(tokens))],
@@ -234,6 +255,7 @@ def request_files(
             api_line(tokens[n // DISTINCT_POLLS], *pick(distinct[n % DISTINCT_POLLS], n)) for n in range(len(tokens))
         ],
         "api_hot": [api_line(token, hot_id, hot_choices[0]) for token in tokens],
+        "invite": [invite_line(code, *pick(invite[n % len(invite)], n)) for n, code in enumerate(codes)],
         "form": [
             f"POST\t/questions/{poll}/vote\tCookie\tvote_session={sessions[n % len(sessions)][0]}"
             f"\tapplication/x-www-form-urlencoded\tcsrf_token={sessions[n % len(sessions)][1]}&choice={choices[0]}"
@@ -522,6 +544,7 @@ def main() -> None:
             ("POST vote (API, distinct pairs)", votes("api_distinct", data["distinct"])),  # type: ignore[arg-type]
             ("POST vote (API, one hot choice)", votes("api_hot", data["hot"])),  # type: ignore[arg-type]
             ("POST vote (form, session + CSRF)", votes("form", form_polls)),
+            ("POST vote (API, invite codes)", votes("invite", data["invite"])),  # type: ignore[arg-type]
             ("POST ranked vote (API, distinct pairs)", votes("api_ranked", data["ranked"], ballots=True)),  # type: ignore[arg-type]
             ("POST score vote (API, distinct pairs)", votes("api_score", data["score"], ballots=True)),  # type: ignore[arg-type]
             (

@@ -4,14 +4,20 @@ A ballot row and its choices' ``votes`` are written in one transaction; the UNIQ
 ballot make a second ballot by the same voter impossible, however many requests race.
 ``BallotBox`` writes the ballots that arrive together in one transaction (group commit), so that
 a refused ballot leaves the others of its batch counted. On MySQL the whole batch is one call of
-the ``cast_ballots`` procedure (sql/mysql/0003: one check of the batch, then each choice counted
-once); on SQLite each ballot goes under its own savepoint.
+the ``cast_ballots`` procedure (sql/mysql/0009: one check of the batch, then each choice counted
+once); on SQLite each ballot goes under its own savepoint, in lockstep.
+
+A secret poll's ballot is sealed (``Sealed``): its ballot row names the voter and nothing they
+chose, and what they chose goes to ``secret_ballot`` under a random id, with the day only and the
+hash of the receipt the voter is shown once (docs/secret-ballots.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,6 +58,10 @@ class AlreadyVoted(VoteRefused):
     pass
 
 
+class InviteNotValid(VoteRefused):
+    """No such invite code for this poll, or its owner revoked it."""
+
+
 class WrongBallot(VoteRefused):
     """Choices sent to a ranked poll, a ranking to a score poll...: not this poll's kind of ballot."""
 
@@ -71,15 +81,52 @@ OUTCOMES: dict[str, type[Refused] | None] = {
     "C": PollClosed,
     "N": PollNotFound,  # deleted since the voter saw it
     "I": InvalidChoice,
+    "R": InviteNotValid,  # an unknown or revoked code (a used one: A)
 }
 
 
 @dataclass(frozen=True)
 class Voter:
-    """A site user or a WeChat follower (by openid)."""
+    """Exactly one of: a site user, a WeChat follower (by openid), a link poll's voter key, an
+    invite code (by its row id)."""
 
     user_id: int | None = None
     openid: str | None = None
+    link_key: str | None = None
+    invite_id: int | None = None
+
+
+# A receipt: 20 Crockford base32 characters (100 random bits), grouped by five for copying.
+RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+RECEIPT_LENGTH = 20
+SECRET_ID_BITS = 62  # random ballot ids: positive, within a signed BIGINT
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A secret ballot's own row: a random id, the receipt's hash and what was chosen."""
+
+    secret_id: int
+    receipt_hash: str
+    content: str  # JSON in the shape the ballots API publishes: {"choice_ids": [...]}
+
+
+def receipt_hash(code: str) -> str:
+    """SHA-256 hex of a receipt code as the voter was shown it (dashes, case and spaces ignored)."""
+    return hashlib.sha256(normal_receipt(code).encode()).hexdigest()
+
+
+def normal_receipt(code: str) -> str:
+    return "".join(code.split()).replace("-", "").upper()
+
+
+def seal(content: Mapping[str, object]) -> tuple[Sealed, str]:
+    """A secret ballot of ``content`` (as the ballots API publishes it: ``{"choice_ids": [...]}``,
+    and for other methods their ``ranking`` or ``scores``) and the receipt code to show its
+    voter, once."""
+    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+    code = "-".join(raw[start : start + 5] for start in range(0, RECEIPT_LENGTH, 5))
+    return Sealed(secrets.randbits(SECRET_ID_BITS) + 1, receipt_hash(code), json.dumps(dict(content))), code
 
 
 MAX_STARS = 5
@@ -114,11 +161,23 @@ METHODS: dict[type[Content], str] = {Choices: "choice", Ranking: "ranked", Score
 Mark = tuple[int, int | None, int | None]
 
 
+def published(content: Content) -> dict[str, object]:
+    """The ballot as GET .../ballots publishes it, and a secret poll stores it: ``choice_ids``
+    ascending, the ``ranking`` in order, or the ``scores`` of 1 star or more by choice id (an
+    unscored choice counts 0), so that identical ballots have identical texts."""
+    if isinstance(content, Choices):
+        return {"choice_ids": sorted(set(content.ids))}
+    if isinstance(content, Ranking):
+        return {"ranking": list(content.ids)}
+    return {"scores": {str(choice_id): stars for choice_id, stars in sorted(content.stars) if stars}}
+
+
 @dataclass(frozen=True)
 class Ballot:
     question_id: int
     marks: tuple[Mark, ...]  # the choices it counts a vote for, ascending by id
     voter: Voter
+    sealed: Sealed | None = None  # a secret poll's ballot
 
     @property
     def choice_ids(self) -> tuple[int, ...]:
@@ -128,8 +187,8 @@ class Ballot:
     def key(self) -> str | None:
         """A ranked or score ballot's marks as one text, "choice:place" or "choice:stars" by choice
         id ('' for none), stored with it (ballot_marks) so that ``grouped`` counts identical ballots
-        by an index; None for a choice ballot."""
-        if self.marks and self.marks[0][1:] == (None, None):
+        by an index; None for a choice ballot, and for a secret one (its content is counted)."""
+        if self.sealed or (self.marks and self.marks[0][1:] == (None, None)):
             return None
         return ",".join(f"{choice_id}:{place or stars}" for choice_id, place, stars in self.marks)
 
@@ -163,7 +222,7 @@ def _check_content(poll: Row, content: Content) -> None:
         raise ScoreOutOfRange
 
 
-def check(poll: Row, content: Content, voter: Voter, now: datetime) -> Ballot:
+def check(poll: Row, content: Content, voter: Voter, now: datetime, sealed: Sealed | None = None) -> Ballot:
     """The ballot for ``content``, checked against the poll's rules as the caller read them.
     The database checks again as it writes: the poll may have changed since."""
     if isinstance(content, Choices):  # the same choice ticked twice is one choice
@@ -173,7 +232,7 @@ def check(poll: Row, content: Content, voter: Voter, now: datetime) -> Ballot:
         raise PollClosed
     if not set(_named(content)) <= {item["id"] for item in poll["choices"]}:
         raise InvalidChoice
-    return Ballot(poll["id"], _marks(content), voter)
+    return Ballot(poll["id"], _marks(content), voter, sealed)
 
 
 Counts = dict[int, list[Row]]  # question id -> its choices with their votes
@@ -191,20 +250,21 @@ async def cast_many(db: Database, ballots: Sequence[Ballot], now: datetime) -> t
         return list(outcomes[0]["outcomes"]), choice.by_question(polls, rows)
     async with db.transaction() as tx:
         letters = [await _write_one(tx, ballot, now) for ballot in ballots]
+        sealed = [b.sealed for b, letter in zip(ballots, letters, strict=True) if b.sealed and letter == "V"]
+        await _write_sealed(tx, ballots, sealed, now)
     return letters, await choice.for_questions(db, polls)
 
 
 def _procedure_input(ballots: Sequence[Ballot]) -> str:
-    """cast_ballots' argument: [[question_id, user_id, openid, "choice_id,choice_id", n, marks], ...]
-    (sql/mysql/0005_ballot_methods.sql)."""
+    """cast_ballots' argument: [[question_id, user_id, openid, link_key, invite_id, "choice_id,choice_id",
+    n, secret_id, receipt_hash, content, marks, key], ...] (sql/mysql/0009)."""
     return json.dumps(
         [
             [
-                b.question_id,
-                b.voter.user_id,
-                b.voter.openid,
+                *_voter_row(b),
                 ",".join(map(str, b.choice_ids)),
-                len(b.marks),
+                len(b.choice_ids),
+                *_sealed_row(b),
                 json.dumps(b.marks),
                 b.key,
             ]
@@ -213,8 +273,38 @@ def _procedure_input(ballots: Sequence[Ballot]) -> str:
     )
 
 
+def _voter_row(b: Ballot) -> tuple[int, int | None, str | None, str | None, int | None]:
+    return (b.question_id, b.voter.user_id, b.voter.openid, b.voter.link_key, b.voter.invite_id)
+
+
+def _sealed_row(b: Ballot) -> tuple[int | None, str | None, str | None]:
+    return (b.sealed.secret_id, b.sealed.receipt_hash, b.sealed.content) if b.sealed else (None, None, None)
+
+
+async def _write_sealed(tx: Session, ballots: Sequence[Ballot], sealed: list[Sealed], now: datetime) -> None:
+    """The batch's secret ballots, in the order of their random ids (never the voters')."""
+    question_of = {b.sealed.secret_id: b.question_id for b in ballots if b.sealed}
+    for item in sorted(sealed, key=lambda one: one.secret_id):
+        await tx.execute(
+            "INSERT INTO secret_ballot (id, question_id, cast_on, receipt_hash, content) VALUES (%s, %s, %s, %s, %s)",
+            (item.secret_id, question_of[item.secret_id], now.date(), item.receipt_hash, item.content),
+        )
+
+
+async def _use_invite(tx: Session, ballot: Ballot) -> str:
+    """Mark the ballot's invite code used: V, or A when it was, R when unknown or revoked."""
+    used = await tx.execute(
+        "UPDATE invite SET used = 1 WHERE id = %s AND question_id = %s AND used = 0 AND revoked = 0",
+        (ballot.voter.invite_id, ballot.question_id),
+    )
+    if used.rowcount == 1:
+        return "V"
+    row = await tx.fetch_one("SELECT used FROM invite WHERE id = %s", (ballot.voter.invite_id,))
+    return "A" if row is not None and row["used"] else "R"
+
+
 async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
-    """What cast_ballots does for one ballot, for SQLite."""
+    """What cast_ballots does for one ballot, for SQLite (its secret ballots: ``_write_sealed``)."""
     poll = await tx.fetch_one(
         "SELECT pub_date, closes_at FROM question WHERE id = %s AND delete_flag = 0", (ballot.question_id,)
     )
@@ -223,10 +313,14 @@ async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
     if not question.is_open(poll, now):
         return "C"
     await tx.execute("SAVEPOINT one_ballot")
+    letter = await _use_invite(tx, ballot) if ballot.voter.invite_id is not None else "V"
+    if letter != "V":
+        await tx.execute("ROLLBACK TO SAVEPOINT one_ballot")
+        return letter
     try:
         result = await tx.execute(
-            "INSERT INTO ballot (question_id, user_id, wechat_openid) VALUES (%s, %s, %s)",
-            (ballot.question_id, ballot.voter.user_id, ballot.voter.openid),
+            "INSERT INTO ballot (question_id, user_id, wechat_openid, link_key, invite_id) VALUES (%s, %s, %s, %s, %s)",
+            _voter_row(ballot),
         )
     except IntegrityError:
         await tx.execute("ROLLBACK TO SAVEPOINT one_ballot")
@@ -244,7 +338,7 @@ async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
             "INSERT INTO ballot_marks (ballot_id, question_id, marks) VALUES (%s, %s, %s)",
             (result.last_id, ballot.question_id, ballot.key),
         )
-    for choice_id, place, score in ballot.marks:
+    for choice_id, place, score in () if ballot.sealed else ballot.marks:
         await tx.execute(
             "INSERT INTO ballot_choice (ballot_id, choice_id, place, score) VALUES (%s, %s, %s, %s)",
             (result.last_id, choice_id, place, score),
@@ -266,10 +360,12 @@ class BallotBox:
         self.counted = counted
         self.batcher: Batcher[Ballot, list[Row]] = Batcher(self._write, MAX_BATCH, LINGER_SECONDS)
 
-    async def cast(self, poll: Row, content: Content, voter: Voter, now: datetime) -> list[Row]:
-        """Count one ballot and return the poll's choices with their votes, this one included;
-        or raise a ``VoteRefused`` having changed nothing."""
-        return await self.batcher.submit(check(poll, content, voter, now))
+    async def cast(
+        self, poll: Row, content: Content, voter: Voter, now: datetime, sealed: Sealed | None = None
+    ) -> list[Row]:
+        """Count one ballot (``sealed`` on a secret poll) and return the poll's choices with their
+        votes, this one included; or raise a ``VoteRefused`` having changed nothing."""
+        return await self.batcher.submit(check(poll, content, voter, now, sealed))
 
     async def _write(self, ballots: list[Ballot]) -> list[list[Row] | Exception]:
         # Concurrent batches lock choice rows in the same order: by poll, then choices.
@@ -290,10 +386,23 @@ class BallotBox:
         return await retry_conflicts(lambda: cast_many(self.db, ballots, utcnow()))
 
 
+def _voter_column(voter: Voter) -> tuple[str, int | str | None]:
+    """The ballot column naming this voter, and its value."""
+    for column, value in (
+        ("user_id", voter.user_id),
+        ("wechat_openid", voter.openid),
+        ("link_key", voter.link_key),
+        ("invite_id", voter.invite_id),
+    ):
+        if value is not None:
+            return column, value
+    raise ValueError("a voter without any identity")
+
+
 async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] | None:
-    """The choice ids this voter marked (a ranking: first preference first), or None when they
-    have not voted."""
-    column, value = ("user_id", voter.user_id) if voter.user_id is not None else ("wechat_openid", voter.openid)
+    """The choice ids this voter marked (a ranking: first preference first; none on a secret
+    poll), or None when they have not voted."""
+    column, value = _voter_column(voter)
     rows = await db.fetch_all(
         "SELECT b.id, bc.choice_id FROM ballot b LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id"
         " WHERE b.question_id = %s AND b." + column + " = %s ORDER BY bc.place, bc.choice_id",
@@ -315,6 +424,23 @@ async def grouped(db: Database, question_id: int) -> GroupedMarks:
     for row in rows:
         pairs = (item.split(":") for item in (row["marks"] or "").split(",") if item)
         counted[tuple((int(choice_id), int(mark)) for choice_id, mark in pairs)] = int(row["n"])
+    return counted
+
+
+async def grouped_secret(db: Database, question_id: int) -> GroupedMarks:
+    """The same for a secret ranked or score poll, from its sealed ballots' published contents
+    (identical ballots have identical texts: ``published``)."""
+    rows = await db.fetch_all(
+        "SELECT content, COUNT(*) AS n FROM secret_ballot WHERE question_id = %s GROUP BY content", (question_id,)
+    )
+    counted: GroupedMarks = {}
+    for row in rows:
+        content = json.loads(row["content"])
+        if "ranking" in content:
+            marks = tuple(sorted((int(c), place) for place, c in enumerate(content["ranking"], 1)))
+        else:
+            marks = tuple(sorted((int(c), int(stars)) for c, stars in content.get("scores", {}).items() if stars))
+        counted[marks] = counted.get(marks, 0) + int(row["n"])
     return counted
 
 

@@ -10,7 +10,7 @@ from models.db import Database, Row, Session, contains
 # or score ballot marks several choices, so those polls count their ballots.
 _SUMMARY = """
 SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility, q.method,
-       q.user_id, q.create_time, q.join_code, q.revealed_at,
+       q.access, q.secret, q.user_id, q.create_time, q.join_code, q.revealed_at,
        CASE WHEN q.method = 'choice'
             THEN (SELECT COALESCE(SUM(c.votes), 0) FROM choice c WHERE c.question_id = q.id AND c.delete_flag = 0)
             ELSE (SELECT COUNT(*) FROM ballot b WHERE b.question_id = q.id)
@@ -29,12 +29,25 @@ async def create(
     max_choices: int = 1,
     results_visibility: str = "always",
     method: str = "choice",
+    access: str = "account",
+    secret: bool = False,
     join_code: str | None = None,
 ) -> int:
     result = await db.execute(
         "INSERT INTO question (user_id, question_text, pub_date, closes_at, max_choices, results_visibility,"
-        " method, join_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (user_id, question_text, pub_date, closes_at, max_choices, results_visibility, method, join_code),
+        " method, access, secret, join_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            user_id,
+            question_text,
+            pub_date,
+            closes_at,
+            max_choices,
+            results_visibility,
+            method,
+            access,
+            int(secret),
+            join_code,
+        ),
     )
     assert result.last_id is not None
     return result.last_id
@@ -48,6 +61,8 @@ _QUESTION_FIELDS = (
     "max_choices",
     "results_visibility",
     "method",
+    "access",
+    "secret",
     "user_id",
     "create_time",
     "join_code",
@@ -59,7 +74,7 @@ async def get_with_choices(db: Database, question_id: int) -> Row | None:
     """A question that is not deleted, with its choices, in one round trip (the hot read path)."""
     rows = await db.fetch_all(
         "SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility, q.method,"
-        " q.user_id, q.create_time, q.join_code, q.revealed_at,"
+        " q.access, q.secret, q.user_id, q.create_time, q.join_code, q.revealed_at,"
         " c.id AS choice_id, c.choice_text, c.votes, c.create_time AS choice_create_time,"
         " CASE WHEN q.method = 'choice' THEN NULL"
         " ELSE (SELECT COUNT(*) FROM ballot b WHERE b.question_id = q.id) END AS ballots"
@@ -70,6 +85,7 @@ async def get_with_choices(db: Database, question_id: int) -> Row | None:
     if not rows:
         return None
     found = {key: rows[0][key] for key in _QUESTION_FIELDS}
+    found["secret"] = bool(found["secret"])
     found["choices"] = [
         {
             "id": row["choice_id"],

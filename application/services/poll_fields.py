@@ -17,6 +17,9 @@ MIN_CHOICES = 2
 MAX_CHOICES = 20
 VISIBILITIES = ("always", "after_vote", "after_close", "on_reveal")
 METHODS = ("choice", "ranked", "score")  # SPEC section 12, docs/voting-methods.md
+ACCESS_MODES = ("account", "link", "invite")  # who may vote (SPEC section 11)
+# What a form's checkbox or a JSON body may say for yes and no (besides true and false).
+YES, NO = ("1", "on", "true"), ("", "0", "off", "false")
 # Times a poll may name, in UTC: within what both databases store, and a day inside what a
 # datetime holds, so that every zone can show them.
 EARLIEST = datetime(1970, 1, 1)
@@ -66,6 +69,8 @@ class PollFields:
     results_visibility: str
     method: str
     scheduled: bool  # published later than when the fields were checked
+    access: str = "account"  # chosen at creation only: an edit keeps the poll's
+    secret: bool = False
 
 
 def _check_text(value: Any, field: str, errors: dict[str, str]) -> str:
@@ -131,6 +136,29 @@ def check_poll(data: Mapping[str, Any], choices: Any, zone: tzinfo = UTC, choice
         errors["method"] = N_("Choose choice, ranked or score.")
     # A ranked or score ballot marks every choice it likes: the limit is a choice poll's.
     max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors) if method == "choice" else 1
+    access = _check_access(data.get("access"), errors)
+    secret = _check_secret(data.get("secret"), errors)
     if errors:
         raise InvalidPoll(errors)
-    return PollFields(text, texts, pub_date, closes_at, max_choices, str(visibility), str(method), pub_date > now)
+    return PollFields(
+        text, texts, pub_date, closes_at, max_choices, str(visibility), str(method), pub_date > now, str(access), secret
+    )
+
+
+def _check_access(value: Any, errors: dict[str, str]) -> str:
+    if value in (None, ""):
+        return "account"
+    if value not in ACCESS_MODES:
+        errors["access"] = N_("Choose account, link or invite.")
+        return "account"
+    return str(value)
+
+
+def _check_secret(value: Any, errors: dict[str, str]) -> bool:
+    said = value.strip().lower() if isinstance(value, str) else None
+    if value is True or said in YES:
+        return True
+    if value is False or value is None or said in NO:
+        return False
+    errors["secret"] = N_("Say yes or no: true or false.")
+    return False

@@ -25,7 +25,9 @@ async def load(db: Database, question_id: int) -> Row | None:
     """The poll with its choices and counts, and a ranked or score poll's grouped ballots."""
     poll = await question.get_with_choices(db, question_id)
     if poll is not None and poll["method"] != "choice":
-        poll[BALLOTS] = await ballot.grouped(db, question_id)
+        # A secret poll's ballots are counted from their sealed contents, never linked to a voter.
+        read = ballot.grouped_secret if poll["secret"] else ballot.grouped
+        poll[BALLOTS] = await read(db, question_id)
     return poll
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from math import ceil
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from application.services import poll_fields, polls, voting
+from application.services import invites, poll_fields, polls, voting
 from application.views import viewer_of
 from application.web.auth import require_user
 from application.web.errors import AppError
@@ -28,6 +29,7 @@ SUMMARY_FIELDS = (
     "max_choices",
     "method",
     "results_visibility",
+    "access",
     "total_votes",
 )
 # What a vote sends, by the poll's method (SPEC section 6).
@@ -41,7 +43,11 @@ def question_id(request: web.Request) -> int:
 
 
 def summary(listed: polls.Listed) -> dict[str, Any]:
-    return {**{key: listed.poll[key] for key in SUMMARY_FIELDS}, "is_open": listed.status is polls.Status.OPEN}
+    return {
+        **{key: listed.poll[key] for key in SUMMARY_FIELDS},
+        "secret": bool(listed.poll["secret"]),
+        "is_open": listed.status is polls.Status.OPEN,
+    }
 
 
 def detail(view: polls.PollView) -> dict[str, Any]:
@@ -58,6 +64,7 @@ def detail(view: polls.PollView) -> dict[str, Any]:
         "results_visible": view.results_visible,
         "join_code": view.poll["join_code"],
         "choices": choices,
+        "has_voted": view.voted,
         "my_vote": view.my_vote,
     }
 
@@ -105,16 +112,25 @@ class ApiQuestion(web.View):
 
 class ApiVotes(web.View):
     async def post(self) -> web.Response:
-        require_user(self.request)
-        viewer = viewer_of(self.request)
-        poll = await polls.votable_poll(self.request.app, question_id(self.request), viewer)
+        """A vote of the signed-in caller, or with ``"invite"``, of that invite code (no credentials)."""
+        app, viewer = self.request.app, viewer_of(self.request)
         data = await read_json(self.request)
-        counts = await voting.cast(self.request.app, poll, ballot_from_json(poll, data), viewer)
+        code = data.get("invite")
+        if code is not None:
+            if not isinstance(code, str):
+                raise AppError(400, "Send the invite code as text.", fields={"invite": "Expected text."})
+            viewer = replace(viewer, invite=await invites.usable(app, code))
+        else:
+            require_user(self.request)
+        poll = await polls.votable_poll(app, question_id(self.request), viewer)
+        counted = await voting.cast(app, poll, ballot_from_json(poll, data), viewer)
+        if counted.receipt is not None:
+            return json_response({"question_id": poll["id"], "receipt": counted.receipt}, status=201)
         if not polls.results_visible(poll, viewer, voted=True):
             return json_response({"question_id": poll["id"], "results_hidden": True}, status=201)
         if poll["method"] == "choice":
-            return json_response(polls.results(poll, counts), status=201)
-        found = await polls.visible_poll(self.request.app, poll["id"], viewer)  # its ballots, this one included
+            return json_response(polls.results(poll, counted.counts), status=201)
+        found = await polls.visible_poll(app, poll["id"], viewer)  # its ballots, this one included
         return json_response(polls.results(found.poll), status=201)
 
 
