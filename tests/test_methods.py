@@ -11,10 +11,13 @@ import re
 from typing import Any
 
 from application.keys import DB
+from application.services import polls, secret_ballots
 from config import Settings
+from models import counts
 from models.db import Database
 from tests.browser import csrf_from
 from tests.factories import make_question
+from tests.test_access import make_codes, owner_with_invite_poll
 from tests.test_api_polls import token_for
 from tests.test_polls import choice_ids, logged_in
 from tests.test_wechat import connect
@@ -305,3 +308,74 @@ async def test_the_grouping_key_agrees_with_the_ballot_rows(client: Any) -> None
             marks.append(f"{row['choice_id']}:{row['mark']}")
     assert len(by_ballot) == 12
     assert all(key == ",".join(marks) for key, marks in by_ballot.values())
+
+
+# --- with secret ballots and every kind of voter (SPEC section 11) -----------------------
+
+
+async def test_secret_ranked_and_score_polls_seal_the_ballot_and_count_it(client: Any, settings: Settings) -> None:
+    db = client.app[DB]
+    owner, owner_auth = await token_for(db)
+    ranked = await make_question(db, "Rank?", ("A", "B", "C"), owner=owner, method="ranked", secret=True)
+    score = await make_question(db, "Stars?", ("X", "Y"), owner=owner, method="score", secret=True)
+    a, b, c = await choice_ids(client, ranked)
+    x, y = await choice_ids(client, score)
+    receipts = []
+    for ranking, auth in zip(([c, a], [c, b, a], [b]), await voters(db, 3), strict=True):
+        answer = await vote(client, ranked, {"ranking": ranking}, auth)
+        body = await answer.json()
+        assert answer.status == 201 and set(body) == {"question_id", "receipt"}, body
+        receipts.append(body["receipt"])
+        scored = await vote(client, score, {"scores": {str(x): len(ranking), str(y): 0}}, auth)
+        assert scored.status == 201
+    # Nothing links a voter to a ranking: no ballot_choice rows, no grouping keys.
+    linked = await db.fetch_one(
+        "SELECT (SELECT COUNT(*) FROM ballot_choice bc JOIN ballot b ON b.id = bc.ballot_id"
+        " WHERE b.question_id IN (%s, %s)) AS rows_, (SELECT COUNT(*) FROM ballot_marks"
+        " WHERE question_id IN (%s, %s)) AS keys_",
+        (ranked, score, ranked, score),
+    )
+    assert linked is not None and (linked["rows_"], linked["keys_"]) == (0, 0)
+
+    results = await (await client.get(f"/api/v1/questions/{ranked}/results", headers=owner_auth)).json()
+    assert results["total"] == 3 and results["rounds"][0]["tallies"] == {str(a): 0, str(b): 1, str(c): 2}
+    assert results["winner"] == c and [ch["votes"] for ch in results["choices"]] == [2, 2, 2]
+    stars = await (await client.get(f"/api/v1/questions/{score}/results", headers=owner_auth)).json()
+    assert [ch["total_score"] for ch in stars["choices"]] == [6, 0] and stars["winner"] == x
+
+    shown = await client.get(f"/questions/{ranked}/receipt", params={"code": receipts[0]})
+    assert shown.status == 200 and re.search(r"<ol[^>]*>\s*<li[^>]*>C</li><li[^>]*>A</li>", await shown.text())
+    for poll in (ranked, score):
+        await polls.close_poll(client.app, {"id": poll})
+    published = await (await client.get(f"/api/v1/questions/{ranked}/ballots")).json()
+    assert sorted(item["ranking"] for item in published["ballots"]) == sorted([[c, a], [c, b, a], [b]])
+    published = await (await client.get(f"/api/v1/questions/{score}/ballots")).json()
+    assert sorted(item["scores"][str(x)] for item in published["ballots"]) == [1, 2, 3]
+    assert all(set(item["scores"]) == {str(x)} for item in published["ballots"])  # no zeros
+    assert await counts.mismatches(db) == []
+    assert await secret_ballots.verify(db, ranked) == [] and await secret_ballots.verify(db, score) == []
+
+
+async def test_invite_codes_and_link_voters_rank_too(client: Any) -> None:
+    db = client.app[DB]
+    qid, auth = await owner_with_invite_poll(client, method="ranked", choices=("A", "B", "C"))
+    a, b, c = await choice_ids(client, qid)
+    code = (await make_codes(client, qid, auth, count=1))[0]["code"]
+    voted = await client.post(f"/api/v1/questions/{qid}/votes", json={"ranking": [b, a], "invite": code})
+    assert voted.status == 201, await voted.text()
+    again = await client.post(f"/api/v1/questions/{qid}/votes", json={"ranking": [c], "invite": code})
+    assert again.status == 409
+
+    link = await make_question(db, "Link?", ("P", "Q"), method="score", access="link")
+    p, q = await choice_ids(client, link)
+    page = await (await client.get(f"/questions/{link}")).text()  # no account: the browser's voter key
+    cast = await client.post(
+        f"/questions/{link}/vote",
+        data={"csrf_token": csrf_from(page), f"score_{p}": "4", f"score_{q}": "1"},
+        allow_redirects=False,
+    )
+    assert cast.status == 302, await cast.text()
+    results = await (await client.get(f"/api/v1/questions/{link}/results")).json()
+    assert [ch["total_score"] for ch in results["choices"]] == [4, 1]
+    ranked = await (await client.get(f"/api/v1/questions/{qid}/results")).json()
+    assert ranked["total"] == 1 and ranked["winner"] == b and ranked["rounds"][0]["tallies"][str(b)] == 1
