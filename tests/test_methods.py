@@ -127,13 +127,18 @@ async def test_a_score_poll_totals_averages_and_star_runoff(client: Any) -> None
     assert results["winner"] == b  # a tied runoff goes to the higher total
 
 
+async def two_polls(client: Any) -> tuple[dict[str, Any], dict[str, Any], list[int], list[int]]:
+    """A ranked and a score poll of choices A, B, C by a new owner, and their choice ids."""
+    _, owner = await token_for(client.app[DB])
+    ranked = await create(client, owner, "ranked", ("A", "B", "C"))
+    score = await create(client, owner, "score", ("A", "B", "C"))
+    return ranked, score, [c["id"] for c in ranked["choices"]], [c["id"] for c in score["choices"]]
+
+
 async def test_every_wrong_ballot_is_a_clear_400(client: Any) -> None:
     db = client.app[DB]
     _, owner = await token_for(db)
-    ranked = await create(client, owner, "ranked", ("A", "B", "C"))
-    score = await create(client, owner, "score", ("A", "B", "C"))
-    r_ids = [c["id"] for c in ranked["choices"]]
-    s_ids = [c["id"] for c in score["choices"]]
+    ranked, score, r_ids, s_ids = await two_polls(client)
     (auth,) = await voters(db, 1)
     wrong = [
         (ranked, {"choice_ids": r_ids[:1]}, "ranking"),
@@ -168,11 +173,8 @@ async def test_every_wrong_ballot_is_a_clear_400(client: Any) -> None:
 
 async def test_one_ballot_per_voter_however_many_race(client: Any) -> None:
     db = client.app[DB]
-    _, owner = await token_for(db)
-    ranked = await create(client, owner, "ranked", ("A", "B", "C"))
-    score = await create(client, owner, "score", ("A", "B", "C"))
-    r_ids = [c["id"] for c in ranked["choices"]]
-    s_ids = [str(c["id"]) for c in score["choices"]]
+    ranked, score, r_ids, score_ids = await two_polls(client)
+    s_ids = [str(choice_id) for choice_id in score_ids]
     headers = await voters(db, 30)
     same = headers[0]
     races = [vote(client, ranked["id"], {"ranking": r_ids[::-1]}, same) for _ in range(20)]
@@ -285,10 +287,8 @@ async def test_wechat_ranks_and_scores_by_numbers(settings: Settings, aiohttp_cl
 async def test_the_grouping_key_agrees_with_the_ballot_rows(client: Any) -> None:
     """ballot_marks (what the tally groups by) says what the ballot_choice rows say, ballot by ballot."""
     db = client.app[DB]
-    _, owner = await token_for(db)
-    ranked = await create(client, owner, "ranked", ("A", "B", "C"))
-    score = await create(client, owner, "score", ("A", "B", "C"))
-    r, s = [c["id"] for c in ranked["choices"]], [str(c["id"]) for c in score["choices"]]
+    ranked, score, r, score_ids = await two_polls(client)
+    s = [str(choice_id) for choice_id in score_ids]
     headers = await voters(db, 6)
     for n, auth in enumerate(headers):
         assert (
