@@ -443,7 +443,12 @@ def check_election(grid: cluster.Cluster, election: Election) -> None:
     result = subprocess.run(
         [sys.executable, "main.py", "check-counts"], cwd=cluster.ROOT, env=env, capture_output=True, text=True
     )
-    assert (result.returncode, result.stdout) == (0, "every choice's votes match its ballots\n"), result
+    states = {node.name: node.state().get("wsrep_local_state_comment") for node in grid.galera.nodes}
+    assert (result.returncode, result.stdout) == (0, "every choice's votes match its ballots\n"), (
+        result,
+        grid.haproxy.servers(),
+        states,
+    )
 
 
 def query_args(port: int, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -480,7 +485,8 @@ async def test_sigstop_the_writer_while_40_vote_then_it_thaws(healthy: cluster.C
 
     def thaw() -> None:
         node1.signal(signal.SIGCONT)
-        node1.wait_synced()  # evicted meanwhile: it rejoins by itself
+        node1.wait_synced()  # evicted meanwhile: it rejoins by itself (IST) ...
+        seconds_until(lambda: grid.haproxy.writer() == "node1", within=20)  # ... and takes the writes back
 
     election = await vote_through(
         grid, [(3, "SIGSTOP node1", lambda: node1.signal(signal.SIGSTOP)), (15, "SIGCONT node1", thaw)]
