@@ -39,7 +39,7 @@ from application import init
 from application.keys import DB, REDIS
 from models import api_token, choice
 from models.api_token import hash_token
-from models.db import open_database
+from models.db import open_database, retry_conflicts
 from models.redis_client import REDIS_UNAVAILABLE, open_redis
 from tests.conftest import REQUIRE_SERVICES, make_settings, service_missing
 from tests.factories import make_question, make_user
@@ -503,3 +503,30 @@ async def test_kill_the_redis_primary_while_40_vote(healthy: cluster.Cluster) ->
     )
     assert grid.redis.primary() not in (None, *killed)
     check_election(grid, election)
+
+
+async def test_a_certification_conflict_between_two_nodes_is_retried(healthy: cluster.Cluster) -> None:
+    """Two nodes change the same row: the transaction that commits second fails certification
+    (error 1213 at COMMIT) and ``retry_conflicts`` runs it again; both changes land."""
+    grid = healthy
+    on_node2 = await open_database(
+        make_settings({"VOTE_DATABASE_URL": f"mysql://root@127.0.0.1:{grid.ports.nodes[1]}/{cluster.SERVICE}"})
+    )
+    qid = await make_question(on_node2)
+    runs = 0
+
+    async def add_one() -> None:
+        nonlocal runs
+        runs += 1
+        async with on_node2.transaction() as tx:
+            await tx.execute("UPDATE question SET max_choices = max_choices + 1 WHERE id = %s", (qid,))
+            if runs == 1:  # node1 commits a change of the same row meanwhile
+                query(grid.ports.nodes[0], f"UPDATE question SET max_choices = max_choices + 10 WHERE id = {qid}")
+
+    try:
+        before = query_args(grid.ports.db, "SELECT max_choices FROM question WHERE id = %s", (qid,))[0][0]
+        await retry_conflicts(add_one)
+    finally:
+        await on_node2.close()
+    assert runs == 2
+    assert query_args(grid.ports.db, "SELECT max_choices FROM question WHERE id = %s", (qid,))[0][0] == before + 11
