@@ -205,3 +205,22 @@ async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] 
 async def count_for(db: Database, question_id: int) -> int:
     row = await db.fetch_one("SELECT COUNT(*) AS n FROM ballot WHERE question_id = %s", (question_id,))
     return int(row["n"]) if row else 0
+
+
+async def orphan_all_of(db: Session, user_id: int) -> list[int]:
+    """The voter's ballots stay counted but point to nobody (the account is being deleted); the
+    ids of the polls they are in."""
+    rows = await db.fetch_all("SELECT DISTINCT question_id FROM ballot WHERE user_id = %s", (user_id,))
+    await db.execute("UPDATE ballot SET user_id = NULL, voter_deleted = 1 WHERE user_id = %s", (user_id,))
+    return [row["question_id"] for row in rows]
+
+
+async def choices_by_voter(db: Database, user_id: int) -> list[Row]:
+    """Every choice this user's ballots mark, with its poll: one row per choice, oldest ballot first."""
+    return await db.fetch_all(
+        "SELECT b.question_id, q.question_text, b.create_time, c.id AS choice_id, c.choice_text"
+        " FROM ballot b JOIN question q ON q.id = b.question_id"
+        " LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id LEFT JOIN choice c ON c.id = bc.choice_id"
+        " WHERE b.user_id = %s ORDER BY b.id, c.id",
+        (user_id,),
+    )

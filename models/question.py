@@ -8,7 +8,7 @@ from models.db import Database, Row, Session, contains
 
 _SUMMARY = """
 SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility,
-       q.user_id, q.create_time,
+       q.user_id, q.create_time, q.join_code, q.revealed_at,
        (SELECT COALESCE(SUM(c.votes), 0) FROM choice c
          WHERE c.question_id = q.id AND c.delete_flag = 0) AS total_votes
   FROM question q
@@ -24,11 +24,12 @@ async def create(
     closes_at: datetime | None = None,
     max_choices: int = 1,
     results_visibility: str = "always",
+    join_code: str | None = None,
 ) -> int:
     result = await db.execute(
-        "INSERT INTO question (user_id, question_text, pub_date, closes_at, max_choices, results_visibility)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        (user_id, question_text, pub_date, closes_at, max_choices, results_visibility),
+        "INSERT INTO question (user_id, question_text, pub_date, closes_at, max_choices, results_visibility,"
+        " join_code) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (user_id, question_text, pub_date, closes_at, max_choices, results_visibility, join_code),
     )
     assert result.last_id is not None
     return result.last_id
@@ -43,6 +44,8 @@ _QUESTION_FIELDS = (
     "results_visibility",
     "user_id",
     "create_time",
+    "join_code",
+    "revealed_at",
 )
 
 
@@ -50,7 +53,8 @@ async def get_with_choices(db: Database, question_id: int) -> Row | None:
     """A question that is not deleted, with its choices, in one round trip (the hot read path)."""
     rows = await db.fetch_all(
         "SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility, q.user_id,"
-        " q.create_time, c.id AS choice_id, c.choice_text, c.votes, c.create_time AS choice_create_time"
+        " q.create_time, q.join_code, q.revealed_at,"
+        " c.id AS choice_id, c.choice_text, c.votes, c.create_time AS choice_create_time"
         " FROM question q LEFT JOIN choice c ON c.question_id = q.id AND c.delete_flag = 0"
         " WHERE q.id = %s AND q.delete_flag = 0 ORDER BY c.id",
         (question_id,),
@@ -122,6 +126,8 @@ def results_visible(question: Row, now: datetime, voted: bool, privileged: bool)
     """Owners and admins always see results; others per the question's results_visibility."""
     if privileged or question["results_visibility"] == "always":
         return True
+    if question["results_visibility"] == "on_reveal":
+        return question["revealed_at"] is not None
     closed = not is_open(question, now) and is_published(question, now)
     if question["results_visibility"] == "after_vote":
         return voted or closed
@@ -174,3 +180,41 @@ async def list_matching(db: Database, text: str, limit: int, offset: int) -> lis
         " ORDER BY q.id DESC LIMIT %s OFFSET %s",
         (contains(text), limit, offset),
     )
+
+
+async def delete_all_of(db: Session, user_id: int) -> list[int]:
+    """Delete (softly) every poll of this owner; the ids of those deleted."""
+    rows = await db.fetch_all("SELECT id FROM question WHERE user_id = %s AND delete_flag = 0", (user_id,))
+    await db.execute("UPDATE question SET delete_flag = 1 WHERE user_id = %s", (user_id,))
+    return [row["id"] for row in rows]
+
+
+def awaiting_reveal(question: Row) -> bool:
+    """Its results wait for the presenter to reveal them (to all but its owner and admins)."""
+    return question["results_visibility"] == "on_reveal" and question["revealed_at"] is None
+
+
+async def reveal(db: Database, question_id: int, now: datetime) -> None:
+    """Show its results to everyone from now on (once: a second reveal changes nothing)."""
+    await db.execute("UPDATE question SET revealed_at = %s WHERE id = %s AND revealed_at IS NULL", (now, question_id))
+
+
+def holds_code(question: Row, now: datetime) -> bool:
+    """Whether the question keeps its join code: until it closes or is deleted."""
+    return not question["delete_flag"] and (question["closes_at"] is None or question["closes_at"] > now)
+
+
+async def by_join_code(db: Database | Session, code: str) -> Row | None:
+    """The question holding ``code`` (deleted or closed ones too: they keep it until it is taken)."""
+    return await db.fetch_one(
+        "SELECT id, pub_date, closes_at, delete_flag, join_code FROM question WHERE join_code = %s", (code,)
+    )
+
+
+async def set_join_code(db: Database | Session, question_id: int, code: str) -> None:
+    await db.execute("UPDATE question SET join_code = %s WHERE id = %s AND join_code IS NULL", (code, question_id))
+
+
+async def release_join_code(db: Session, code: str) -> None:
+    """Take ``code`` from the (closed or deleted) question holding it, for another to use."""
+    await db.execute("UPDATE question SET join_code = NULL WHERE join_code = %s", (code,))

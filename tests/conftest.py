@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 import pymysql
 import pytest
 import redis
+from aiohttp.test_utils import TestClient
 
 from application import init
 from config import Settings, load_settings
@@ -37,7 +39,18 @@ REDIS_TEST_URL = os.environ.get("VOTE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("CI") == "true" or os.environ.get("VOTE_REQUIRE_SERVICES") == "1"
 
 # Child tables first, so rows can be deleted without breaking foreign keys.
-TABLES = ["ballot_choice", "ballot", "api_token", "choice", "question", "user", "wechat_message", "web_session"]
+TABLES = [
+    "ballot_choice",
+    "ballot",
+    "api_token",
+    "password_reset",
+    "account_session",
+    "choice",
+    "question",
+    "user",
+    "wechat_message",
+    "web_session",
+]
 
 
 def service_missing(reason: str) -> None:
@@ -59,24 +72,30 @@ def mysql_connect(database: str | None = None) -> pymysql.Connection:
     )
 
 
-@pytest.fixture(scope="session")
-def mysql_url() -> Iterator[str]:
-    """A migrated database of our own on the test MariaDB, dropped at the end."""
+@contextmanager
+def mysql_database(prefix: str) -> Iterator[str]:
+    """A new empty database on the test MariaDB (its URL), dropped afterwards."""
     try:
         conn = mysql_connect()
     except pymysql.err.OperationalError as exc:
         service_missing(f"MariaDB unreachable at {MYSQL_SERVER}: {exc}")
-    name = f"vote_test_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with conn.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    url = f"{MYSQL_SERVER}/{name}"
-    asyncio.run(_migrate(make_settings({"VOTE_DATABASE_URL": url, "VOTE_SECRET_KEY": "test"})))
     try:
-        yield url
+        yield f"{MYSQL_SERVER}/{name}"
     finally:
         with conn.cursor() as cursor:
             cursor.execute(f"DROP DATABASE `{name}`")
         conn.close()
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """A migrated database of our own on the test MariaDB, dropped at the end."""
+    with mysql_database("vote_test") as url:
+        asyncio.run(_migrate(make_settings({"VOTE_DATABASE_URL": url, "VOTE_SECRET_KEY": "test"})))
+        yield url
 
 
 async def _migrate(settings: Settings) -> None:
@@ -145,6 +164,22 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 @pytest.fixture
 async def client(settings: Settings, aiohttp_client: Callable[..., Any]) -> Any:
     return await aiohttp_client(init(settings))
+
+
+@pytest.fixture
+async def another_browser() -> AsyncIterator[Callable[[Any], Any]]:
+    """Another browser on a test client's server: its own cookies, the same app."""
+    opened: list[TestClient[Any, Any]] = []
+
+    async def open_on(client: Any) -> TestClient[Any, Any]:
+        other: TestClient[Any, Any] = TestClient(client.server)
+        await other.start_server()  # the server runs already: this only opens the browser's session
+        opened.append(other)
+        return other
+
+    yield open_on
+    for other in opened:
+        await other.session.close()
 
 
 @pytest.fixture

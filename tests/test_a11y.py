@@ -45,7 +45,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A server with an administrator who owns three polls: open, closed, and results hidden."""
+    """A server with an administrator who owns four polls: open, closed, results hidden, shown when revealed."""
     database = tmp_path_factory.mktemp("a11y") / "a11y.sqlite3"
     with chromium() as browser, serve(database) as base:
         env = {
@@ -62,6 +62,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "open": create_poll(page, base, "Which day for the team lunch?", ["Monday", "Friday"]),
             "closed": create_poll(page, base, "Closed already?", ["Yes", "No"]),
             "hidden": create_poll(page, base, "Secret until the end?", ["A", "B"], results_visibility="after_close"),
+            "reveal": create_poll(page, base, "Shown when revealed?", ["A", "B"], results_visibility="on_reveal"),
         }
         token = page.locator('meta[name="csrf-token"]').get_attribute("content")
         closed = page.request.post(f"{base}/api/v1/questions/{polls['closed']}/close", headers={"X-CSRF-Token": token})
@@ -117,11 +118,17 @@ def visitor_states() -> list[tuple[str, Step]]:
         ("live results", go("/questions/{open}/results")),
         ("final results", go("/questions/{closed}/results")),
         ("hidden results", go("/questions/{hidden}/results")),
+        ("waiting for the reveal", go("/questions/{reveal}/results")),
+        ("join", go("/join")),
+        ("join refused", go("/join?code=12")),
         ("404", go("/no/such/page")),
         ("log in", go("/login")),
         ("log in refused", submit("#account")),
         ("register", go("/register")),
         ("register refused", submit("#name")),
+        ("forgot password", go("/password/forgot")),
+        ("reset link mailed", submit("#account")),
+        ("reset link refused", go("/password/reset/" + "x" * 43)),
     ]
 
 
@@ -156,11 +163,26 @@ def voter_states() -> list[tuple[str, Step]]:
         ("closed poll", go("/questions/{closed}")),
         ("limit ticked", tick_the_limit),
         ("me", go("/me")),
+        ("account", go("/account")),
+        ("account refused", submit("#profile-current-password")),
+        ("token made", make_token),
     ]
 
 
+def make_token(page: Any, site: Site) -> None:
+    page.locator("#token_name").fill("laptop")
+    submit("#token_name")(page, site)
+
+
 def admin_states() -> list[tuple[str, Step]]:
-    return [("log in", lambda page, site: log_in(page, site.base, ADMIN)), ("admin", go("/admin"))]
+    return [
+        ("log in", lambda page, site: log_in(page, site.base, ADMIN)),
+        ("admin", go("/admin")),
+        ("presenter, dark", go("/questions/{open}/present")),
+        ("presenter, light", go("/questions/{open}/present?theme=light")),
+        ("presenter, before the reveal", go("/questions/{reveal}/present")),
+        ("presenter, closed", go("/questions/{closed}/present")),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from aiohttp import WSMsgType
 
 from application import init
 from application.cluster import changes as change_bus
-from application.cluster.live import CLOSE_NOT_VISIBLE, LiveHub, Watcher
+from application.cluster.live import CLOSE_NOT_VISIBLE, LiveHub, Watcher, text_frame
 from application.keys import DB, HUB, POLL_CACHE, REDIS, SESSION_STORAGE, SETTINGS, VOTE_CHANNELS
 from application.services import polls
 from config import Settings
@@ -160,35 +160,57 @@ def stalled_websocket(url: Any) -> socket.socket:
     return sock
 
 
-async def test_a_blocked_sender_never_delays_the_hub() -> None:
-    """The mechanism, with a socket whose send never returns: others still get every update."""
+class FakeTransport:
+    """A connection that holds ``buffered`` bytes it could not send yet."""
 
-    class Blocked:
+    def __init__(self, buffered: int) -> None:
+        self.buffered = buffered
+        self.written: list[bytes] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+async def test_a_socket_that_is_behind_never_delays_the_others() -> None:
+    """The mechanism, with a connection that takes nothing more: the others get every update at
+    once, and it keeps only the newest, which it gets once it has room again."""
+
+    class Open:
         closed = False
 
-        async def send_str(self, message: str) -> None:
-            await asyncio.Event().wait()
-
-    class Recording:
-        closed = False
-
-        def __init__(self) -> None:
-            self.sent: list[str] = []
-
-        async def send_str(self, message: str) -> None:
-            self.sent.append(message)
-
-    blocked, recording = Watcher(Blocked()), Watcher(Recording())  # type: ignore[arg-type]
-    tasks = [asyncio.create_task(blocked.run()), asyncio.create_task(recording.run())]
+    full, free = FakeTransport(10**6), FakeTransport(0)
+    behind, keeping_up = Watcher(Open(), full), Watcher(Open(), free)  # type: ignore[arg-type]
     for n in range(5):
-        blocked.offer(f"state {n}")
-        recording.offer(f"state {n}")
-        await asyncio.sleep(0)
-    await asyncio.sleep(0.01)
-    assert recording.ws.sent[-1] == "state 4"  # type: ignore[attr-defined]
-    assert blocked.pending == "state 4"  # only the newest waits: memory stays bounded
-    for task in tasks:
-        task.cancel()
+        frame = text_frame(f"state {n}")
+        assert behind.offer(frame) is False
+        assert keeping_up.offer(frame) is True
+    assert free.written == [text_frame(f"state {n}") for n in range(5)]
+    assert full.written == [] and behind.pending == text_frame("state 4")  # memory stays bounded
+    full.buffered = 0
+    assert behind.offer(behind.pending) is True
+    assert full.written == [text_frame("state 4")] and behind.pending is None
+
+
+def test_frames_say_their_length_as_rfc_6455_does() -> None:
+    """A final, unmasked text frame; its length in 7 bits, or 126 + 16 bits, or 127 + 64 bits."""
+    for size, header in ((0, 2), (125, 2), (126, 4), (65535, 4), (65536, 10)):
+        frame = text_frame("é" * (size // 2) + "x" * (size % 2))
+        assert frame[0] == 0x81 and len(frame) == header + size
+        said = frame[1] if header == 2 else int.from_bytes(frame[2:header])
+        assert said == size and frame[1] == {2: size, 4: 126, 10: 127}[header]
+
+
+async def test_the_live_socket_negotiates_no_compression(client: Any) -> None:
+    qid = await make_question(client.app[DB])
+    async with client.ws_connect(f"/questions/{qid}/live", compress=15) as ws:
+        await ws.receive_json(timeout=1)
+        assert ws.compress == 0
 
 
 async def test_closed_sockets_are_forgotten_and_shutdown_closes_the_rest(

@@ -6,6 +6,7 @@ who may watch, when a socket opens and again after every change that could hide 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from aiohttp import web
@@ -24,6 +25,8 @@ def refusal(watching: Watching, poll: Row | None, now: datetime) -> Refused | No
     """Why ``watching`` may not watch the poll's results (``poll`` None: it is gone); None while they may."""
     if poll is None or not visible_to(poll, now, watching.privileged):
         return PollNotFound()
+    if question.awaiting_reveal(poll):
+        return None  # the hall waits on its socket: the reveal reaches it there (cluster/live.py)
     if not question.results_visible(poll, now, watching.voted, watching.privileged):
         return ResultsHidden()
     return None
@@ -35,7 +38,14 @@ def changes_seen(app: web.Application) -> int:
     return app[HUB].changes
 
 
-async def watch(app: web.Application, poll: Row, ws: web.WebSocketResponse, watching: Watching, seen: int) -> None:
-    """Send the poll's results on ``ws`` now and after every change, until it closes; close it
-    at once (code 4403) when ``refusal`` says they may not watch."""
-    await app[HUB].watch(poll, Watcher(ws, watching), seen)
+async def watch(
+    app: web.Application,
+    poll: Row,
+    ws: web.WebSocketResponse,
+    transport: asyncio.Transport | None,
+    watching: Watching,
+    seen: int,
+) -> None:
+    """Send the poll's results on ``ws`` (written to ``transport``, its connection) now and after
+    every change, until it closes; close it at once (code 4403) when ``refusal`` says they may not watch."""
+    await app[HUB].watch(poll, Watcher(ws, transport, watching), seen)

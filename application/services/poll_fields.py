@@ -15,7 +15,7 @@ from models.clock import utcnow
 TEXT_MAX = 200
 MIN_CHOICES = 2
 MAX_CHOICES = 20
-VISIBILITIES = ("always", "after_vote", "after_close")
+VISIBILITIES = ("always", "after_vote", "after_close", "on_reveal")
 # Times a poll may name, in UTC: within what both databases store, and a day inside what a
 # datetime holds, so that every zone can show them.
 EARLIEST = datetime(1970, 1, 1)
@@ -121,7 +121,7 @@ def check_poll(data: Mapping[str, Any], choices: Any, zone: tzinfo = UTC, choice
     if visibility in (None, ""):
         visibility = "always"
     elif visibility not in VISIBILITIES:
-        errors["results_visibility"] = N_("Choose always, after_vote or after_close.")
+        errors["results_visibility"] = N_("Choose always, after_vote, after_close or on_reveal.")
     max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors)
     if errors:
         raise InvalidPoll(errors)

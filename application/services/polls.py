@@ -21,6 +21,7 @@ from aiohttp import web
 from application.cluster.changes import Change, Kind
 from application.cluster.poll_cache import INDEX, cached_listing, cached_poll
 from application.keys import CHANGES, DB, POLL_CACHE
+from application.services import join_codes
 from application.services.poll_fields import PollFields
 from application.services.refusals import NotPollManager, NotPollOwner, PollHasVotes, PollNotFound, ResultsHidden
 from application.services.viewer import Viewer
@@ -28,6 +29,8 @@ from application.web.rendering import PageCache
 from models import ballot, choice, question
 from models.clock import utcnow
 from models.db import MAX_ID, IntegrityError, Row
+
+CREATE_ATTEMPTS = 3
 
 
 class Status(StrEnum):
@@ -219,7 +222,27 @@ async def _changed(app: web.Application, question_id: int) -> None:
 
 
 async def create_poll(app: web.Application, owner_id: int, fields: PollFields) -> int:
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            question_id, claimed = await _insert_poll(app, owner_id, fields)
+            break
+        except IntegrityError:  # another poll drew the same join code at the same moment
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise
+    await _code_taken(app, claimed)
+    await _changed(app, question_id)  # the index lists it now
+    return question_id
+
+
+async def _code_taken(app: web.Application, claimed: join_codes.Claim) -> None:
+    """The ended poll whose code was just taken no longer shows it."""
+    if claimed.taken_from is not None:
+        await _changed(app, claimed.taken_from)
+
+
+async def _insert_poll(app: web.Application, owner_id: int, fields: PollFields) -> tuple[int, join_codes.Claim]:
     async with app[DB].transaction() as tx:
+        claimed = await join_codes.claim(tx, utcnow())
         question_id = await question.create(
             tx,
             user_id=owner_id,
@@ -228,17 +251,43 @@ async def create_poll(app: web.Application, owner_id: int, fields: PollFields) -
             closes_at=fields.closes_at,
             max_choices=fields.max_choices,
             results_visibility=fields.results_visibility,
+            join_code=claimed.code,
         )
         for text in fields.choices:
             await choice.create(tx, question_id=question_id, choice_text=text)
-    await _changed(app, question_id)  # the index lists it now
-    return question_id
+    return question_id, claimed
 
 
 async def check_editable(app: web.Application, poll: Row) -> None:
     """``PollHasVotes`` once the poll has a vote: its ballots name its choices."""
     if await ballot.count_for(app[DB], poll["id"]):
         raise PollHasVotes
+
+
+async def presented_poll(app: web.Application, question_id: int, viewer: Viewer) -> Found:
+    """The poll for its owner or an administrator to put on the big screen, with a join code
+    while it is open (``NotPollManager`` for anyone else)."""
+    found = await visible_poll(app, question_id, viewer)
+    if not viewer.manages(found.poll):
+        raise NotPollManager
+    if found.poll["join_code"] is None:
+        claimed = await join_codes.ensure(app[DB], found.poll, utcnow())
+        if claimed.code is not None:
+            await _code_taken(app, claimed)
+            await _changed(app, question_id)
+            found = await visible_poll(app, question_id, viewer)
+    return found
+
+
+async def joined_poll(app: web.Application, typed: str) -> int:
+    """The id of the open poll a typed join code names (``join_codes`` says why not)."""
+    return await join_codes.poll_of(app[DB], join_codes.read(typed), utcnow())
+
+
+async def reveal_results(app: web.Application, poll: Row) -> None:
+    """Show an ``on_reveal`` poll's results to everyone, on every page and live socket at once."""
+    await question.reveal(app[DB], poll["id"], utcnow())
+    await _changed(app, poll["id"])
 
 
 async def close_poll(app: web.Application, poll: Row) -> None:

@@ -16,9 +16,13 @@ __all__ = [
     "AccountTaken",
     "AlreadyVoted",
     "BadCredentials",
+    "InvalidAccountChange",
     "InvalidChoice",
     "InvalidPoll",
     "InvalidRegistration",
+    "JoinCodeClosed",
+    "JoinCodeUnknown",
+    "JoinCodeUnreadable",
     "NoChoice",
     "NotPollManager",
     "NotPollOwner",
@@ -28,12 +32,15 @@ __all__ = [
     "PollHasVotes",
     "PollNotFound",
     "Refused",
+    "ResetLinkInvalid",
     "ResultsHidden",
     "TokenNotFound",
     "TooManyAttempts",
     "TooManyChoices",
+    "TooManyResets",
     "UserNotFound",
     "VoteRefused",
+    "WrongPassword",
 ]
 
 
@@ -58,6 +65,18 @@ class PollHasVotes(Refused):
 
 class ResultsHidden(Refused):
     """The poll's results are hidden from this viewer for now."""
+
+
+class JoinCodeUnreadable(Refused):
+    """What was typed is not a join code (six digits)."""
+
+
+class JoinCodeUnknown(Refused):
+    """No open poll holds this join code."""
+
+
+class JoinCodeClosed(Refused):
+    """This join code's poll has closed or was deleted."""
 
 
 class NotSignedIn(Refused):
@@ -97,3 +116,19 @@ class UserNotFound(Refused):
 
 class TokenNotFound(Refused):
     """No such token of this account (already revoked, or someone else's)."""
+
+
+class TooManyResets(Refused):
+    """Too many password reset mails asked for from this address: wait for the hour to pass."""
+
+
+class ResetLinkInvalid(Refused):
+    """The reset link is unknown, expired (30 minutes) or used already (it works once)."""
+
+
+class WrongPassword(Refused):
+    """The current password given to change the account is not its password."""
+
+
+class InvalidAccountChange(Refused):
+    """New account details or a new password break the rules; ``fields`` says how."""

@@ -42,6 +42,7 @@ def detail(view: polls.PollView) -> dict[str, Any]:
     return {
         **summary(polls.Listed(view.poll, view.status)),
         "results_visible": view.results_visible,
+        "join_code": view.poll["join_code"],
         "choices": choices,
         "my_vote": view.my_vote,
     }

@@ -60,10 +60,12 @@ class LiveResults(web.View):
         question_id = int(self.request.match_info["question_id"])
         poll = (await polls.visible_poll(app, question_id, viewer_of(self.request))).poll  # 404 before any upgrade
         watching = await watching_of(self.request, poll)
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
+        # No permessage-deflate: a results message is a few hundred bytes, and a compressor per
+        # socket cost 90 KiB each and a third of the CPU per update (docs/performance.md).
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, compress=False)
         try:
             await ws.prepare(self.request)
         except ValueError:  # aiohttp's handshake decodes Sec-WebSocket-Key without checking it is ASCII
             raise AppError(400, "Invalid WebSocket handshake.") from None
-        await live.watch(app, poll, ws, watching, seen)
+        await live.watch(app, poll, ws, self.request.transport, watching, seen)
         return ws

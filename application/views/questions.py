@@ -291,7 +291,8 @@ class QuestionClose(web.View):
         require_user(self.request)
         poll = await polls.managed_poll(self.request.app, question_id(self.request), viewer_of(self.request))
         await polls.close_poll(self.request.app, poll)
-        raise redirect(self.request, url(self.request, "question", question_id=poll["id"]), "poll_closed")
+        back = "question_present" if (await read_form(self.request)).get("back") == "present" else "question"
+        raise redirect(self.request, url(self.request, back, question_id=poll["id"]), "poll_closed")
 
 
 class QuestionDelete(web.View):

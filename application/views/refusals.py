@@ -15,9 +15,13 @@ from application.services.refusals import (
     AccountTaken,
     AlreadyVoted,
     BadCredentials,
+    InvalidAccountChange,
     InvalidChoice,
     InvalidPoll,
     InvalidRegistration,
+    JoinCodeClosed,
+    JoinCodeUnknown,
+    JoinCodeUnreadable,
     NoChoice,
     NotPollManager,
     NotPollOwner,
@@ -27,11 +31,14 @@ from application.services.refusals import (
     PollHasVotes,
     PollNotFound,
     Refused,
+    ResetLinkInvalid,
     ResultsHidden,
     TokenNotFound,
     TooManyAttempts,
     TooManyChoices,
+    TooManyResets,
     UserNotFound,
+    WrongPassword,
 )
 from application.web.errors import AppError, ErrorCode
 from application.web.i18n import N_
@@ -61,6 +68,14 @@ REFUSALS: dict[type[Refused], Answer] = {
     ),
     ResultsHidden: Answer(403, N_("The results of this poll are hidden for now."), ErrorCode.RESULTS_HIDDEN),
     InvalidPoll: Answer(400, N_("The poll could not be saved: please correct the fields."), ErrorCode.INVALID_INPUT),
+    # Joining by code.
+    JoinCodeUnreadable: Answer(400, N_("A join code has six digits, e.g. 123 456."), ErrorCode.INVALID_INPUT),
+    JoinCodeUnknown: Answer(
+        404, N_("No open poll has this code. Check the code on the screen and try again."), ErrorCode.NOT_FOUND
+    ),
+    JoinCodeClosed: Answer(
+        403, N_("The poll with this code has ended: it takes no more votes."), ErrorCode.POLL_CLOSED
+    ),
     # Accounts.
     InvalidRegistration: Answer(
         400, N_("Registration failed: please correct the fields."), ErrorCode.REGISTRATION_FAILED
@@ -74,6 +89,18 @@ REFUSALS: dict[type[Refused], Answer] = {
     OwnAccount: Answer(400, N_("You cannot disable your own account."), ErrorCode.INVALID_INPUT),
     UserNotFound: Answer(404, N_("User not found."), ErrorCode.NOT_FOUND),
     TokenNotFound: Answer(404, N_("Token not found."), ErrorCode.NOT_FOUND),
+    TooManyResets: Answer(
+        429, N_("Too many reset requests from here. Please wait an hour and try again."), ErrorCode.RATE_LIMITED
+    ),
+    ResetLinkInvalid: Answer(
+        410,
+        N_("This reset link has expired or was used already. Ask for a new one."),
+        ErrorCode.INVALID_INPUT,
+    ),
+    WrongPassword: Answer(400, N_("Your current password is not correct."), ErrorCode.BAD_CREDENTIALS),
+    InvalidAccountChange: Answer(
+        400, N_("The changes could not be saved: please correct the fields."), ErrorCode.INVALID_INPUT
+    ),
 }
 
 

@@ -64,6 +64,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "too_many": ("这个投票最多可选 {max} 项。", "This poll allows at most {max} choices."),
     "after_vote": ("投票后才能查看结果。", "The results are shown once you have voted."),
     "after_close": ("投票结束后公布结果。", "The results are shown when the poll closes."),
+    "on_reveal": ("结果将由主持人公布。", "The results are shown when the presenter reveals them."),
     "result_line": ("{n}. {text}：{votes} 票（{percent}%）", "{n}. {text}: {votes} ({percent}%)"),
     "total": ("共 {total} 票", "Total votes: {total}"),
 }
@@ -217,7 +218,7 @@ class Conversation:
         if view is None:
             return self.t("no_poll", id=poll_id)
         if not view.results_visible:
-            return self.t(view.poll["results_visibility"])  # the texts "after_vote" and "after_close"
+            return self.t(view.poll["results_visibility"])  # the texts "after_vote", "after_close", "on_reveal"
         tally = view.results()
         lines = [_title(view.poll)]
         lines += [

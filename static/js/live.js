@@ -2,14 +2,16 @@
 // every vote, and the bars glide to their new length. Without JavaScript the page refreshes itself
 // (noscript). A closed poll's page does not load this script: its results are final.
 // Words come from data attributes the template rendered in the page's language.
+// A page whose results wait for the presenter's reveal listens too, and comes again once they are out.
 (function () {
   "use strict";
   var list = document.querySelector(".results[data-question-id]");
-  if (!list) {
+  var waiting = document.querySelector("[data-awaiting-reveal]");
+  if (!list && !waiting) {
     return;
   }
-  var questionId = list.getAttribute("data-question-id");
-  var units = { one: list.getAttribute("data-unit-one"), other: list.getAttribute("data-unit-other") };
+  var questionId = (list || waiting).getAttribute(list ? "data-question-id" : "data-awaiting-reveal");
+  var units = list ? { one: list.getAttribute("data-unit-one"), other: list.getAttribute("data-unit-other") } : {};
   var liveStatus = document.querySelector(".live-status");
   var NOT_VISIBLE = 4403;
   var retryDelay = 1000;
@@ -88,8 +90,21 @@
     };
     socket.onmessage = function (event) {
       retryDelay = 1000;
+      var results = JSON.parse(event.data);
+      if (results.results_hidden) {
+        return; // still waiting for the reveal
+      }
+      if (waiting) {
+        // Revealed: the page comes again with the results, spread over a second so that a hall
+        // of phones does not ask at the same instant.
+        window.setTimeout(function () {
+          window.location.reload();
+        }, Math.random() * 1000);
+        waiting = null;
+        return;
+      }
       shownLive = true;
-      apply(JSON.parse(event.data));
+      apply(results);
     };
     socket.onclose = function (event) {
       if (event.code === NOT_VISIBLE && shownLive && !leaving) {
@@ -117,7 +132,7 @@
   // A poll that closes by itself: once it has, the page comes again to show its final results (spread
   // over a few seconds, so that a hall full of phones does not ask at once). The server renders no
   // live page for a closed poll, so this page stops listening then.
-  var closesIn = Date.parse(list.getAttribute("data-closes-at") || "") - Date.now();
+  var closesIn = Date.parse((list && list.getAttribute("data-closes-at")) || "") - Date.now();
   var LONGEST_TIMER = 2147483647; // setTimeout fires at once beyond this (~24 days)
   if (closesIn + 5000 < LONGEST_TIMER) {
     window.setTimeout(function () {
