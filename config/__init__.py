@@ -156,6 +156,7 @@ class Settings(BaseModel):
     wechat_appid: str = ""
     wechat_aes_key: str = ""
     login_rate: int = Field(default=10, ge=1, le=10_000)
+    link_votes_per_ip: int = Field(default=200, ge=1, le=1_000_000)
     smtp_url: str = ""
     mail_from: str = Field(default="vote@localhost", min_length=3, max_length=254)
     mail_dir: str = "var/mail"

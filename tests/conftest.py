@@ -42,6 +42,8 @@ REQUIRE_SERVICES = os.environ.get("CI") == "true" or os.environ.get("VOTE_REQUIR
 TABLES = [
     "ballot_choice",
     "ballot",
+    "invite",
+    "secret_ballot",
     "api_token",
     "password_reset",
     "account_session",
