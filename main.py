@@ -1,4 +1,4 @@
-"""Command line: serve (default), migrate, seed, createsuperuser. Run ``python main.py --help``."""
+"""Command line: serve (default), migrate, seed, createsuperuser, check-counts. Run ``python main.py --help``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TypeVar
 
 import uvloop
 from aiohttp import web
@@ -22,11 +23,12 @@ from application.views.refusals import as_error
 from application.web.access_log import AccessLogger
 from application.web.errors import AppError
 from config import ConfigError, Settings, load_settings
-from models import migrations, seed
+from models import counts, migrations, seed
 from models.db import Database, DatabaseUnavailable, open_database
 from models.refusal import Refused
 
 log = logging.getLogger("vote")
+T = TypeVar("T")
 
 # Connections the kernel queues before the app accepts them (aiohttp's default is 128). A hall
 # told to scan at once sends thousands of WebSocket upgrades within a second; on a unix socket a
@@ -71,13 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(superuser, top=False)
     for field in ("name", "email", "phone"):
         superuser.add_argument(f"--{field}", required=True)
+    text = "recompute each choice's votes from the ballots and report mismatches (exit 1 when any)"
+    check = commands.add_parser("check-counts", help=text, description=text)
+    add_options(check, top=False)
+    check.add_argument("--fix", action="store_true", help="set the mismatched counts to the ballots' count")
     return parser
 
 
-async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> None:
+async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     db = await open_database(settings)
     try:
-        await work(db)
+        return await work(db)
     finally:
         await db.close()
 
@@ -92,6 +98,25 @@ async def _seed(db: Database) -> None:
         raise PendingMigrations("pending migrations: run `./vote migrate` first")
     loaded = await seed.load_sample_data(db)
     print("sample data loaded" if loaded else "sample data already present")
+
+
+async def _check_counts(fix: bool, db: Database) -> bool:
+    """True when every count agrees with the ballots, or was repaired."""
+    if await migrations.pending(db):
+        raise PendingMigrations("pending migrations: run `./vote migrate` first")
+    found = await counts.mismatches(db)
+    for item in found:
+        print(f"poll {item.question_id}, choice {item.choice_id}: votes {item.stored}, ballots {item.counted}")
+    if not found:
+        print("every choice's votes match its ballots")
+        return True
+    if not fix:
+        print(f"{len(found)} mismatched; `check-counts --fix` sets them to the ballots' count", file=sys.stderr)
+        return False
+    repaired = await counts.repair(db, found)
+    # The processes' cached copies of these counts expire within seconds (cluster/poll_cache.py).
+    print(f"repaired {len(repaired)}")
+    return True
 
 
 def _superuser_password() -> str:
@@ -156,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_with_database(settings, _seed))
         elif args.command == "createsuperuser":
             asyncio.run(_with_database(settings, partial(_create_superuser, args)))
+        elif args.command == "check-counts":
+            return 0 if asyncio.run(_with_database(settings, partial(_check_counts, args.fix))) else 1
         else:
             serve(settings, args)
     except (DatabaseUnavailable, PendingMigrations) as exc:

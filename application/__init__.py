@@ -29,9 +29,12 @@ from application.keys import (
     FAILED_LOGINS,
     HUB,
     IDENTITIES,
+    MAILER,
     POLL_CACHE,
     REDIS,
     REFUSALS,
+    RESETS_BY_ACCOUNT,
+    RESETS_BY_ADDRESS,
     SAMPLE_DATA_CREATED,
     SESSION_STORAGE,
     SETTINGS,
@@ -47,6 +50,7 @@ from application.views.refusals import refusal_error
 from application.web.auth import Identities, auth_middleware
 from application.web.csrf import csrf_middleware
 from application.web.error_middleware import error_middleware
+from application.web.metrics import metrics_context, metrics_middleware
 from application.web.rendering import setup_templates
 from application.web.sessions import DatabaseSessionStorage, RedisSessionStorage, session_key
 from application.wechat.callback import Pruning
@@ -55,6 +59,7 @@ from models import api_token, migrations, seed, user
 from models.ballot import BallotBox
 from models.batching import Batcher
 from models.db import open_database
+from models.mailer import Mailer
 from models.redis_client import open_redis
 from models.throttle import MemoryFailureCounter, RedisFailureCounter
 
@@ -62,6 +67,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 LOGIN_WINDOW_SECONDS = 15 * 60
+RESET_WINDOW_SECONDS = 60 * 60
 LOOKUP_BATCH = 100
 
 
@@ -95,16 +101,31 @@ async def _database(app: Application) -> AsyncIterator[None]:
 async def _redis(app: Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     redis = app[REDIS] = open_redis(settings) if settings.redis_url else None
-    if redis is not None:
-        prefix = settings.redis_prefix + "failed-login:"
-        app[FAILED_LOGINS] = RedisFailureCounter(redis, settings.login_rate, LOGIN_WINDOW_SECONDS, prefix)
-    else:
-        app[FAILED_LOGINS] = MemoryFailureCounter(settings.login_rate, LOGIN_WINDOW_SECONDS)
+    counters = [
+        (FAILED_LOGINS, "failed-login:", settings.login_rate, LOGIN_WINDOW_SECONDS),
+        (RESETS_BY_ACCOUNT, "reset-account:", settings.reset_rate_account, RESET_WINDOW_SECONDS),
+        (RESETS_BY_ADDRESS, "reset-address:", settings.reset_rate_address, RESET_WINDOW_SECONDS),
+    ]
+    for key, prefix, limit, window in counters:
+        if redis is not None:
+            app[key] = RedisFailureCounter(redis, limit, window, settings.redis_prefix + prefix)
+        else:
+            app[key] = MemoryFailureCounter(limit, window)
     try:
         yield
     finally:
         if redis is not None:
             await redis.aclose()
+
+
+async def _mailer(app: Application) -> AsyncIterator[None]:
+    """Mail goes out in the background while the app runs (models/mailer.py)."""
+    mailer = app[MAILER]
+    await mailer.start()
+    try:
+        yield
+    finally:
+        await mailer.stop()
 
 
 def _wire_changes(app: Application) -> None:
@@ -139,15 +160,25 @@ def init(settings: Settings | None = None) -> Application:
     app[REFUSALS] = refusal_error
     app[DUMMY_HASH] = DummyHash()
     app[WECHAT_PRUNING] = Pruning()
+    app.cleanup_ctx.append(metrics_context)
+    app[MAILER] = Mailer(settings)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(token_uses_context)
     app.cleanup_ctx.append(changes_context)
+    app.cleanup_ctx.append(_mailer)
     app.on_shutdown.append(close_sockets)
     storage = app[SESSION_STORAGE] = RedisSessionStorage(app) if settings.redis_url else DatabaseSessionStorage(app)
-    # Outermost first: errors wrap everything, then sessions, who is asking, and CSRF.
+    # Outermost first: metrics see what the visitor gets, errors wrap everything else, then
+    # sessions, who is asking, and CSRF.
     app.middlewares.extend(
-        [error_middleware, aiohttp_session.session_middleware(storage), auth_middleware, csrf_middleware]
+        [
+            metrics_middleware,
+            error_middleware,
+            aiohttp_session.session_middleware(storage),
+            auth_middleware,
+            csrf_middleware,
+        ]
     )
     setup_templates(app)
     setup_routes(app)

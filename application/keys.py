@@ -12,6 +12,7 @@ from config import Settings
 from models.ballot import BallotBox
 from models.batching import Batcher
 from models.db import Database, Row
+from models.mailer import Mailer
 from models.refusal import Refused
 from models.throttle import FailureCounter
 
@@ -35,6 +36,10 @@ DB: web.AppKey[Database] = web.AppKey("db")
 REDIS: web.AppKey[Redis | None] = web.AppKey("redis")
 SESSION_STORAGE: web.AppKey[ServerSideStorage] = web.AppKey("session_storage")
 FAILED_LOGINS: web.AppKey[FailureCounter] = web.AppKey("failed_logins")
+# Password reset mails asked for, per account and per client address (services/password_reset.py).
+RESETS_BY_ACCOUNT: web.AppKey[FailureCounter] = web.AppKey("resets_by_account")
+RESETS_BY_ADDRESS: web.AppKey[FailureCounter] = web.AppKey("resets_by_address")
+MAILER: web.AppKey[Mailer] = web.AppKey("mailer")
 BALLOTS: web.AppKey[BallotBox] = web.AppKey("ballots")
 # Lookups every signed-in request makes; concurrent requests share one query (models/batching.py).
 TOKEN_OWNERS: web.AppKey[Batcher[str, Row | None]] = web.AppKey("token_owners")

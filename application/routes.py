@@ -6,7 +6,18 @@ from pathlib import Path
 
 from aiohttp import web
 
-from application.views import accounts, admin, api_accounts, api_questions, language, live, present, questions, system
+from application.views import (
+    account,
+    accounts,
+    admin,
+    api_accounts,
+    api_questions,
+    language,
+    live,
+    present,
+    questions,
+    system,
+)
 from application.wechat import callback as wechat
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -36,6 +47,18 @@ def setup_routes(app: web.Application) -> None:
     router.add_view("/login", accounts.Login, name="login")
     router.add_view("/logout", accounts.Logout, name="logout")
     router.add_view("/me", accounts.Me, name="me")
+    router.add_view("/account", account.AccountHome, name="account")
+    router.add_view("/account/profile", account.AccountProfile, name="account_profile")
+    router.add_view("/account/password", account.AccountPassword, name="account_password")
+    router.add_view("/account/tokens", account.AccountTokens, name="account_tokens")
+    router.add_view(
+        r"/account/tokens/{token_id:[0-9]{1,18}}/revoke", account.AccountTokenRevoke, name="account_token_revoke"
+    )
+    router.add_view("/account/sessions/end", account.AccountSessionsEnd, name="account_sessions_end")
+    router.add_view("/account/data.json", account.AccountData, name="account_data")
+    router.add_view("/account/delete", account.AccountDelete, name="account_delete")
+    router.add_view("/password/forgot", account.PasswordForgot, name="password_forgot")
+    router.add_view("/password/reset/{token}", account.PasswordReset, name="password_reset")
     router.add_view("/admin", admin.AdminHome, name="admin")
     router.add_view(
         r"/admin/users/{user_id:[0-9]{1,18}}/{action:enable|disable}", admin.AdminUserActive, name="admin_user"
@@ -61,6 +84,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_view("/hello", system.Hello, name="hello")
     router.add_view("/healthz", system.Healthz, name="healthz")
     router.add_view("/readyz", system.Readyz, name="readyz")
+    router.add_view("/metrics", system.Metrics, name="metrics")
     router.add_view("/WeiXin", wechat.WeChatCallback, name="wechat")
 
     router.add_static("/static", STATIC_DIR, name="static", append_version=True)

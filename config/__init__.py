@@ -104,6 +104,43 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
     return SentinelTarget(tuple(sentinels), service, int(db or 0), unquote(username), unquote(password))
 
 
+SMTP_FORM = "smtp://user:password@host:port (smtps:// for TLS, ?starttls=1 to upgrade a plain connection)"
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """Where mail goes: ``tls`` from the first byte (smtps://, port 465), or ``starttls`` after
+    connecting; a login when ``username`` is set."""
+
+    host: str
+    port: int
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    starttls: bool = False
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(f"expected {SMTP_FORM}, or empty to write mails under var/mail/")
+    options = dict(pair.partition("=")[::2] for pair in parts.query.split("&") if pair)
+    if set(options) - {"starttls"} or options.get("starttls", "0") not in ("0", "1"):
+        raise ValueError("the only option is ?starttls=1")
+    try:
+        port = parts.port or (465 if parts.scheme == "smtps" else 25)
+    except ValueError:
+        raise ValueError("port is not a number") from None
+    return SmtpTarget(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        tls=parts.scheme == "smtps",
+        starttls=options.get("starttls") == "1",
+    )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -119,6 +156,15 @@ class Settings(BaseModel):
     wechat_appid: str = ""
     wechat_aes_key: str = ""
     login_rate: int = Field(default=10, ge=1, le=10_000)
+    smtp_url: str = ""
+    mail_from: str = Field(default="vote@localhost", min_length=3, max_length=254)
+    mail_dir: str = "var/mail"
+    smtp_timeout: float = Field(default=10.0, gt=0, le=300)
+    mail_retry_delay: float = Field(default=2.0, gt=0, le=3600)
+    mail_retry_max_delay: float = Field(default=300.0, gt=0, le=86_400)
+    mail_retry_attempts: int = Field(default=12, ge=1, le=1000)
+    reset_rate_account: int = Field(default=3, ge=1, le=10_000)
+    reset_rate_address: int = Field(default=20, ge=1, le=100_000)
     session_idle_seconds: int = Field(default=1_209_600, ge=60)
     session_absolute_seconds: int = Field(default=2_592_000, ge=60)
     db_pool_min: int = Field(default=1, ge=0, le=100)
@@ -152,6 +198,20 @@ class Settings(BaseModel):
                 int(parts.path.lstrip("/") or 0)
             except ValueError:
                 raise ValueError("port and database number must be integers") from None
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: str) -> str:
+        if value:
+            parse_smtp_url(value)
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _check_mail_from(cls, value: str) -> str:
+        if "@" not in value or any(char in value for char in "\r\n<>"):
+            raise ValueError("expected an address such as vote@example.com")
         return value
 
     @field_validator("default_timezone")
@@ -201,6 +261,11 @@ class Settings(BaseModel):
     def redis_sentinel(self) -> SentinelTarget | None:
         """Where to find the Redis primary when it is Sentinel-managed; None for a plain redis:// URL."""
         return parse_sentinel_url(self.redis_url) if self.redis_url.startswith(SENTINEL_SCHEME) else None
+
+    @cached_property
+    def smtp(self) -> SmtpTarget | None:
+        """The mail server, or None: mails are written as files under ``mail_dir``."""
+        return parse_smtp_url(self.smtp_url) if self.smtp_url else None
 
     @property
     def embedded(self) -> bool:

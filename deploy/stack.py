@@ -57,6 +57,10 @@ class Stack:
         # nginx logs every request already; a second line per request in the app only costs CPU.
         self.env.setdefault("VOTE_ACCESS_LOG", "0")
         self.env.setdefault("VOTE_SECRET_KEY", self._secret())
+        # The processes' metrics files, read together by any process's /metrics (models/metrics.py);
+        # one directory per stack, emptied whenever supervisord starts afresh.
+        self.metrics_dir = self.run_dir / "metrics"
+        self.env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
 
     # --- configuration -----------------------------------------------------------
 
@@ -207,6 +211,8 @@ http {{
         self.render()
         try:
             if self._pid("supervisord.pid") is None:
+                shutil.rmtree(self.metrics_dir, ignore_errors=True)
+                self.metrics_dir.mkdir(parents=True)
                 subprocess.run(
                     [str(BIN / "supervisord"), "-c", str(self.dir / "supervisord.conf")], env=self.env, check=True
                 )

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from models import user
-from models.db import Database, Row, placeholders
+from models.db import Database, Row, Session, placeholders
 
 TOKEN_PREFIX = "vote_"
 
@@ -63,3 +63,7 @@ async def note_use(db: Database, token_ids: Collection[int], when: datetime) -> 
     await db.execute(
         "UPDATE api_token SET last_used_at = %s WHERE id IN (" + placeholders(len(ids)) + ")", (when, *ids)
     )
+
+
+async def delete_all_of(db: Database | Session, user_id: int) -> None:
+    await db.execute("DELETE FROM api_token WHERE user_id = %s", (user_id,))

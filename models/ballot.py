@@ -18,14 +18,14 @@ from datetime import datetime
 from models import choice, question
 from models.batching import Batcher
 from models.clock import utcnow
-from models.db import Conflict, Database, DatabaseUnavailable, IntegrityError, Row, Session, placeholders
+from models.db import Database, IntegrityError, Row, Session, placeholders, retry_conflicts
+from models.metrics import VOTE_BATCH_SIZE, VOTES_COUNTED
 from models.refusal import PollNotFound, Refused
 
 MAX_BATCH = 100
 # While votes keep coming, a batch waits this long for more to join it: a commit costs the
 # database far more than a ballot does (docs/performance.md), and the wait is 5 ms at most.
 LINGER_SECONDS = 0.005
-CONFLICT_RETRIES = 5
 
 
 class VoteRefused(Refused):
@@ -97,8 +97,10 @@ Counts = dict[int, list[Row]]  # question id -> its choices with their votes
 
 async def cast_many(db: Database, ballots: Sequence[Ballot], now: datetime) -> tuple[list[str], Counts]:
     """Write ``ballots`` in one transaction: an ``OUTCOMES`` letter for each, and the counts of
-    their polls after the commit. Raises ``Conflict`` when the server broke a deadlock, or a
-    choice was removed while the batch was being written: nothing of it was counted."""
+    their polls after the commit. Raises ``Conflict`` when the server broke a deadlock (or Galera
+    refused the batch's write set at COMMIT), or a choice was removed while the batch was being
+    written: nothing of it was counted."""
+    VOTE_BATCH_SIZE.observe(len(ballots))
     polls = {ballot.question_id for ballot in ballots}
     if db.dialect == "mysql":
         outcomes, rows = await db.fetch_sets("CALL cast_ballots(%s, %s)", (now, _procedure_input(ballots)))
@@ -175,6 +177,7 @@ class BallotBox:
         ordered = sorted(enumerate(ballots), key=lambda pair: (pair[1].question_id, pair[1].choice_ids))
         letters, counts = await self._commit([ballot for _, ballot in ordered])
         outcomes = list(zip(ordered, letters, strict=True))
+        VOTES_COUNTED.inc(letters.count("V"))
         await self.counted({ballot.question_id for (_, ballot), letter in outcomes if letter == "V"})
         answers: list[list[Row] | Exception] = [[] for _ in ballots]
         for (n, ballot), letter in outcomes:
@@ -183,12 +186,9 @@ class BallotBox:
         return answers
 
     async def _commit(self, ballots: list[Ballot]) -> tuple[list[str], Counts]:
-        for _ in range(CONFLICT_RETRIES):
-            try:
-                return await cast_many(self.db, ballots, utcnow())
-            except Conflict:
-                continue  # the server rolled the whole batch back: nothing of it was counted
-        raise DatabaseUnavailable("votes kept meeting deadlocks; try again")
+        # A conflict rolled the whole batch back: nothing of it was counted, so it goes again
+        # (with a new clock: a poll may have closed meanwhile).
+        return await retry_conflicts(lambda: cast_many(self.db, ballots, utcnow()))
 
 
 async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] | None:
@@ -205,3 +205,22 @@ async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] 
 async def count_for(db: Database, question_id: int) -> int:
     row = await db.fetch_one("SELECT COUNT(*) AS n FROM ballot WHERE question_id = %s", (question_id,))
     return int(row["n"]) if row else 0
+
+
+async def orphan_all_of(db: Session, user_id: int) -> list[int]:
+    """The voter's ballots stay counted but point to nobody (the account is being deleted); the
+    ids of the polls they are in."""
+    rows = await db.fetch_all("SELECT DISTINCT question_id FROM ballot WHERE user_id = %s", (user_id,))
+    await db.execute("UPDATE ballot SET user_id = NULL, voter_deleted = 1 WHERE user_id = %s", (user_id,))
+    return [row["question_id"] for row in rows]
+
+
+async def choices_by_voter(db: Database, user_id: int) -> list[Row]:
+    """Every choice this user's ballots mark, with its poll: one row per choice, oldest ballot first."""
+    return await db.fetch_all(
+        "SELECT b.question_id, q.question_text, b.create_time, c.id AS choice_id, c.choice_text"
+        " FROM ballot b JOIN question q ON q.id = b.question_id"
+        " LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id LEFT JOIN choice c ON c.id = bc.choice_id"
+        " WHERE b.user_id = %s ORDER BY b.id, c.id",
+        (user_id,),
+    )

@@ -9,16 +9,17 @@ a violated constraint raises ``IntegrityError``, anything else propagates.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiomysql
 import aiosqlite
@@ -26,10 +27,13 @@ import pymysql.err
 from pymysql.constants import CLIENT
 
 from config import DatabaseTarget, Settings
+from models.metrics import DB_POOL_IN_USE, DB_POOL_WAITS
 
 Row = dict[str, Any]
 Args = Sequence[Any]
 MAX_ID = 2**31 - 1  # the id columns are INT; larger numbers would overflow SQLite's binding
+CONFLICT_RETRIES = 5
+T = TypeVar("T")
 
 
 class DatabaseUnavailable(Exception):
@@ -40,8 +44,21 @@ class IntegrityError(Exception):
     """A constraint (unique key, foreign key, not null) refused the write."""
 
 
-class Conflict(Exception):
-    """The server rolled the transaction back to break a deadlock or a lock wait; it may be retried."""
+class Conflict(DatabaseUnavailable):
+    """The server rolled the transaction back (a deadlock, a lock wait, or on Galera a write set
+    that lost certification to another node's at COMMIT); nothing of it happened, so it may be
+    run again. One that escapes ``retry_conflicts`` is answered as unavailable (503)."""
+
+
+async def retry_conflicts(work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` (a whole transaction) again while the server rolls it back as a conflict,
+    after a short random pause so that the two sides of a conflict do not meet again at once."""
+    for attempt in range(CONFLICT_RETRIES - 1):
+        try:
+            return await work()
+        except Conflict:
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+    return await work()
 
 
 @dataclass(frozen=True)
@@ -147,8 +164,12 @@ def statements(script: str) -> list[str]:
 # --- MySQL / MariaDB -------------------------------------------------------
 
 _CONNECTION_LOST = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
-# Errors after which the server has rolled back and the connection is still good.
-_CONFLICTS = {1205, 1213}  # lock wait timeout, deadlock
+# Errors after which the server has rolled back and the connection is still good: lock wait
+# timeout; deadlock, which is also what Galera answers when a write set fails certification (at
+# COMMIT) or was aborted by a replicated one. Galera's "WSREP has not yet prepared node for
+# application use" (1047: the node left the primary component) is not one of them: that
+# connection is closed like a lost one, and the next goes through HAProxy to a synced node.
+_CONFLICTS = {1205, 1213}
 
 
 class _MySQLSession(Session):
@@ -232,14 +253,18 @@ class MySQLDatabase(Database):
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[aiomysql.Connection]:
+        if self.pool.freesize == 0 and self.pool.size >= self.pool.maxsize:
+            DB_POOL_WAITS.inc()
         try:
             async with asyncio.timeout(self.settings.db_acquire_timeout):
                 conn = await self.pool.acquire()
         except (TimeoutError, *_CONNECTION_LOST) as exc:
             raise DatabaseUnavailable(f"no MySQL connection: {exc!r}") from exc
+        DB_POOL_IN_USE.inc()
         try:
             yield conn
         finally:
+            DB_POOL_IN_USE.dec()
             self.pool.release(conn)
 
     @asynccontextmanager
@@ -332,8 +357,14 @@ class SQLiteDatabase(Database):
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[Session]:
+        if self.lock.locked():
+            DB_POOL_WAITS.inc()
         async with self.lock:
-            yield _SQLiteSession(self.conn)
+            DB_POOL_IN_USE.inc()
+            try:
+                yield _SQLiteSession(self.conn)
+            finally:
+                DB_POOL_IN_USE.dec()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:

@@ -182,6 +182,13 @@ async def list_matching(db: Database, text: str, limit: int, offset: int) -> lis
     )
 
 
+async def delete_all_of(db: Session, user_id: int) -> list[int]:
+    """Delete (softly) every poll of this owner; the ids of those deleted."""
+    rows = await db.fetch_all("SELECT id FROM question WHERE user_id = %s AND delete_flag = 0", (user_id,))
+    await db.execute("UPDATE question SET delete_flag = 1 WHERE user_id = %s", (user_id,))
+    return [row["id"] for row in rows]
+
+
 def awaiting_reveal(question: Row) -> bool:
     """Its results wait for the presenter to reveal them (to all but its owner and admins)."""
     return question["results_visibility"] == "on_reveal" and question["revealed_at"] is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
@@ -17,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config import Settings
+from models.metrics import REDIS_RECONNECTS
 
 # Errors meaning "Redis is down or slow": answered with 503, never a traceback.
 # (Sentinel's "no primary known right now", MasterNotFoundError, is a ConnectionError.)
@@ -31,6 +33,14 @@ class SentinelManagedRedis(Redis):
         await self.connection_pool.sentinel_manager.aclose()
 
 
+async def _connected(connection: AbstractConnection) -> None:
+    """redis-py's own set-up of a new connection, counting those that were connected before."""
+    if getattr(connection, "_vote_connected_before", False):
+        REDIS_RECONNECTS.inc()
+    connection._vote_connected_before = True  # type: ignore[attr-defined]
+    await connection.on_connect()
+
+
 def open_redis(settings: Settings) -> Redis:
     timeouts = {"socket_connect_timeout": settings.redis_timeout, "socket_timeout": settings.redis_timeout}
     # decode_responses stays False: sessions (web/sessions.py) and change messages are read as
@@ -41,6 +51,7 @@ def open_redis(settings: Settings) -> Redis:
         "health_check_interval": 15,
         "retry": Retry(NoBackoff(), retries=1),
         "retry_on_error": [RedisConnectionError],
+        "redis_connect_func": _connected,
     }
     target = settings.redis_sentinel
     if target is None:

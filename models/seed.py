@@ -13,9 +13,9 @@ from models.db import Database
 from models.passwords import hash_password
 
 DEMO_USERS = [
-    {"name": "露西", "phone": "16666666661", "email": "luxi@qq.com", "password": "luxi-demo-2018"},
-    {"name": "南希", "phone": "16666666662", "email": "nanxi@qq.com", "password": "nanxi-demo-2018"},
-    {"name": "雪灵", "phone": "16666666663", "email": "xueling@qq.com", "password": "xueling-demo-2018"},
+    {"name": "露西", "phone": "+8616666666661", "email": "luxi@qq.com", "password": "luxi-demo-2018"},
+    {"name": "南希", "phone": "+8616666666662", "email": "nanxi@qq.com", "password": "nanxi-demo-2018"},
+    {"name": "雪灵", "phone": "+8616666666663", "email": "xueling@qq.com", "password": "xueling-demo-2018"},
 ]
 
 DEMO_QUESTIONS = [

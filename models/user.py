@@ -7,16 +7,26 @@ from collections.abc import Sequence
 from models.db import Database, Row, Session, contains, placeholders
 
 # Who is asking: what requests carry around (and the token cache keeps) has no password hash.
-COLUMNS = ("id", "name", "phone", "email", "is_admin", "is_active", "create_time")
+# language: the one the user last chose (their mails use it); session_generation: a session signed
+# in with an older one has ended (web/auth.py).
+COLUMNS = ("id", "name", "phone", "email", "is_admin", "is_active", "create_time", "language", "session_generation")
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM user"
 
 
 async def create(
-    db: Database | Session, *, name: str, phone: str, email: str, password_hash: str, is_admin: bool = False
+    db: Database | Session,
+    *,
+    name: str,
+    phone: str | None,
+    email: str,
+    password_hash: str,
+    is_admin: bool = False,
+    language: str = "en",
 ) -> int:
+    """``phone`` in E.164 form, or None."""
     result = await db.execute(
-        "INSERT INTO user (name, phone, email, password, is_admin) VALUES (%s, %s, %s, %s, %s)",
-        (name, phone, email.lower(), password_hash, int(is_admin)),
+        "INSERT INTO user (name, phone, email, password, is_admin, language) VALUES (%s, %s, %s, %s, %s, %s)",
+        (name, phone, email.lower(), password_hash, int(is_admin), language),
     )
     assert result.last_id is not None
     return result.last_id
@@ -35,7 +45,7 @@ async def get_many(db: Database, user_ids: Sequence[int]) -> list[Row | None]:
 
 
 async def by_account(db: Database, account: str) -> Row | None:
-    """The user whose email or phone is ``account``, with the password hash to check at login."""
+    """The user whose email or phone (E.164) is ``account``, with the password hash to check at login."""
     return await db.fetch_one(
         "SELECT " + ", ".join(COLUMNS) + ", password FROM user WHERE (email = %s OR phone = %s) AND delete_flag = 0",
         (account.lower(), account),
@@ -65,3 +75,39 @@ async def set_active(db: Database, user_id: int, active: bool) -> bool:
         "UPDATE user SET is_active = %s WHERE id = %s AND delete_flag = 0", (int(active), user_id)
     )
     return result.rowcount == 1
+
+
+async def password_of(db: Database, user_id: int) -> str | None:
+    row = await db.fetch_one("SELECT password FROM user WHERE id = %s AND delete_flag = 0", (user_id,))
+    return row["password"] if row else None
+
+
+async def set_language(db: Database, user_id: int, language: str) -> None:
+    await db.execute("UPDATE user SET language = %s WHERE id = %s AND language <> %s", (language, user_id, language))
+
+
+async def update_profile(db: Database, user_id: int, *, name: str, email: str, phone: str | None) -> None:
+    """Raises IntegrityError when the email or phone is another account's."""
+    await db.execute(
+        "UPDATE user SET name = %s, email = %s, phone = %s WHERE id = %s AND delete_flag = 0",
+        (name, email.lower(), phone, user_id),
+    )
+
+
+async def set_password(db: Database | Session, user_id: int, password_hash: str) -> None:
+    await db.execute("UPDATE user SET password = %s WHERE id = %s", (password_hash, user_id))
+
+
+async def next_session_generation(db: Database | Session, user_id: int) -> None:
+    """End every session signed in before: they carry the generation before this one."""
+    await db.execute("UPDATE user SET session_generation = session_generation + 1 WHERE id = %s", (user_id,))
+
+
+async def erase(db: Session, user_id: int) -> None:
+    """What stays of a deleted account: its id (nothing points to it any more) and nothing personal.
+    The email becomes a placeholder no address can equal, so it can be registered again."""
+    await db.execute(
+        "UPDATE user SET delete_flag = 1, is_active = 0, name = '', phone = NULL, email = %s, password = '!',"
+        " session_generation = session_generation + 1 WHERE id = %s",
+        (f"deleted-{user_id}", user_id),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from models.db import Database, placeholders
+from models.db import Database, placeholders, retry_conflicts
 
 
 async def load(db: Database, session_id: str, now: datetime) -> str | None:
@@ -23,11 +23,14 @@ async def existing(db: Database, session_ids: Sequence[str], now: datetime) -> s
 
 
 async def save(db: Database, session_id: str, data: str, expires_at: datetime) -> None:
-    async with db.transaction() as tx:
-        await tx.execute("DELETE FROM web_session WHERE id = %s", (session_id,))
-        await tx.execute(
-            "INSERT INTO web_session (id, data, expires_at) VALUES (%s, %s, %s)", (session_id, data, expires_at)
-        )
+    async def replace() -> None:
+        async with db.transaction() as tx:
+            await tx.execute("DELETE FROM web_session WHERE id = %s", (session_id,))
+            await tx.execute(
+                "INSERT INTO web_session (id, data, expires_at) VALUES (%s, %s, %s)", (session_id, data, expires_at)
+            )
+
+    await retry_conflicts(replace)
 
 
 async def delete(db: Database, session_id: str) -> None:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pymysql
 import pytest
 import redis
+from aiohttp.test_utils import TestClient
 
 from application import init
 from config import Settings, load_settings
@@ -37,7 +38,18 @@ REDIS_TEST_URL = os.environ.get("VOTE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("CI") == "true" or os.environ.get("VOTE_REQUIRE_SERVICES") == "1"
 
 # Child tables first, so rows can be deleted without breaking foreign keys.
-TABLES = ["ballot_choice", "ballot", "api_token", "choice", "question", "user", "wechat_message", "web_session"]
+TABLES = [
+    "ballot_choice",
+    "ballot",
+    "api_token",
+    "password_reset",
+    "account_session",
+    "choice",
+    "question",
+    "user",
+    "wechat_message",
+    "web_session",
+]
 
 
 def service_missing(reason: str) -> None:
@@ -145,6 +157,22 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 @pytest.fixture
 async def client(settings: Settings, aiohttp_client: Callable[..., Any]) -> Any:
     return await aiohttp_client(init(settings))
+
+
+@pytest.fixture
+async def another_browser() -> AsyncIterator[Callable[[Any], Any]]:
+    """Another browser on a test client's server: its own cookies, the same app."""
+    opened: list[TestClient[Any, Any]] = []
+
+    async def open_on(client: Any) -> TestClient[Any, Any]:
+        other: TestClient[Any, Any] = TestClient(client.server)
+        await other.start_server()  # the server runs already: this only opens the browser's session
+        opened.append(other)
+        return other
+
+    yield open_on
+    for other in opened:
+        await other.session.close()
 
 
 @pytest.fixture

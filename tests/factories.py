@@ -13,7 +13,7 @@ _counter = iter(range(1, 10**6))
 
 async def make_user(db: Database, **fields: object) -> int:
     n = next(_counter)
-    values = {"name": f"user{n}", "phone": f"139{n:08d}", "email": f"user{n}@example.com", "password_hash": "x"}
+    values = {"name": f"user{n}", "phone": f"+86139{n:08d}", "email": f"user{n}@example.com", "password_hash": "x"}
     values.update(fields)
     return await user.create(db, **values)  # type: ignore[arg-type]
 

@@ -126,6 +126,9 @@ def visitor_states() -> list[tuple[str, Step]]:
         ("log in refused", submit("#account")),
         ("register", go("/register")),
         ("register refused", submit("#name")),
+        ("forgot password", go("/password/forgot")),
+        ("reset link mailed", submit("#account")),
+        ("reset link refused", go("/password/reset/" + "x" * 43)),
     ]
 
 
@@ -160,7 +163,15 @@ def voter_states() -> list[tuple[str, Step]]:
         ("closed poll", go("/questions/{closed}")),
         ("limit ticked", tick_the_limit),
         ("me", go("/me")),
+        ("account", go("/account")),
+        ("account refused", submit("#profile-current-password")),
+        ("token made", make_token),
     ]
+
+
+def make_token(page: Any, site: Site) -> None:
+    page.locator("#token_name").fill("laptop")
+    submit("#token_name")(page, site)
 
 
 def admin_states() -> list[tuple[str, Step]]:

@@ -107,7 +107,7 @@ async def test_failed_login_gives_one_message_whether_or_not_the_account_exists(
     assert message in await unknown.text()
     malformed = await login(client, "not an account", PASSWORD)
     assert malformed.status == 400
-    assert "mainland mobile number" in await malformed.text()
+    assert "Enter an email address or a mobile number." in await malformed.text()
 
 
 @pytest.mark.parametrize(

@@ -439,6 +439,9 @@ def multi(fields: dict[str, str | list[str]]) -> list[tuple[str, str]]:
     return [(name, item) for name, items in fields.items() for item in ([items] if isinstance(items, str) else items)]
 
 
+FUZZ_PROFILE = {"name": "Fuzzed", "email": "fuzz@example.com", "phone": "+44 7911 123456", "current_password": "x"}
+
+
 def page_problem(status: int, location: str) -> str | None:
     if status >= 500:
         return "server error"
@@ -455,6 +458,12 @@ async def fuzz_pages(client: Any, qid: int, own: int) -> list[str]:
         ("/questions/new", "/questions/new", FUZZ_POLL),
         (f"/questions/{own}/edit", f"/questions/{own}/edit", FUZZ_POLL),
         (f"/questions/{qid}", f"/questions/{qid}/vote", {"choice": "1"}),
+        ("/password/forgot", "/password/forgot", {"account": "someone@example.com"}),
+        ("/password/forgot", "/password/reset/" + "x" * 43, {"password": "new passphrase", "password2": "x"}),
+        ("/account", "/account/profile", FUZZ_PROFILE),
+        ("/account", "/account/password", {"current_password": "x", "password": "p" * 9, "password2": "p" * 9}),
+        ("/account", "/account/tokens", {"token_name": "laptop"}),
+        ("/account", "/account/delete", {"current_password": "not the password"}),
     ]
     failures = []
     for form_page, path, base in forms:

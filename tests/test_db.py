@@ -9,7 +9,16 @@ import pytest
 
 from config import Settings
 from models import api_token, choice, migrations, question, user
-from models.db import Conflict, Database, IntegrityError, open_database, placeholders, statements
+from models.db import (
+    Conflict,
+    Database,
+    DatabaseUnavailable,
+    IntegrityError,
+    open_database,
+    placeholders,
+    retry_conflicts,
+    statements,
+)
 
 
 async def make_user(db: Database, n: int = 1) -> int:
@@ -111,14 +120,18 @@ def test_scripts_split_on_semicolons_or_on_the_delimiter_a_line_sets() -> None:
     ]
 
 
+async def two_polls(db: Database) -> list[int]:
+    owner = await make_user(db)
+    return [
+        await question.create(db, user_id=owner, question_text=text, pub_date=datetime(2024, 1, 1))
+        for text in ("first", "second")
+    ]
+
+
 async def test_a_deadlock_is_a_conflict_and_leaves_the_connections_usable(mysql_settings: Settings) -> None:
     db = await open_database(mysql_settings)
     try:
-        owner = await make_user(db)
-        first, second = [
-            await question.create(db, user_id=owner, question_text=text, pub_date=datetime(2024, 1, 1))
-            for text in ("first", "second")
-        ]
+        first, second = await two_polls(db)
         both_locked_one = asyncio.Barrier(2)
 
         async def lock(one: int, then: int) -> None:
@@ -135,6 +148,41 @@ async def test_a_deadlock_is_a_conflict_and_leaves_the_connections_usable(mysql_
         assert db.pool.size - db.pool.freesize == 0 and db.pool.size >= 2  # none was closed or leaked
     finally:
         await db.close()
+
+
+async def test_a_transaction_rolled_back_as_a_conflict_runs_again_and_both_sides_get_through(
+    mysql_settings: Settings,
+) -> None:
+    """What Galera answers when a write set loses certification is the deadlock's error: here a
+    real deadlock stands in for it. The loser runs again and its writes land; nothing is lost."""
+    db = await open_database(mysql_settings)
+    try:
+        first, second = await two_polls(db)
+        both_locked_one = asyncio.Barrier(2)
+        runs: list[int] = []
+
+        async def lock(one: int, then: int) -> None:
+            runs.append(one)
+            async with db.transaction() as tx:
+                await tx.execute("UPDATE question SET max_choices = max_choices + 1 WHERE id = %s", (one,))
+                if runs.count(one) == 1:  # only the first runs meet; a retry goes straight through
+                    await both_locked_one.wait()
+                await tx.execute("UPDATE question SET max_choices = max_choices + 1 WHERE id = %s", (then,))
+
+        await asyncio.gather(retry_conflicts(lambda: lock(first, second)), retry_conflicts(lambda: lock(second, first)))
+        assert len(runs) == 3  # one side was rolled back once and ran again
+        rows = await db.fetch_all("SELECT max_choices FROM question WHERE id IN (%s, %s)", (first, second))
+        assert [row["max_choices"] for row in rows] == [3, 3]  # each transaction counted exactly once
+    finally:
+        await db.close()
+
+
+async def test_a_conflict_that_keeps_coming_is_reported_as_unavailable() -> None:
+    async def always() -> None:
+        raise Conflict("Deadlock found when trying to get lock")
+
+    with pytest.raises(DatabaseUnavailable):
+        await retry_conflicts(always)
 
 
 async def test_tokens_are_looked_up_together_each_to_its_owner(db: Database) -> None:

@@ -39,8 +39,9 @@ PASSWORD = "e2e correct horse"
 
 
 @contextmanager
-def serve(database: Path) -> Iterator[str]:
-    """`python main.py` on a fresh SQLite file (so with the sample polls); yields its base URL."""
+def serve(database: Path, **settings: str) -> Iterator[str]:
+    """`python main.py` on a fresh SQLite file (so with the sample polls), with these VOTE_*
+    settings besides; yields its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -49,6 +50,7 @@ def serve(database: Path) -> Iterator[str]:
         "VOTE_SECRET_KEY": "e2e",
         "VOTE_REDIS_URL": "",
         "VOTE_PUBLIC_URL": base,
+        **settings,
     }
     process = subprocess.Popen(
         [sys.executable, "main.py", "--port", str(port)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True

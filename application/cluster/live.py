@@ -52,6 +52,7 @@ from application.web.jsonutil import dumps
 from models import choice, question
 from models.clock import utcnow
 from models.db import Row
+from models.metrics import LIVE_SOCKETS
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +363,7 @@ class LiveHub:
             return
         question_id = poll["id"]
         self.add(question_id, watcher)
+        LIVE_SOCKETS.inc()
         self._note(poll)
         if self.changes != changes_seen:
             self.recheck(question_id)
@@ -373,6 +375,7 @@ class LiveHub:
                 pass
         finally:
             self.remove(question_id, watcher)
+            LIVE_SOCKETS.dec()
             self.behind.discard(watcher)
             if not watcher.ws.closed:
                 await watcher.ws.close(code=WSCloseCode.GOING_AWAY)

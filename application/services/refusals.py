@@ -16,6 +16,7 @@ __all__ = [
     "AccountTaken",
     "AlreadyVoted",
     "BadCredentials",
+    "InvalidAccountChange",
     "InvalidChoice",
     "InvalidPoll",
     "InvalidRegistration",
@@ -31,12 +32,15 @@ __all__ = [
     "PollHasVotes",
     "PollNotFound",
     "Refused",
+    "ResetLinkInvalid",
     "ResultsHidden",
     "TokenNotFound",
     "TooManyAttempts",
     "TooManyChoices",
+    "TooManyResets",
     "UserNotFound",
     "VoteRefused",
+    "WrongPassword",
 ]
 
 
@@ -112,3 +116,19 @@ class UserNotFound(Refused):
 
 class TokenNotFound(Refused):
     """No such token of this account (already revoked, or someone else's)."""
+
+
+class TooManyResets(Refused):
+    """Too many password reset mails asked for from this address: wait for the hour to pass."""
+
+
+class ResetLinkInvalid(Refused):
+    """The reset link is unknown, expired (30 minutes) or used already (it works once)."""
+
+
+class WrongPassword(Refused):
+    """The current password given to change the account is not its password."""
+
+
+class InvalidAccountChange(Refused):
+    """New account details or a new password break the rules; ``fields`` says how."""

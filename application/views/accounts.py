@@ -20,6 +20,7 @@ from application.web.auth import login, logout, require_user, safe_next
 from application.web.csrf import csrf_token
 from application.web.errors import AppError
 from application.web.forms import check_login, read_form
+from application.web.i18n import language
 from application.web.rendering import redirect, render
 from application.web.security import client_ip
 from application.web.urls import url
@@ -40,7 +41,8 @@ class Register(web.View):
     async def post(self) -> web.StreamResponse:
         form = await read_form(self.request)
         try:
-            created = await accounts.register(self.request.app[DB], accounts.check_registration(form))
+            fields = accounts.check_registration(form)
+            created = await accounts.register(self.request.app[DB], fields, language=language(self.request).code)
         except (InvalidRegistration, AccountTaken) as refusal:
             error = refusal_error(refusal)
             values = {name: form.get(name, "") for name in ("name", "email", "phone")}
@@ -71,6 +73,7 @@ class Login(web.View):
             }
             return await render_form(self.request, "accounts/login.html", context, status=error.status)
         await login(self.request, found)
+        await accounts.remember_language(self.request.app, found["id"], language(self.request).code)
         raise redirect(self.request, target, "logged_in")
 
 

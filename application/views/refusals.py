@@ -15,6 +15,7 @@ from application.services.refusals import (
     AccountTaken,
     AlreadyVoted,
     BadCredentials,
+    InvalidAccountChange,
     InvalidChoice,
     InvalidPoll,
     InvalidRegistration,
@@ -30,11 +31,14 @@ from application.services.refusals import (
     PollHasVotes,
     PollNotFound,
     Refused,
+    ResetLinkInvalid,
     ResultsHidden,
     TokenNotFound,
     TooManyAttempts,
     TooManyChoices,
+    TooManyResets,
     UserNotFound,
+    WrongPassword,
 )
 from application.web.errors import AppError, ErrorCode
 from application.web.i18n import N_
@@ -85,6 +89,18 @@ REFUSALS: dict[type[Refused], Answer] = {
     OwnAccount: Answer(400, N_("You cannot disable your own account."), ErrorCode.INVALID_INPUT),
     UserNotFound: Answer(404, N_("User not found."), ErrorCode.NOT_FOUND),
     TokenNotFound: Answer(404, N_("Token not found."), ErrorCode.NOT_FOUND),
+    TooManyResets: Answer(
+        429, N_("Too many reset requests from here. Please wait an hour and try again."), ErrorCode.RATE_LIMITED
+    ),
+    ResetLinkInvalid: Answer(
+        410,
+        N_("This reset link has expired or was used already. Ask for a new one."),
+        ErrorCode.INVALID_INPUT,
+    ),
+    WrongPassword: Answer(400, N_("Your current password is not correct."), ErrorCode.BAD_CREDENTIALS),
+    InvalidAccountChange: Answer(
+        400, N_("The changes could not be saved: please correct the fields."), ErrorCode.INVALID_INPUT
+    ),
 }
 
 

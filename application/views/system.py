@@ -8,6 +8,7 @@ from aiohttp import web
 
 from application.keys import DB, REDIS, SETTINGS
 from application.web.errors import AppError
+from application.web.metrics import exposition
 
 
 class Hello(web.View):
@@ -37,3 +38,10 @@ class Readyz(web.View):
         except TimeoutError:
             raise AppError(503, "A dependency did not answer in time.") from None
         return web.Response(text="ready")
+
+
+class Metrics(web.View):
+    """Prometheus metrics of every process of this machine, for this machine and trusted proxies."""
+
+    async def get(self) -> web.Response:
+        return exposition(self.request)

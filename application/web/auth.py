@@ -16,11 +16,15 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
-from application.keys import IDENTITIES, SESSION_STORAGE, SETTINGS, USERS, Handler
+from application.keys import DB, IDENTITIES, SESSION_STORAGE, SETTINGS, USERS, Handler
+from application.web.devices import describe
 from application.web.errors import AppError, ErrorCode
 from application.web.i18n import N_
-from application.web.sessions import COOKIE_NAME
+from application.web.security import client_ip
+from application.web.sessions import COOKIE_NAME, session_key
 from application.web.urls import url
+from models import account_session
+from models.clock import utcnow
 from models.db import Row
 
 USER: web.RequestKey[Row | None] = web.RequestKey("user")
@@ -30,6 +34,8 @@ SESSION_USER = "user_id"
 SESSION_AUTH_TIME = "auth_time"
 SESSION_SEEN = "seen"
 SESSION_CSRF = "csrf"
+# The account's session generation at sign-in: once the account's moves on, the session has ended.
+SESSION_GENERATION = "generation"
 # Touch the session at most this often, so its idle expiry moves without a write per request.
 SEEN_REFRESH_SECONDS = 300
 
@@ -73,8 +79,12 @@ async def _session_user(request: web.Request, session: Session) -> Row | None:
     if found is None or not found["is_active"]:
         await end_session(request, session)  # a disabled account's sessions end at once
         return None
+    if session.get(SESSION_GENERATION, 0) != found["session_generation"]:
+        await end_session(request, session)  # signed out everywhere, or the password changed
+        return None
     if now - session.get(SESSION_SEEN, 0) > SEEN_REFRESH_SECONDS:
         session[SESSION_SEEN] = now
+        await account_session.seen(request.app[DB], session_key(str(session.identity)), client_ip(request), utcnow())
     return found
 
 
@@ -88,6 +98,7 @@ async def end_session(request: web.Request, session: Session) -> None:
     sockets opened with it."""
     if session.identity:
         await request.app[IDENTITIES].session_ended(str(session.identity))
+        await account_session.end(request.app[DB], session_key(str(session.identity)))
     session.invalidate()
 
 
@@ -146,6 +157,7 @@ async def login(request: web.Request, account_user: Row) -> None:
         await request.app[SESSION_STORAGE].delete(str(old.identity))
         if old.get(SESSION_USER) is not None:
             await request.app[IDENTITIES].session_ended(str(old.identity))
+            await account_session.end(request.app[DB], session_key(str(old.identity)))
     session = await new_session(request)
     now = int(time.time())
     session.update(
@@ -154,9 +166,19 @@ async def login(request: web.Request, account_user: Row) -> None:
             SESSION_AUTH_TIME: now,
             SESSION_SEEN: now,
             SESSION_CSRF: secrets.token_urlsafe(32),
+            SESSION_GENERATION: account_user["session_generation"],
         }
     )
+    device = describe(request.headers.get("User-Agent", ""))
+    key = session_key(str(session.identity))
+    await account_session.start(request.app[DB], key, account_user["id"], device, client_ip(request), utcnow())
     request[USER] = account_user
+
+
+async def current_session_key(request: web.Request) -> str | None:
+    """How the signed-in session is named in the sessions list (a hash of its id)."""
+    session = await get_session(request)
+    return session_key(str(session.identity)) if session.identity else None
 
 
 async def logout(request: web.Request) -> None:

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
+import phonenumbers
 from aiohttp import web
 from email_validator import EmailNotValidError, validate_email
 from multidict import MultiDictProxy
@@ -23,6 +24,10 @@ from models.db import MAX_ID
 from models.passwords import MAX_LENGTH, MIN_LENGTH, PasswordProblem
 
 PHONE_RE = re.compile(r"1[3-9][0-9]{9}")
+# What people type between a phone number's digits; dropped before it is read.
+PHONE_SEPARATORS_RE = re.compile(r"[\s\-().]")
+PHONE_INPUT_MAX = 32
+MAINLAND_PREFIX = "+86"
 NAME_MAX = 40
 EMAIL_MAX = 254
 # Whole numbers in a query, form or JSON body: more digits than this is out of every range we have.
@@ -205,8 +210,25 @@ def text_fields(data: Mapping[str, Any], names: tuple[str, ...]) -> tuple[dict[s
     return values, errors
 
 
-def is_phone(account: str) -> bool:
-    return PHONE_RE.fullmatch(account) is not None
+def normalize_phone(value: str) -> str:
+    """The phone number in E.164 form (``+8613812345678``): a mainland mobile number with or without
+    +86, or any valid number in international form (``+44 7911 123456``), spaces, dashes and
+    brackets allowed; ValueError with a reason otherwise."""
+    digits = PHONE_SEPARATORS_RE.sub("", value)[: PHONE_INPUT_MAX + 1]
+    if digits.startswith("00"):  # the international prefix dialled from China and Europe
+        digits = "+" + digits[2:]
+    if PHONE_RE.fullmatch(digits):
+        return MAINLAND_PREFIX + digits
+    if digits.startswith("+") and len(digits) <= PHONE_INPUT_MAX and digits[1:].isascii() and digits[1:].isdigit():
+        try:
+            number = phonenumbers.parse(digits)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is not None and phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    raise ValueError(
+        N_("Enter a mainland mobile number (11 digits starting with 1) or an international one starting with +.")
+    )
 
 
 def normalize_email(value: str) -> str:
@@ -220,15 +242,14 @@ def normalize_email(value: str) -> str:
 
 
 def check_account(account: str) -> str:
-    """An email or mainland mobile number as stored; 400 (20003) otherwise."""
-    if is_phone(account):
-        return account
+    """An email or phone number as stored (E.164 for a phone, however it was typed); 400 (20003)
+    otherwise."""
     try:
-        return normalize_email(account)
+        return normalize_email(account) if "@" in account else normalize_phone(account)
     except ValueError:
         raise AppError(
             400,
-            N_("Enter an email address or a mainland mobile number (11 digits starting with 1)."),
+            N_("Enter an email address or a mobile number."),
             ErrorCode.ACCOUNT_MALFORMED,
             {"account": N_("Not an email address or mobile number.")},
         ) from None

@@ -39,6 +39,12 @@ FLASHES = {
     "user_disabled": N_("The account is disabled; its sessions and tokens stopped working."),
     "question_deleted": N_("The poll is deleted; it can be restored below."),
     "question_restored": N_("The poll is restored and visible again."),
+    "account_saved": N_("Your account details are saved."),
+    "password_changed": N_("Your password is changed. Your other sessions were signed out."),
+    "token_revoked": N_("The token is revoked; it no longer works."),
+    "signed_out_everywhere": N_("You are signed out everywhere, on every device."),
+    "account_deleted": N_("Your account is deleted. Your votes stay counted, without your name."),
+    "password_reset": N_("Your new password is set and every session was signed out. Log in with it."),
 }
 
 

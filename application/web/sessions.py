@@ -69,6 +69,10 @@ class ServerSideStorage(AbstractStorage):
     async def alive(self, session_ids: Collection[str]) -> set[str]:
         """Those of these sessions that still exist: neither ended nor expired."""
 
+    async def new_session(self) -> Session:
+        """A session whose id is known before it is saved, so a sign-in can record it at once."""
+        return Session(new_session_id(), data=None, new=True, max_age=self.max_age)
+
     async def load_session(self, request: web.Request) -> Session:
         session_id = self.load_cookie(request)
         if session_id is not None and not SESSION_ID_RE.fullmatch(session_id):

@@ -41,7 +41,12 @@ def url(request: web.Request, name: str, **parts: object) -> str:
 def absolute_url(request: web.Request, name: str, **parts: object) -> str:
     """The route's address as visitors reach it: ``VOTE_PUBLIC_URL`` and the path, never the
     request's Host header (which a client chooses)."""
-    return request.app[SETTINGS].public_url + url(request, name, **parts)
+    return app_absolute_url(request.app, name, **parts)
+
+
+def app_absolute_url(app: web.Application, name: str, **parts: object) -> str:
+    """``absolute_url`` where there is no request: the links in mails."""
+    return app[SETTINGS].public_url + app[URLS](name, **parts)
 
 
 def install(env: jinja2.Environment, app: web.Application) -> None:

@@ -1,0 +1,225 @@
+"""Password reset by mail, against a real SMTP server in the test process (tests/mail_server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from application import init
+from application.keys import DB
+from config import Settings
+from tests.browser import form_token, login, logout, register
+from tests.conftest import make_settings
+from tests.mail_server import MailServer, body_of, link_in
+
+PUBLIC = "https://vote.example.test"
+NEW_PASSWORD = "a brand new passphrase"
+
+
+@pytest.fixture
+async def mail_server() -> AsyncIterator[MailServer]:
+    server = MailServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def with_mail(settings: Settings, smtp_url: str, tmp_path: Path, **more: str) -> Settings:
+    env = {
+        "VOTE_DATABASE_URL": settings.database_url,
+        "VOTE_REDIS_URL": settings.redis_url,
+        "VOTE_PUBLIC_URL": PUBLIC,
+        "VOTE_SMTP_URL": smtp_url,
+        "VOTE_MAIL_DIR": str(tmp_path / "mail"),
+        "VOTE_MAIL_RETRY_DELAY": "0.2",
+        "VOTE_MAIL_RETRY_MAX_DELAY": "0.5",
+        **more,
+    }
+    return make_settings(env)
+
+
+@pytest.fixture
+async def mailing(
+    settings: Settings, mail_server: MailServer, tmp_path: Path, aiohttp_client: Callable[..., Any]
+) -> Any:
+    return await aiohttp_client(init(with_mail(settings, mail_server.url, tmp_path)))
+
+
+async def forgot(client: Any, account: str, **headers: str) -> Any:
+    token = await form_token(client, "/password/forgot")
+    return await client.post(
+        "/password/forgot", data={"account": account, "csrf_token": token}, headers=headers, allow_redirects=False
+    )
+
+
+async def reset(client: Any, path: str, password: str = NEW_PASSWORD, password2: str | None = None) -> Any:
+    token = await form_token(client, "/password/forgot")  # the session's; the link's page may have no form
+    data = {"password": password, "password2": password if password2 is None else password2, "csrf_token": token}
+    return await client.post(path, data=data, allow_redirects=False)
+
+
+async def test_the_mailed_link_sets_a_new_password_once(mailing: Any, mail_server: MailServer) -> None:
+    await register(mailing)
+    await logout(mailing)
+    asked = await forgot(mailing, "voter1@example.com", Host="evil.example")
+    assert asked.status == 200
+    assert "on its way" in await asked.text()
+    mail = await mail_server.next_mail()
+    assert mail["To"] == "voter1@example.com"
+    link = link_in(mail)
+    assert link.startswith(PUBLIC + "/password/reset/")  # VOTE_PUBLIC_URL, never the forged Host
+    assert "evil.example" not in body_of(mail)
+    path = urlsplit(link).path
+
+    assert (await reset(mailing, path)).headers["Location"] == "/login"
+    assert (await login(mailing, "voter1@example.com")).status == 400  # the old password is gone
+    assert (await login(mailing, "voter1@example.com", NEW_PASSWORD)).status == 302
+    await logout(mailing)
+
+    again = await mailing.get(path)
+    assert again.status == 410
+    assert "expired or was used already" in await again.text()
+    reused = await reset(mailing, path, "yet another passphrase")
+    assert reused.status == 410
+    assert (await login(mailing, "voter1@example.com", NEW_PASSWORD)).status == 302
+
+
+async def test_known_and_unknown_accounts_get_the_same_answer_in_the_same_time(
+    mailing: Any, mail_server: MailServer
+) -> None:
+    await register(mailing)
+    await logout(mailing)
+    answers = []
+    for account in ("voter1@example.com", "nobody@example.com", "13900000000"):
+        started = time.monotonic()
+        response = await forgot(mailing, account)
+        answers.append((response.status, await response.text(), time.monotonic() - started))
+    statuses = {status for status, _, _ in answers}
+    assert statuses == {200}
+    texts = {
+        text.replace("nobody@example.com", "X").replace("13900000000", "X").replace("voter1@example.com", "X")
+        for _, text, _ in answers
+    }
+    assert len(texts) == 1
+    spent = [seconds for _, _, seconds in answers]
+    assert max(spent) - min(spent) < 0.15, spent
+    await mail_server.next_mail()
+    await asyncio.sleep(0.3)
+    assert mail_server.mails == []  # one mail only: for the account that exists
+
+
+async def test_an_expired_link_is_refused(mailing: Any, mail_server: MailServer) -> None:
+    await register(mailing)
+    await logout(mailing)
+    await forgot(mailing, "voter1@example.com")
+    path = urlsplit(link_in(await mail_server.next_mail())).path
+    await mailing.app[DB].execute("UPDATE password_reset SET expires_at = %s", ("2020-01-01 00:00:00",))
+    assert (await mailing.get(path)).status == 410
+    assert (await reset(mailing, path)).status == 410
+    assert (await login(mailing, "voter1@example.com")).status == 302  # the password did not change
+
+
+async def test_a_reset_ends_every_session(mailing: Any, mail_server: MailServer, another_browser: Any) -> None:
+    await register(mailing)
+    assert (await mailing.get("/me", allow_redirects=False)).status == 200
+    await forgot(mailing, "voter1@example.com")
+    path = urlsplit(link_in(await mail_server.next_mail())).path
+    other = await another_browser(mailing)
+    assert (await reset(other, path)).status == 302
+    assert (await mailing.get("/me", allow_redirects=False)).status == 302  # signed out
+
+
+async def test_bad_new_passwords_are_refused_and_the_link_still_works(mailing: Any, mail_server: MailServer) -> None:
+    await register(mailing)
+    await logout(mailing)
+    await forgot(mailing, "voter1@example.com")
+    path = urlsplit(link_in(await mail_server.next_mail())).path
+    short = await reset(mailing, path, "short")
+    assert short.status == 400
+    assert "Use at least 8 characters." in await short.text()
+    differ = await reset(mailing, path, NEW_PASSWORD, "something else entirely")
+    assert differ.status == 400
+    assert "The two passwords are not the same." in await differ.text()
+    assert (await reset(mailing, path)).status == 302
+
+
+async def test_unknown_or_malformed_links_are_refused(mailing: Any) -> None:
+    for token in ("x" * 43, "short", "%00" * 10):
+        response = await mailing.get(f"/password/reset/{token}")
+        assert response.status == 410
+
+
+async def test_a_mail_server_that_is_down_delays_the_mail_but_never_the_page(
+    sqlite_settings: Settings, tmp_path: Path, aiohttp_client: Callable[..., Any]
+) -> None:
+    server = MailServer()  # not started yet: nothing listens on its port
+    client = await aiohttp_client(init(with_mail(sqlite_settings, server.url, tmp_path)))
+    await register(client)
+    await logout(client)
+    started = time.monotonic()
+    response = await forgot(client, "voter1@example.com")
+    assert response.status == 200
+    assert time.monotonic() - started < 1.0
+    await asyncio.sleep(0.5)  # a couple of attempts fail meanwhile
+    await server.start()
+    try:
+        mail = await server.next_mail(within=5)
+        assert link_in(mail).startswith(PUBLIC)
+    finally:
+        await server.stop()
+
+
+async def test_without_a_mail_server_mails_are_files_and_the_log_says_where(
+    sqlite_settings: Settings, tmp_path: Path, aiohttp_client: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    client = await aiohttp_client(init(with_mail(sqlite_settings, "", tmp_path)))
+    await register(client)
+    await logout(client)
+    await forgot(client, "voter1@example.com")
+    for _ in range(50):
+        files = list((tmp_path / "mail").glob("*.eml"))
+        if files:
+            break
+        await asyncio.sleep(0.05)
+    assert len(files) == 1
+    assert "/password/reset/" in files[0].read_text()
+    assert str(files[0]) in caplog.text
+
+
+async def test_the_mail_is_in_the_language_the_user_chose_last(mailing: Any, mail_server: MailServer) -> None:
+    await register(mailing)
+    await mailing.get("/language/zh-Hans", allow_redirects=False)
+    await logout(mailing)
+    await forgot(mailing, "voter1@example.com")
+    mail = await mail_server.next_mail()
+    assert mail["Subject"] == "重置密码"
+
+
+async def test_reset_requests_are_limited_per_account_and_per_address(
+    sqlite_settings: Settings, mail_server: MailServer, tmp_path: Path, aiohttp_client: Callable[..., Any]
+) -> None:
+    limits = {"VOTE_RESET_RATE_ACCOUNT": "2", "VOTE_RESET_RATE_ADDRESS": "4"}
+    client = await aiohttp_client(init(with_mail(sqlite_settings, mail_server.url, tmp_path, **limits)))
+    await register(client)
+    await logout(client)
+    for _ in range(3):
+        assert (await forgot(client, "voter1@example.com")).status == 200  # the third answers the same...
+    await asyncio.sleep(0.5)
+    assert len(mail_server.mails) == 2  # ...but mails nothing
+    assert (await forgot(client, "nobody@example.com")).status == 200
+    refused = await forgot(client, "nobody@example.com")
+    assert refused.status == 429
+    assert "Too many reset requests" in await refused.text()
+
+
+async def test_the_login_page_links_to_the_reset(client: Any) -> None:
+    page = await (await client.get("/login")).text()
+    assert 'href="/password/forgot"' in page
