@@ -16,6 +16,7 @@ from aiohttp import WSMsgType
 
 from application import init
 from application.cluster import changes as change_bus
+from application.cluster import live as live_hub
 from application.cluster.live import CLOSE_NOT_VISIBLE, LiveHub, Watcher, text_frame
 from application.keys import DB, HUB, POLL_CACHE, REDIS, SESSION_STORAGE, SETTINGS, VOTE_CHANNELS
 from application.services import polls
@@ -204,6 +205,37 @@ def test_frames_say_their_length_as_rfc_6455_does() -> None:
         assert frame[0] == 0x81 and len(frame) == header + size
         said = frame[1] if header == 2 else int.from_bytes(frame[2:header])
         assert said == size and frame[1] == {2: size, 4: 126, 10: 127}[header]
+
+
+async def test_a_hall_opening_costs_one_read_and_newcomers_see_the_latest(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = client.app[DB]
+    qid = await make_question(db, votes=(2, 1))
+    reads = 0
+    read = live_hub.results_message
+
+    async def counted(app: Any, question_id: int) -> str:
+        nonlocal reads
+        reads += 1
+        return await read(app, question_id)
+
+    monkeypatch.setattr(live_hub, "results_message", counted)
+    sockets = [await client.ws_connect(f"/questions/{qid}/live") for _ in range(20)]
+    try:
+        assert [(await ws.receive_json(timeout=1))["total"] for ws in sockets] == [3] * 20
+        assert reads == 1
+        await vote(client, qid, await first_choice(db, qid), await voter(db))
+        for ws in sockets:
+            assert await next_total(ws) == 4
+        reads_after_vote = reads
+        late = await client.ws_connect(f"/questions/{qid}/live")
+        sockets.append(late)
+        assert await next_total(late) == 4  # what the others were sent, without a read of its own
+        assert reads == reads_after_vote
+    finally:
+        for ws in sockets:
+            await ws.close()
 
 
 async def test_the_live_socket_negotiates_no_compression(client: Any) -> None:

@@ -383,8 +383,8 @@ class LiveHub:
     async def _first(self, question_id: int, watcher: Watcher) -> None:
         """The poll's results to a socket that just opened: what its sockets were last sent, while
         it has some (a change since is on its way to this one too, already listed), else one read
-        shared by every socket opening meanwhile: a hall opening at once costs one read, not one
-        per phone. A fan-out during the read has reached this socket already: the read, perhaps
+        shared by every socket opening meanwhile: a hall opening at once costs one read (then one
+        per change), not one per phone. A fan-out during the read has reached this socket already: the read, perhaps
         older, is then not sent."""
         message = self.last_message.get(question_id)
         if message is None:
@@ -392,6 +392,9 @@ class LiveHub:
             message = await self.openings.once(question_id, lambda: results_message(self.app, question_id))
             if self.fan_outs.get(question_id, 0) != fan_outs:
                 return
+            # Kept for the next sockets to open. The reads are one at a time, so this is the
+            # oldest any socket holds: a change since makes the next flush differ, and go to all.
+            self.last_message.setdefault(question_id, message)
         if not watcher.offer(text_frame(self._message_for(watcher, question_id, message))):
             self._behind(watcher)
 
