@@ -176,7 +176,7 @@ REGISTRATION = '"name": "N", "email": "n@example.com", "phone": "13912345678"'
         ("create", "{" + POLL + ', "max_choices": "²"}', "Enter a whole number."),
         ("create", "{" + POLL + ', "max_choices": 1.0}', "Enter a whole number."),
         ("create", "{" + POLL + ', "max_choices": true}', "Enter a whole number."),
-        ("create", "{" + POLL + ', "results_visibility": {}}', "Choose always, after_vote or after_close."),
+        ("create", "{" + POLL + ', "results_visibility": {}}', "Choose always, after_vote, after_close or on_reveal."),
         ("vote", '{"choice_ids": ["²"]}', "Not a choice id."),
         ("vote", '{"choice_ids": [1.5]}', "Not a choice id."),
         ("vote", '{"choice_ids": [true]}', "Not a choice id."),
