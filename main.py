@@ -1,4 +1,4 @@
-"""Command line: serve (default), migrate, seed, createsuperuser, check-counts. Run ``python main.py --help``."""
+"""Command line: serve (default), migrate, seed, createsuperuser, check-counts, verify (``--help``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from aiohttp import web
 
 from application import PendingMigrations, init
 from application.keys import SAMPLE_DATA_CREATED
-from application.services import accounts
+from application.services import accounts, secret_ballots
 from application.views.refusals import as_error
 from application.web.access_log import AccessLogger
 from application.web.errors import AppError
@@ -77,7 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-counts", help=text, description=text)
     add_options(check, top=False)
     check.add_argument("--fix", action="store_true", help="set the mismatched counts to the ballots' count")
+    text = "recount a secret poll from its published ballots and compare with its stored totals"
+    verify = commands.add_parser("verify", help=text, description=text)
+    add_options(verify, top=False)
+    verify.add_argument("question_id", type=int, metavar="QUESTION_ID")
     return parser
+
+
+class Mismatch(Exception):
+    """``verify`` found the published ballots and the stored totals apart."""
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
@@ -139,6 +147,13 @@ async def _create_superuser(args: argparse.Namespace, db: Database) -> None:
     print(f"administrator {admin['email']} created (id {admin['id']})")
 
 
+async def _verify(question_id: int, db: Database) -> None:
+    problems = await secret_ballots.verify(db, question_id)
+    if problems:
+        raise Mismatch("\n".join(problems))
+    print(f"poll {question_id}: the published ballots recount to the stored totals")
+
+
 def serve(settings: Settings, args: argparse.Namespace) -> None:
     app = init(settings)
     where = f"unix:{args.path}" if args.path else f"http://{args.host}:{args.port}"
@@ -181,11 +196,13 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_with_database(settings, _seed))
         elif args.command == "createsuperuser":
             asyncio.run(_with_database(settings, partial(_create_superuser, args)))
+        elif args.command == "verify":
+            asyncio.run(_with_database(settings, partial(_verify, args.question_id)))
         elif args.command == "check-counts":
             return 0 if asyncio.run(_with_database(settings, partial(_check_counts, args.fix))) else 1
         else:
             serve(settings, args)
-    except (DatabaseUnavailable, PendingMigrations) as exc:
+    except (DatabaseUnavailable, PendingMigrations, Mismatch) as exc:
         print(f"vote: {exc}", file=sys.stderr)
         return 1
     except (AppError, Refused) as exc:

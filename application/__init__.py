@@ -29,6 +29,7 @@ from application.keys import (
     FAILED_LOGINS,
     HUB,
     IDENTITIES,
+    LINK_VOTES,
     MAILER,
     POLL_CACHE,
     REDIS,
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 LOGIN_WINDOW_SECONDS = 15 * 60
+LINK_VOTES_WINDOW_SECONDS = 3600
 RESET_WINDOW_SECONDS = 60 * 60
 LOOKUP_BATCH = 100
 
@@ -105,6 +107,7 @@ async def _redis(app: Application) -> AsyncIterator[None]:
         (FAILED_LOGINS, "failed-login:", settings.login_rate, LOGIN_WINDOW_SECONDS),
         (RESETS_BY_ACCOUNT, "reset-account:", settings.reset_rate_account, RESET_WINDOW_SECONDS),
         (RESETS_BY_ADDRESS, "reset-address:", settings.reset_rate_address, RESET_WINDOW_SECONDS),
+        (LINK_VOTES, "link-votes:", settings.link_votes_per_ip, LINK_VOTES_WINDOW_SECONDS),
     ]
     for key, prefix, limit, window in counters:
         if redis is not None:

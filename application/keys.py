@@ -36,6 +36,7 @@ DB: web.AppKey[Database] = web.AppKey("db")
 REDIS: web.AppKey[Redis | None] = web.AppKey("redis")
 SESSION_STORAGE: web.AppKey[ServerSideStorage] = web.AppKey("session_storage")
 FAILED_LOGINS: web.AppKey[FailureCounter] = web.AppKey("failed_logins")
+LINK_VOTES: web.AppKey[FailureCounter] = web.AppKey("link_votes")  # per link poll and address, per hour
 # Password reset mails asked for, per account and per client address (services/password_reset.py).
 RESETS_BY_ACCOUNT: web.AppKey[FailureCounter] = web.AppKey("resets_by_account")
 RESETS_BY_ADDRESS: web.AppKey[FailureCounter] = web.AppKey("resets_by_address")

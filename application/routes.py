@@ -11,7 +11,9 @@ from application.views import (
     accounts,
     admin,
     api_accounts,
+    api_invites,
     api_questions,
+    invites,
     language,
     live,
     present,
@@ -38,6 +40,15 @@ def setup_routes(app: web.Application) -> None:
     router.add_view(question + "/delete", questions.QuestionDelete, name="question_delete")
     router.add_view(question + "/choice", questions.QuestionChoices, name="question_choices")
     router.add_view(question + "/live", live.LiveResults, name="question_live")
+    router.add_view(question + "/receipt", invites.QuestionReceipt, name="question_receipt")
+    router.add_view(question + "/invites", invites.QuestionInvites, name="question_invites")
+    router.add_view(question + "/invites.csv", invites.InvitesCsv, name="question_invites_csv")
+    router.add_view(question + "/invites/print", invites.InvitesPrint, name="question_invites_print")
+    router.add_view(
+        question + r"/invites/{invite_id:[0-9]{1,18}}/revoke", invites.InviteRevoke, name="question_invite_revoke"
+    )
+    router.add_view("/v", invites.InviteEntry, name="invite_entry")
+    router.add_view(r"/v/{code:[0-9A-Za-z-]{1,40}}", invites.InviteVote, name="invite_vote")
     router.add_view(question + "/present", present.Present, name="question_present")
     router.add_view(question + "/reveal", present.Reveal, name="question_reveal")
     router.add_view("/join", present.Join, name="join")
@@ -78,6 +89,9 @@ def setup_routes(app: web.Application) -> None:
     router.add_view(api_question + "/votes", api_questions.ApiVotes, name="api_votes")
     router.add_view(api_question + "/results", api_questions.ApiResults, name="api_results")
     router.add_view(api_question + "/close", api_questions.ApiClose, name="api_close")
+    router.add_view(api_question + "/invites", api_invites.ApiInvites, name="api_invites")
+    router.add_view(api_question + r"/invites/{invite_id:[0-9]{1,18}}", api_invites.ApiInvite, name="api_invite")
+    router.add_view(api_question + "/ballots", api_invites.ApiBallots, name="api_ballots")
     router.add_view("/api/v1/openapi.yaml", api_questions.OpenApiSpec, name="openapi")
 
     router.add_view("/language/{code}", language.SwitchLanguage, name="language")

@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from common import cpu_seconds, insert_poll, insert_tokens, pids, write_section  # noqa: E402
 
+from models.invite import new_code  # noqa: E402
 from models.passwords import hash_password  # noqa: E402
 
 PORT = int(os.environ.get("BENCH_PORT", "8018"))
@@ -135,12 +136,26 @@ def create_data(rounds: int) -> dict[str, object]:
             "distinct": polls(DISTINCT_POLLS, "Distinct"),
             "hot": polls(1, "Hot", choices=2),
             "form": polls(FORM_POLLS_PER_ROUND * rounds, "Form"),
+            "invite": polls(DISTINCT_POLLS, "Invite"),
         }
+        data["codes"] = insert_codes(cursor, data["invite"], len(tokens) - 1)  # type: ignore[arg-type]
         _, choice_ids = data["reads"][0]  # type: ignore[index]
         for offset, choice_id in enumerate(choice_ids):
             cursor.execute("UPDATE choice SET votes = %s WHERE id = %s", (100 + 37 * offset, choice_id))
     conn.close()
     return data
+
+
+def insert_codes(cursor: pymysql.cursors.Cursor, polls: list[tuple[int, list[int]]], count: int) -> list[str]:
+    """Make the polls invite polls and give them ``count`` codes, spread in turn: code n is poll n's."""
+    ids = [poll for poll, _ in polls]
+    cursor.execute("UPDATE question SET access = 'invite' WHERE id IN (" + ",".join(["%s"] * len(ids)) + ")", ids)
+    codes = [new_code() for _ in range(count)]
+    cursor.executemany(
+        "INSERT INTO invite (question_id, code) VALUES (%s, %s)",
+        [(ids[n % len(ids)], code) for n, code in enumerate(codes)],
+    )
+    return codes
 
 
 async def browser_sessions(emails: list[str], poll_id: int) -> list[tuple[str, str]]:
@@ -170,10 +185,16 @@ def request_files(
     distinct: list[tuple[int, list[int]]] = data["distinct"]  # type: ignore[assignment]
     (hot_id, hot_choices) = data["hot"][0]  # type: ignore[index]
     form: list[tuple[int, list[int]]] = data["form"]  # type: ignore[assignment]
+    invite: list[tuple[int, list[int]]] = data["invite"]  # type: ignore[assignment]
+    codes: list[str] = data["codes"]  # type: ignore[assignment]
 
     def api_line(token: str, poll: int, choice: int) -> str:
         body = json.dumps({"choice_ids": [choice]})
         return f"POST\t/api/v1/questions/{poll}/votes\tAuthorization\tBearer {token}\tapplication/json\t{body}"
+
+    def invite_line(code: str, poll: int, choice: int) -> str:
+        body = json.dumps({"choice_ids": [choice], "invite": code})  # no credentials: the code is one
+        return f"POST\t/api/v1/questions/{poll}/votes\tAccept\tapplication/json\tapplication/json\t{body}"
 
     files = {
         # Consecutive requests go to different polls: every voter/poll pair once.
@@ -181,6 +202,7 @@ def request_files(
             api_line(tokens[n // DISTINCT_POLLS], *pick(distinct[n % DISTINCT_POLLS], n)) for n in range(len(tokens))
         ],
         "api_hot": [api_line(token, hot_id, hot_choices[0]) for token in tokens],
+        "invite": [invite_line(code, *pick(invite[n % len(invite)], n)) for n, code in enumerate(codes)],
         "form": [
             f"POST\t/questions/{poll}/vote\tCookie\tvote_session={sessions[n % len(sessions)][0]}"
             f"\tapplication/x-www-form-urlencoded\tcsrf_token={sessions[n % len(sessions)][1]}&choice={choices[0]}"
@@ -464,6 +486,7 @@ def main() -> None:
             ("POST vote (API, distinct pairs)", votes("api_distinct", data["distinct"])),  # type: ignore[arg-type]
             ("POST vote (API, one hot choice)", votes("api_hot", data["hot"])),  # type: ignore[arg-type]
             ("POST vote (form, session + CSRF)", votes("form", form_polls)),
+            ("POST vote (API, invite codes)", votes("invite", data["invite"])),  # type: ignore[arg-type]
         ]
         scenarios = [("GET /hello", get("/hello"))] + [
             (name, run) for name, run in scenarios if not args.only or args.only.lower() in name.lower()

@@ -156,10 +156,12 @@ class Settings(BaseModel):
     wechat_appid: str = ""
     wechat_aes_key: str = ""
     login_rate: int = Field(default=10, ge=1, le=10_000)
+    link_votes_per_ip: int = Field(default=200, ge=1, le=1_000_000)
     smtp_url: str = ""
     mail_from: str = Field(default="vote@localhost", min_length=3, max_length=254)
     mail_dir: str = "var/mail"
     smtp_timeout: float = Field(default=10.0, gt=0, le=300)
+    smtp_ca_file: str = ""
     mail_retry_delay: float = Field(default=2.0, gt=0, le=3600)
     mail_retry_max_delay: float = Field(default=300.0, gt=0, le=86_400)
     mail_retry_attempts: int = Field(default=12, ge=1, le=1000)
@@ -205,6 +207,13 @@ class Settings(BaseModel):
     def _check_smtp_url(cls, value: str) -> str:
         if value:
             parse_smtp_url(value)
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"no such file: {value}")
         return value
 
     @field_validator("mail_from")

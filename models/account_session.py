@@ -7,7 +7,11 @@ from datetime import datetime
 from models.db import Database, Row, Session
 
 
-async def start(db: Database, key: str, user_id: int, device: str, address: str, now: datetime) -> None:
+async def start(
+    db: Database, key: str, user_id: int, device: str, address: str, now: datetime, idle_before: datetime
+) -> None:
+    """Record a sign-in; the account's sessions idle since before ``idle_before`` (expired) are forgotten."""
+    await db.execute("DELETE FROM account_session WHERE user_id = %s AND last_seen < %s", (user_id, idle_before))
     await db.execute(
         "INSERT INTO account_session (session_key, user_id, device, address, create_time, last_seen)"
         " VALUES (%s, %s, %s, %s, %s, %s)",

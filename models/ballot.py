@@ -4,14 +4,20 @@ A ballot row and its choices' ``votes`` are written in one transaction; the UNIQ
 ballot make a second ballot by the same voter impossible, however many requests race.
 ``BallotBox`` writes the ballots that arrive together in one transaction (group commit), so that
 a refused ballot leaves the others of its batch counted. On MySQL the whole batch is one call of
-the ``cast_ballots`` procedure (sql/mysql/0003: one check of the batch, then each choice counted
-once); on SQLite each ballot goes under its own savepoint.
+the ``cast_ballots`` procedure (sql/mysql/0008: one check of the batch, then each choice counted
+once); on SQLite each ballot goes under its own savepoint, in lockstep.
+
+A secret poll's ballot is sealed (``Sealed``): its ballot row names the voter and nothing they
+chose, and what they chose goes to ``secret_ballot`` under a random id, with the day only and the
+hash of the receipt the voter is shown once (docs/secret-ballots.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,6 +58,10 @@ class AlreadyVoted(VoteRefused):
     pass
 
 
+class InviteNotValid(VoteRefused):
+    """No such invite code for this poll, or its owner revoked it."""
+
+
 # The letters cast_ballots answers with, one per ballot.
 OUTCOMES: dict[str, type[Refused] | None] = {
     "V": None,
@@ -59,15 +69,52 @@ OUTCOMES: dict[str, type[Refused] | None] = {
     "C": PollClosed,
     "N": PollNotFound,  # deleted since the voter saw it
     "I": InvalidChoice,
+    "R": InviteNotValid,  # an unknown or revoked code (a used one: A)
 }
 
 
 @dataclass(frozen=True)
 class Voter:
-    """A site user or a WeChat follower (by openid)."""
+    """Exactly one of: a site user, a WeChat follower (by openid), a link poll's voter key, an
+    invite code (by its row id)."""
 
     user_id: int | None = None
     openid: str | None = None
+    link_key: str | None = None
+    invite_id: int | None = None
+
+
+# A receipt: 20 Crockford base32 characters (100 random bits), grouped by five for copying.
+RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+RECEIPT_LENGTH = 20
+SECRET_ID_BITS = 62  # random ballot ids: positive, within a signed BIGINT
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A secret ballot's own row: a random id, the receipt's hash and what was chosen."""
+
+    secret_id: int
+    receipt_hash: str
+    content: str  # JSON in the shape the ballots API publishes: {"choice_ids": [...]}
+
+
+def receipt_hash(code: str) -> str:
+    """SHA-256 hex of a receipt code as the voter was shown it (dashes, case and spaces ignored)."""
+    return hashlib.sha256(normal_receipt(code).encode()).hexdigest()
+
+
+def normal_receipt(code: str) -> str:
+    return "".join(code.split()).replace("-", "").upper()
+
+
+def seal(content: Mapping[str, object]) -> tuple[Sealed, str]:
+    """A secret ballot of ``content`` (as the ballots API publishes it: ``{"choice_ids": [...]}``,
+    and for other methods their ``ranking`` or ``scores``) and the receipt code to show its
+    voter, once."""
+    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+    code = "-".join(raw[start : start + 5] for start in range(0, RECEIPT_LENGTH, 5))
+    return Sealed(secrets.randbits(SECRET_ID_BITS) + 1, receipt_hash(code), json.dumps(dict(content))), code
 
 
 @dataclass(frozen=True)
@@ -75,9 +122,10 @@ class Ballot:
     question_id: int
     choice_ids: tuple[int, ...]  # distinct, ascending
     voter: Voter
+    sealed: Sealed | None = None  # a secret poll's ballot
 
 
-def check(poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime) -> Ballot:
+def check(poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime, sealed: Sealed | None = None) -> Ballot:
     """The ballot for ``choice_ids``, checked against the poll's rules as the caller read them.
     The database checks again as it writes: the poll may have changed since."""
     chosen = tuple(sorted(set(choice_ids)))
@@ -89,7 +137,7 @@ def check(poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime) -> 
         raise TooManyChoices
     if not set(chosen) <= {item["id"] for item in poll["choices"]}:
         raise InvalidChoice
-    return Ballot(poll["id"], chosen, voter)
+    return Ballot(poll["id"], chosen, voter, sealed)
 
 
 Counts = dict[int, list[Row]]  # question id -> its choices with their votes
@@ -107,21 +155,51 @@ async def cast_many(db: Database, ballots: Sequence[Ballot], now: datetime) -> t
         return list(outcomes[0]["outcomes"]), choice.by_question(polls, rows)
     async with db.transaction() as tx:
         letters = [await _write_one(tx, ballot, now) for ballot in ballots]
+        sealed = [b.sealed for b, letter in zip(ballots, letters, strict=True) if b.sealed and letter == "V"]
+        await _write_sealed(tx, ballots, sealed, now)
     return letters, await choice.for_questions(db, polls)
 
 
 def _procedure_input(ballots: Sequence[Ballot]) -> str:
-    """cast_ballots' argument: [[question_id, user_id, openid, "choice_id,choice_id", n], ...]."""
+    """cast_ballots' argument: [[question_id, user_id, openid, link_key, invite_id, "choice_id,choice_id",
+    n, secret_id, receipt_hash, content], ...]."""
     return json.dumps(
-        [
-            [b.question_id, b.voter.user_id, b.voter.openid, ",".join(map(str, b.choice_ids)), len(b.choice_ids)]
-            for b in ballots
-        ]
+        [[*_voter_row(b), ",".join(map(str, b.choice_ids)), len(b.choice_ids), *_sealed_row(b)] for b in ballots]
     )
 
 
+def _voter_row(b: Ballot) -> tuple[int, int | None, str | None, str | None, int | None]:
+    return (b.question_id, b.voter.user_id, b.voter.openid, b.voter.link_key, b.voter.invite_id)
+
+
+def _sealed_row(b: Ballot) -> tuple[int | None, str | None, str | None]:
+    return (b.sealed.secret_id, b.sealed.receipt_hash, b.sealed.content) if b.sealed else (None, None, None)
+
+
+async def _write_sealed(tx: Session, ballots: Sequence[Ballot], sealed: list[Sealed], now: datetime) -> None:
+    """The batch's secret ballots, in the order of their random ids (never the voters')."""
+    question_of = {b.sealed.secret_id: b.question_id for b in ballots if b.sealed}
+    for item in sorted(sealed, key=lambda one: one.secret_id):
+        await tx.execute(
+            "INSERT INTO secret_ballot (id, question_id, cast_on, receipt_hash, content) VALUES (%s, %s, %s, %s, %s)",
+            (item.secret_id, question_of[item.secret_id], now.date(), item.receipt_hash, item.content),
+        )
+
+
+async def _use_invite(tx: Session, ballot: Ballot) -> str:
+    """Mark the ballot's invite code used: V, or A when it was, R when unknown or revoked."""
+    used = await tx.execute(
+        "UPDATE invite SET used = 1 WHERE id = %s AND question_id = %s AND used = 0 AND revoked = 0",
+        (ballot.voter.invite_id, ballot.question_id),
+    )
+    if used.rowcount == 1:
+        return "V"
+    row = await tx.fetch_one("SELECT used FROM invite WHERE id = %s", (ballot.voter.invite_id,))
+    return "A" if row is not None and row["used"] else "R"
+
+
 async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
-    """What cast_ballots does for one ballot, for SQLite."""
+    """What cast_ballots does for one ballot, for SQLite (its secret ballots: ``_write_sealed``)."""
     poll = await tx.fetch_one(
         "SELECT pub_date, closes_at FROM question WHERE id = %s AND delete_flag = 0", (ballot.question_id,)
     )
@@ -130,10 +208,14 @@ async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
     if not question.is_open(poll, now):
         return "C"
     await tx.execute("SAVEPOINT one_ballot")
+    letter = await _use_invite(tx, ballot) if ballot.voter.invite_id is not None else "V"
+    if letter != "V":
+        await tx.execute("ROLLBACK TO SAVEPOINT one_ballot")
+        return letter
     try:
         result = await tx.execute(
-            "INSERT INTO ballot (question_id, user_id, wechat_openid) VALUES (%s, %s, %s)",
-            (ballot.question_id, ballot.voter.user_id, ballot.voter.openid),
+            "INSERT INTO ballot (question_id, user_id, wechat_openid, link_key, invite_id) VALUES (%s, %s, %s, %s, %s)",
+            _voter_row(ballot),
         )
     except IntegrityError:
         await tx.execute("ROLLBACK TO SAVEPOINT one_ballot")
@@ -146,7 +228,7 @@ async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
     if counted.rowcount != len(ballot.choice_ids):
         await tx.execute("ROLLBACK TO SAVEPOINT one_ballot")
         return "I"
-    for choice_id in ballot.choice_ids:
+    for choice_id in () if ballot.sealed else ballot.choice_ids:
         await tx.execute(
             "INSERT INTO ballot_choice (ballot_id, choice_id) VALUES (%s, %s)", (result.last_id, choice_id)
         )
@@ -167,10 +249,12 @@ class BallotBox:
         self.counted = counted
         self.batcher: Batcher[Ballot, list[Row]] = Batcher(self._write, MAX_BATCH, LINGER_SECONDS)
 
-    async def cast(self, poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime) -> list[Row]:
-        """Count one ballot and return the poll's choices with their votes, this one included;
-        or raise a ``VoteRefused`` having changed nothing."""
-        return await self.batcher.submit(check(poll, choice_ids, voter, now))
+    async def cast(
+        self, poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime, sealed: Sealed | None = None
+    ) -> list[Row]:
+        """Count one ballot (``sealed`` on a secret poll) and return the poll's choices with their
+        votes, this one included; or raise a ``VoteRefused`` having changed nothing."""
+        return await self.batcher.submit(check(poll, choice_ids, voter, now, sealed))
 
     async def _write(self, ballots: list[Ballot]) -> list[list[Row] | Exception]:
         # Concurrent batches lock choice rows in the same order: by poll, then choices.
@@ -191,9 +275,22 @@ class BallotBox:
         return await retry_conflicts(lambda: cast_many(self.db, ballots, utcnow()))
 
 
+def _voter_column(voter: Voter) -> tuple[str, int | str | None]:
+    """The ballot column naming this voter, and its value."""
+    for column, value in (
+        ("user_id", voter.user_id),
+        ("wechat_openid", voter.openid),
+        ("link_key", voter.link_key),
+        ("invite_id", voter.invite_id),
+    ):
+        if value is not None:
+            return column, value
+    raise ValueError("a voter without any identity")
+
+
 async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] | None:
-    """The choice ids this voter picked, or None when they have not voted."""
-    column, value = ("user_id", voter.user_id) if voter.user_id is not None else ("wechat_openid", voter.openid)
+    """The choice ids this voter picked (none on a secret poll), or None when they have not voted."""
+    column, value = _voter_column(voter)
     rows = await db.fetch_all(
         "SELECT b.id, bc.choice_id FROM ballot b LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id"
         " WHERE b.question_id = %s AND b." + column + " = %s ORDER BY bc.choice_id",

@@ -6,7 +6,9 @@ backups, a bug). ``mismatches`` finds where they disagree and ``repair`` recompu
 
 ``choice.votes`` is the number of accepted ballots that mark the choice, whatever the poll's
 method (docs/deploy.md). ``MARKS`` lists, for each way a ballot is stored, a query with one row
-(``choice_id``) per ballot that marks a choice; a new kind of ballot adds its query there.
+(``choice_id``) per ballot that marks a choice; a new kind of ballot adds its query there. A
+secret poll's ballots are ``secret_ballot`` rows whose JSON content names the choices, read with
+each dialect's JSON functions.
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from dataclasses import dataclass
 
 from models.db import Database, Row, placeholders, retry_conflicts
 
-MARKS: tuple[str, ...] = ("SELECT choice_id FROM ballot_choice",)
+MARKS: dict[str, tuple[str, ...]] = {
+    "mysql": (
+        "SELECT choice_id FROM ballot_choice",
+        "SELECT j.choice_id FROM secret_ballot s, JSON_TABLE(s.content, '$.choice_ids[*]'"
+        " COLUMNS (choice_id INT PATH '$')) AS j",
+    ),
+    "sqlite": (
+        "SELECT choice_id FROM ballot_choice",
+        "SELECT j.value AS choice_id FROM secret_ballot s, json_each(s.content, '$.choice_ids') AS j",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -26,12 +38,12 @@ class Mismatch:
     counted: int
 
 
-def _counted(where: str = "", having: str = "") -> str:
+def _counted(dialect: str, where: str = "", having: str = "") -> str:
     """Each choice with its stored count and its ballots' count."""
     return (
         "SELECT c.id, c.question_id, c.votes, COUNT(m.choice_id) AS counted FROM choice c"
         " LEFT JOIN ("
-        + " UNION ALL ".join(MARKS)
+        + " UNION ALL ".join(MARKS[dialect])
         + ") m ON m.choice_id = c.id"
         + where
         + " GROUP BY c.id, c.question_id, c.votes"
@@ -42,7 +54,7 @@ def _counted(where: str = "", having: str = "") -> str:
 
 async def mismatches(db: Database) -> list[Mismatch]:
     """Every choice (of any poll, removed ones too) whose stored count is not its ballots' count."""
-    rows = await db.fetch_all(_counted(having=" HAVING c.votes <> COUNT(m.choice_id)"))
+    rows = await db.fetch_all(_counted(db.dialect, having=" HAVING c.votes <> COUNT(m.choice_id)"))
     return [_mismatch(row) for row in rows]
 
 
@@ -66,7 +78,7 @@ async def repair(db: Database, found: list[Mismatch]) -> list[Mismatch]:
                 # and the count that follows (the transaction's first plain read) sees every one
                 # committed before.
                 await tx.fetch_all("SELECT id FROM choice c" + in_ids + " ORDER BY id FOR UPDATE", ids)
-            changed = [_mismatch(row) for row in await tx.fetch_all(_counted(where=in_ids), ids)]
+            changed = [_mismatch(row) for row in await tx.fetch_all(_counted(db.dialect, where=in_ids), ids)]
             changed = [item for item in changed if item.stored != item.counted]
             for item in changed:
                 await tx.execute("UPDATE choice SET votes = %s WHERE id = %s", (item.counted, item.choice_id))

@@ -19,6 +19,7 @@ import aiosmtplib
 
 from config import Settings, SmtpTarget
 from models.clock import utcnow
+from models.metrics import MAILS_QUEUED
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,16 @@ class Mailer:
         self.directory = Path(settings.mail_dir)
         self.queue: asyncio.Queue[EmailMessage] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
+        self.sending = False
 
     def send(self, mail: EmailMessage) -> None:
         """Queue the mail; never waits for the server."""
         self.queue.put_nowait(mail)
+        self._count()
+
+    def _count(self) -> None:
+        """``vote_mails_queued``: the mails not sent yet, the one being tried included."""
+        MAILS_QUEUED.set(self.queue.qsize() + (1 if self.sending else 0))
 
     async def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name="mailer")
@@ -76,9 +83,15 @@ class Mailer:
     async def _run(self) -> None:
         while True:
             mail = await self.queue.get()
+            self.sending = True
             try:
                 await self._deliver(mail)
+            except asyncio.CancelledError:
+                self._give_up(mail)  # stopping while it waits for another attempt: kept, not lost
+                raise
             finally:
+                self.sending = False
+                self._count()
                 self.queue.task_done()
 
     async def _deliver(self, mail: EmailMessage) -> None:
@@ -109,6 +122,7 @@ class Mailer:
             password=target.password or None,
             use_tls=target.tls,
             start_tls=target.starttls,
+            cert_bundle=self.settings.smtp_ca_file or None,
             timeout=self.settings.smtp_timeout,
         )
 

@@ -33,6 +33,5 @@ REDIS_RECONNECTS = Counter(
     "vote_redis_reconnects", "A Redis connection opened again after it was lost (restart, failover)."
 )
 LIVE_SOCKETS = Gauge("vote_live_sockets", "Open live-results WebSockets.", multiprocess_mode="livesum")
-# Set by the mail queue (whoever sends mail keeps it current); the most recent value of any
-# process is the machine's.
-MAILS_QUEUED = Gauge("vote_mails_queued", "Mails waiting to be sent.", multiprocess_mode="mostrecent")
+# Set by the mail queue (models/mailer.py); each process has its own queue, so the machine's is their sum.
+MAILS_QUEUED = Gauge("vote_mails_queued", "Mails waiting to be sent.", multiprocess_mode="livesum")

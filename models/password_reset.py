@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from models.db import Database, Row, Session
 
+KEPT_AFTER_EXPIRY = timedelta(days=1)
 
-async def create(db: Database, user_id: int, token_hash: str, expires_at: datetime) -> None:
+
+async def create(db: Database, user_id: int, token_hash: str, expires_at: datetime, now: datetime) -> None:
+    """A new link; the links that expired a day ago or more go (kept that long to tell what happened)."""
+    await db.execute("DELETE FROM password_reset WHERE expires_at < %s", (now - KEPT_AFTER_EXPIRY,))
     await db.execute(
         "INSERT INTO password_reset (user_id, token_hash, expires_at) VALUES (%s, %s, %s)",
         (user_id, token_hash, expires_at),

@@ -8,7 +8,7 @@ from models.db import Database, Row, Session, contains
 
 _SUMMARY = """
 SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility,
-       q.user_id, q.create_time, q.join_code, q.revealed_at,
+       q.access, q.secret, q.user_id, q.create_time, q.join_code, q.revealed_at,
        (SELECT COALESCE(SUM(c.votes), 0) FROM choice c
          WHERE c.question_id = q.id AND c.delete_flag = 0) AS total_votes
   FROM question q
@@ -24,12 +24,14 @@ async def create(
     closes_at: datetime | None = None,
     max_choices: int = 1,
     results_visibility: str = "always",
+    access: str = "account",
+    secret: bool = False,
     join_code: str | None = None,
 ) -> int:
     result = await db.execute(
         "INSERT INTO question (user_id, question_text, pub_date, closes_at, max_choices, results_visibility,"
-        " join_code) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (user_id, question_text, pub_date, closes_at, max_choices, results_visibility, join_code),
+        " access, secret, join_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (user_id, question_text, pub_date, closes_at, max_choices, results_visibility, access, int(secret), join_code),
     )
     assert result.last_id is not None
     return result.last_id
@@ -42,6 +44,8 @@ _QUESTION_FIELDS = (
     "closes_at",
     "max_choices",
     "results_visibility",
+    "access",
+    "secret",
     "user_id",
     "create_time",
     "join_code",
@@ -52,8 +56,8 @@ _QUESTION_FIELDS = (
 async def get_with_choices(db: Database, question_id: int) -> Row | None:
     """A question that is not deleted, with its choices, in one round trip (the hot read path)."""
     rows = await db.fetch_all(
-        "SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility, q.user_id,"
-        " q.create_time, q.join_code, q.revealed_at,"
+        "SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility, q.access,"
+        " q.secret, q.user_id, q.create_time, q.join_code, q.revealed_at,"
         " c.id AS choice_id, c.choice_text, c.votes, c.create_time AS choice_create_time"
         " FROM question q LEFT JOIN choice c ON c.question_id = q.id AND c.delete_flag = 0"
         " WHERE q.id = %s AND q.delete_flag = 0 ORDER BY c.id",
@@ -62,6 +66,7 @@ async def get_with_choices(db: Database, question_id: int) -> Row | None:
     if not rows:
         return None
     found = {key: rows[0][key] for key in _QUESTION_FIELDS}
+    found["secret"] = bool(found["secret"])
     found["choices"] = [
         {
             "id": row["choice_id"],

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +42,8 @@ REQUIRE_SERVICES = os.environ.get("CI") == "true" or os.environ.get("VOTE_REQUIR
 TABLES = [
     "ballot_choice",
     "ballot",
+    "invite",
+    "secret_ballot",
     "api_token",
     "password_reset",
     "account_session",
@@ -71,24 +74,30 @@ def mysql_connect(database: str | None = None) -> pymysql.Connection:
     )
 
 
-@pytest.fixture(scope="session")
-def mysql_url() -> Iterator[str]:
-    """A migrated database of our own on the test MariaDB, dropped at the end."""
+@contextmanager
+def mysql_database(prefix: str) -> Iterator[str]:
+    """A new empty database on the test MariaDB (its URL), dropped afterwards."""
     try:
         conn = mysql_connect()
     except pymysql.err.OperationalError as exc:
         service_missing(f"MariaDB unreachable at {MYSQL_SERVER}: {exc}")
-    name = f"vote_test_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with conn.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    url = f"{MYSQL_SERVER}/{name}"
-    asyncio.run(_migrate(make_settings({"VOTE_DATABASE_URL": url, "VOTE_SECRET_KEY": "test"})))
     try:
-        yield url
+        yield f"{MYSQL_SERVER}/{name}"
     finally:
         with conn.cursor() as cursor:
             cursor.execute(f"DROP DATABASE `{name}`")
         conn.close()
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """A migrated database of our own on the test MariaDB, dropped at the end."""
+    with mysql_database("vote_test") as url:
+        asyncio.run(_migrate(make_settings({"VOTE_DATABASE_URL": url, "VOTE_SECRET_KEY": "test"})))
+        yield url
 
 
 async def _migrate(settings: Settings) -> None:

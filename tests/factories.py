@@ -27,12 +27,24 @@ async def make_question(
     published: timedelta = timedelta(hours=1),
     closes_in: timedelta | None = None,
     votes: tuple[int, ...] | None = None,
+    access: str = "account",
+    secret: bool = False,
+    max_choices: int = 1,
 ) -> int:
     """A question published ``published`` ago (negative: in the future)."""
     owner = owner or await make_user(db)
     now = utcnow()
     closes_at: datetime | None = now + closes_in if closes_in is not None else None
-    qid = await question.create(db, user_id=owner, question_text=text, pub_date=now - published, closes_at=closes_at)
+    qid = await question.create(
+        db,
+        user_id=owner,
+        question_text=text,
+        pub_date=now - published,
+        closes_at=closes_at,
+        access=access,
+        secret=secret,
+        max_choices=max_choices,
+    )
     for index, choice_text in enumerate(choices):
         await choice.create(db, question_id=qid, choice_text=choice_text, votes=votes[index] if votes else 0)
     return qid

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ class Site:
     base: str
     axe: str
     polls: dict[str, int]
+    codes: list[str]  # invite codes of the "invite" poll, one used per run
+    used: list[str] = dataclass_field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +65,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "open": create_poll(page, base, "Which day for the team lunch?", ["Monday", "Friday"]),
             "closed": create_poll(page, base, "Closed already?", ["Yes", "No"]),
             "hidden": create_poll(page, base, "Secret until the end?", ["A", "B"], results_visibility="after_close"),
+            "link": create_poll(page, base, "Pizza or sushi?", ["Pizza", "Sushi"], access="link"),
+            "invite": create_poll(page, base, "Approve the budget?", ["Yes", "No"], access="invite", secret=True),
             "reveal": create_poll(page, base, "Shown when revealed?", ["A", "B"], results_visibility="on_reveal"),
         }
         token = page.locator('meta[name="csrf-token"]').get_attribute("content")
         closed = page.request.post(f"{base}/api/v1/questions/{polls['closed']}/close", headers={"X-CSRF-Token": token})
         assert closed.ok, closed.text()
+        made = page.request.post(
+            f"{base}/api/v1/questions/{polls['invite']}/invites",
+            data={"labels": ["Ana", "Bo", "Chen", "Dana"]},
+            headers={"X-CSRF-Token": token},
+        )
+        assert made.status == 201, made.text()
+        codes = [item["code"] for item in made.json()["invites"]]
         page.close()
-        yield Site(browser, base, axe_source(), polls)
+        yield Site(browser, base, axe_source(), polls, codes)
 
 
 def log_in(page: Any, base: str, account: str) -> None:
@@ -122,6 +134,14 @@ def visitor_states() -> list[tuple[str, Step]]:
         ("join", go("/join")),
         ("join refused", go("/join?code=12")),
         ("404", go("/no/such/page")),
+        ("a link poll", go("/questions/{link}")),
+        ("a link vote counted", vote_on_the_link_poll),
+        ("an invite poll", go("/questions/{invite}")),
+        ("an unknown code", go("/v/0000-0000-0000")),
+        ("an invite code's form", invited),
+        ("a secret vote's receipt", submit(".vote-form button[type=submit]")),
+        ("the ballot of a receipt", check_the_ballot),
+        ("a used invite code", lambda page, site: page.goto(f"{site.base}/v/{site.used[-1]}")),
         ("log in", go("/login")),
         ("log in refused", submit("#account")),
         ("register", go("/register")),
@@ -130,6 +150,23 @@ def visitor_states() -> list[tuple[str, Step]]:
         ("reset link mailed", submit("#account")),
         ("reset link refused", go("/password/reset/" + "x" * 43)),
     ]
+
+
+def vote_on_the_link_poll(page: Any, site: Site) -> None:
+    page.goto(f"{site.base}/questions/{site.polls['link']}")
+    page.locator("#choice1").check()
+    submit(".vote-form button[type=submit]")(page, site)
+
+
+def invited(page: Any, site: Site) -> None:
+    site.used.append(site.codes.pop())
+    page.goto(f"{site.base}/v/{site.used[-1]}")
+    page.locator("#choice1").check()
+
+
+def check_the_ballot(page: Any, site: Site) -> None:
+    page.locator(".receipt a").click()
+    page.wait_for_load_state()
 
 
 def voter_states() -> list[tuple[str, Step]]:
@@ -178,6 +215,9 @@ def admin_states() -> list[tuple[str, Step]]:
     return [
         ("log in", lambda page, site: log_in(page, site.base, ADMIN)),
         ("admin", go("/admin")),
+        ("invite codes", go("/questions/{invite}/invites")),
+        ("invite codes refused", submit("#count")),
+        ("invite sheet", go("/questions/{invite}/invites/print")),
         ("presenter, dark", go("/questions/{open}/present")),
         ("presenter, light", go("/questions/{open}/present?theme=light")),
         ("presenter, before the reveal", go("/questions/{reveal}/present")),

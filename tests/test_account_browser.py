@@ -78,6 +78,16 @@ def test_forgot_mail_reset_log_in_change_password_delete(tmp_path: Path) -> None
         me.goto(f"{base}/me")
         assert me.url == f"{base}/me"  # the browser that changed it is still signed in
 
+        # A token on a phone: its secret shown once, wrapped (nothing scrolls sideways); then revoked.
+        me.goto(f"{base}/account")
+        me.get_by_label("Name of a new token").fill("phone script")
+        me.get_by_role("button", name="Create a token").click()
+        expect(me.locator("[data-new-token]")).to_contain_text("vote_")
+        assert me.evaluate("document.documentElement.scrollWidth") <= 390
+        me.once("dialog", lambda dialog: dialog.accept())
+        me.get_by_role("button", name="Revoke phone script").click()
+        expect(me.get_by_role("status")).to_contain_text("The token is revoked")
+
         # Delete the account: asked to confirm, then gone; logging in fails.
         me.goto(f"{base}/account")
         me.once("dialog", lambda dialog: dialog.accept())

@@ -301,5 +301,5 @@ async def test_the_vote_answer_carries_the_counts_of_its_own_commit(settings: Se
     first, second = await choice_ids(db, qid)
     poll = (await polls.visible_poll(client.app, qid, ANONYMOUS)).poll
     voter = Viewer(user=await user.get(db, await make_user(db)))
-    counts = await voting.cast(client.app, poll, [second], voter)
+    counts = (await voting.cast(client.app, poll, [second], voter)).counts
     assert [(row["id"], row["votes"]) for row in counts] == [(first, 4), (second, 3)]

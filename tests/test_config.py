@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, load_settings
+from config import ConfigError, SmtpTarget, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,6 +96,13 @@ def test_redis_sentinel_url() -> None:
         ({"VOTE_PUBLIC_URL": "ftp://vote.example.com"}, "VOTE_PUBLIC_URL"),
         ({"VOTE_PUBLIC_URL": "https://vote.example.com/?x=1"}, "VOTE_PUBLIC_URL"),
         ({"VOTE_DATABASE_URL": "mysql://root@localhost/x"}, "VOTE_SECRET_KEY"),
+        ({"VOTE_SMTP_URL": "mail.example.com"}, "VOTE_SMTP_URL"),
+        ({"VOTE_SMTP_URL": "smtp://mail.example.com:port"}, "VOTE_SMTP_URL"),
+        ({"VOTE_SMTP_URL": "smtp://mail.example.com?tls=1"}, "VOTE_SMTP_URL"),
+        ({"VOTE_SMTP_URL": "smtp://mail.example.com?starttls=yes"}, "VOTE_SMTP_URL"),
+        ({"VOTE_MAIL_FROM": "nobody"}, "VOTE_MAIL_FROM"),
+        ({"VOTE_SMTP_CA_FILE": "/no/such/ca.pem"}, "VOTE_SMTP_CA_FILE"),
+        ({"VOTE_RESET_RATE_ACCOUNT": "0"}, "VOTE_RESET_RATE_ACCOUNT"),
     ],
 )
 def test_bad_values_name_the_key(env: dict[str, str], named: str) -> None:
@@ -134,3 +141,18 @@ def test_cli_reports_a_bad_setting_in_one_line() -> None:
     assert result.stderr.count("\n") == 1
     assert "VOTE_DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("smtp://relay.example.com", SmtpTarget("relay.example.com", 25)),
+        (
+            "smtp://u%40x:p%3Aw@relay.example.com:587?starttls=1",
+            SmtpTarget("relay.example.com", 587, "u@x", "p:w", starttls=True),
+        ),
+        ("smtps://u:p@relay.example.com", SmtpTarget("relay.example.com", 465, "u", "p", tls=True)),
+    ],
+)
+def test_smtp_urls_are_read(url: str, target: SmtpTarget) -> None:
+    assert load_settings(environ={"VOTE_SMTP_URL": url, "VOTE_SECRET_KEY": "x"}).smtp == target

@@ -17,7 +17,8 @@ from application.keys import DB
 from config import Settings
 from tests.browser import form_token, login, logout, register
 from tests.conftest import make_settings
-from tests.mail_server import MailServer, body_of, link_in
+from tests.mail_server import MailServer, body_of, link_in, make_ca
+from tests.test_metrics import scrape, value
 
 PUBLIC = "https://vote.example.test"
 NEW_PASSWORD = "a brand new passphrase"
@@ -68,7 +69,7 @@ async def reset(client: Any, path: str, password: str = NEW_PASSWORD, password2:
 async def test_the_mailed_link_sets_a_new_password_once(mailing: Any, mail_server: MailServer) -> None:
     await register(mailing)
     await logout(mailing)
-    asked = await forgot(mailing, "voter1@example.com", Host="evil.example")
+    asked = await forgot(mailing, "voter1@example.com", Host="evil.example", **{"X-Forwarded-Host": "evil.example"})
     assert asked.status == 200
     assert "on its way" in await asked.text()
     mail = await mail_server.next_mail()
@@ -150,6 +151,17 @@ async def test_bad_new_passwords_are_refused_and_the_link_still_works(mailing: A
     assert (await reset(mailing, path)).status == 302
 
 
+async def test_two_uses_of_one_link_at_once_set_one_password(mailing: Any, mail_server: MailServer) -> None:
+    await register(mailing)
+    await logout(mailing)
+    await forgot(mailing, "voter1@example.com")
+    path = urlsplit(link_in(await mail_server.next_mail())).path
+    answers = await asyncio.gather(reset(mailing, path, "first passphrase"), reset(mailing, path, "second passphrase"))
+    assert sorted(answer.status for answer in answers) == [302, 410]
+    winner = "first passphrase" if answers[0].status == 302 else "second passphrase"
+    assert (await login(mailing, "voter1@example.com", winner)).status == 302
+
+
 async def test_unknown_or_malformed_links_are_refused(mailing: Any) -> None:
     for token in ("x" * 43, "short", "%00" * 10):
         response = await mailing.get(f"/password/reset/{token}")
@@ -223,3 +235,90 @@ async def test_reset_requests_are_limited_per_account_and_per_address(
 async def test_the_login_page_links_to_the_reset(client: Any) -> None:
     page = await (await client.get("/login")).text()
     assert 'href="/password/forgot"' in page
+
+
+@pytest.mark.parametrize("starttls", [False, True], ids=["smtps", "starttls"])
+async def test_mail_goes_over_tls_with_a_login(
+    sqlite_settings: Settings, tmp_path: Path, aiohttp_client: Callable[..., Any], starttls: bool
+) -> None:
+    context, ca_file = make_ca(tmp_path)
+    server = MailServer(context, starttls=starttls, login="vote:s3cret")
+    await server.start()
+    try:
+        settings = with_mail(sqlite_settings, server.url, tmp_path, VOTE_SMTP_CA_FILE=str(ca_file))
+        client = await aiohttp_client(init(settings))
+        await register(client)
+        await logout(client)
+        await forgot(client, "voter1@example.com")
+        assert link_in(await server.next_mail()).startswith(PUBLIC)
+        assert server.logins == ["vote:s3cret"]
+    finally:
+        await server.stop()
+
+
+async def test_a_mail_the_server_keeps_refusing_is_kept_and_logged(
+    sqlite_settings: Settings, tmp_path: Path, aiohttp_client: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    context, ca_file = make_ca(tmp_path)
+    server = MailServer(context, starttls=True, login="vote:s3cret")
+    await server.start()
+    try:
+        wrong = server.url.replace("s3cret", "wrong")
+        more = {"VOTE_SMTP_CA_FILE": str(ca_file), "VOTE_MAIL_RETRY_ATTEMPTS": "2"}
+        client = await aiohttp_client(init(with_mail(sqlite_settings, wrong, tmp_path, **more)))
+        await register(client)
+        await logout(client)
+        assert (await forgot(client, "voter1@example.com")).status == 200
+        unsent = tmp_path / "mail" / "unsent"
+        for _ in range(50):
+            if list(unsent.glob("*.eml")):
+                break
+            await asyncio.sleep(0.1)
+        kept = list(unsent.glob("*.eml"))
+        assert len(kept) == 1
+        assert "/password/reset/" in kept[0].read_text()
+        assert set(server.logins) == {"vote:wrong"}  # tried, refused, given up after two attempts
+        assert f"could not be sent; it is kept in {kept[0]}" in caplog.text
+    finally:
+        await server.stop()
+
+
+async def test_a_mail_still_waiting_when_the_app_stops_is_kept(
+    sqlite_settings: Settings, tmp_path: Path, aiohttp_client: Callable[..., Any]
+) -> None:
+    down = MailServer()  # never started
+    client = await aiohttp_client(init(with_mail(sqlite_settings, down.url, tmp_path, VOTE_SHUTDOWN_TIMEOUT="0")))
+    await register(client)
+    await logout(client)
+    await forgot(client, "voter1@example.com")
+    await asyncio.sleep(0.3)  # the first attempt failed; the mail waits for the next one
+    await client.close()
+    kept = list((tmp_path / "mail" / "unsent").glob("*.eml"))
+    assert len(kept) == 1
+    assert "/password/reset/" in kept[0].read_text()
+
+
+@pytest.mark.parametrize("path", ["/password/forgot", "/password/reset/" + "x" * 43])
+async def test_the_reset_forms_need_their_csrf_token(client: Any, path: str) -> None:
+    await client.get("/password/forgot")  # a session with a token exists: the form must carry it
+    data = {"account": "voter1@example.com", "password": "new passphrase", "password2": "new passphrase"}
+    response = await client.post(path, data=data, allow_redirects=False)
+    assert response.status == 403
+
+
+async def test_mails_waiting_are_counted_for_the_metrics(
+    sqlite_settings: Settings, tmp_path: Path, aiohttp_client: Callable[..., Any]
+) -> None:
+    server = MailServer()  # down at first
+    client = await aiohttp_client(init(with_mail(sqlite_settings, server.url, tmp_path)))
+    await register(client)
+    await logout(client)
+    await forgot(client, "voter1@example.com")
+    assert value(await scrape(client), "vote_mails_queued") == 1  # what the operator's Prometheus reads
+    await server.start()
+    try:
+        await server.next_mail()
+        await asyncio.sleep(0.05)
+        assert value(await scrape(client), "vote_mails_queued") == 0
+    finally:
+        await server.stop()

@@ -60,7 +60,8 @@ async def _mail_link(app: web.Application, account: str) -> None:
         log.info("password reset for user %s not mailed: asked too often", found["id"])
         return
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    await password_reset.create(app[DB], found["id"], hash_token(token), utcnow() + VALID)
+    now = utcnow()
+    await password_reset.create(app[DB], found["id"], hash_token(token), now + VALID, now)
     link = app_absolute_url(app, "password_reset", token=token)
     app[MAILER].send(mails.password_reset(app, found, link, int(VALID.total_seconds() // 60)))
 

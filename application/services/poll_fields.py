@@ -16,6 +16,9 @@ TEXT_MAX = 200
 MIN_CHOICES = 2
 MAX_CHOICES = 20
 VISIBILITIES = ("always", "after_vote", "after_close", "on_reveal")
+ACCESS_MODES = ("account", "link", "invite")  # who may vote (SPEC section 11)
+# What a form's checkbox or a JSON body may say for yes and no (besides true and false).
+YES, NO = ("1", "on", "true"), ("", "0", "off", "false")
 # Times a poll may name, in UTC: within what both databases store, and a day inside what a
 # datetime holds, so that every zone can show them.
 EARLIEST = datetime(1970, 1, 1)
@@ -64,6 +67,8 @@ class PollFields:
     max_choices: int
     results_visibility: str
     scheduled: bool  # published later than when the fields were checked
+    access: str = "account"  # chosen at creation only: an edit keeps the poll's
+    secret: bool = False
 
 
 def _check_text(value: Any, field: str, errors: dict[str, str]) -> str:
@@ -123,6 +128,29 @@ def check_poll(data: Mapping[str, Any], choices: Any, zone: tzinfo = UTC, choice
     elif visibility not in VISIBILITIES:
         errors["results_visibility"] = N_("Choose always, after_vote, after_close or on_reveal.")
     max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors)
+    access = _check_access(data.get("access"), errors)
+    secret = _check_secret(data.get("secret"), errors)
     if errors:
         raise InvalidPoll(errors)
-    return PollFields(text, texts, pub_date, closes_at, max_choices, str(visibility), pub_date > now)
+    return PollFields(
+        text, texts, pub_date, closes_at, max_choices, str(visibility), pub_date > now, str(access), secret
+    )
+
+
+def _check_access(value: Any, errors: dict[str, str]) -> str:
+    if value in (None, ""):
+        return "account"
+    if value not in ACCESS_MODES:
+        errors["access"] = N_("Choose account, link or invite.")
+        return "account"
+    return str(value)
+
+
+def _check_secret(value: Any, errors: dict[str, str]) -> bool:
+    said = value.strip().lower() if isinstance(value, str) else None
+    if value is True or said in YES:
+        return True
+    if value is False or value is None or said in NO:
+        return False
+    errors["secret"] = N_("Say yes or no: true or false.")
+    return False

@@ -125,9 +125,10 @@ class PollView:
 
     poll: Row
     choices: list[Row]
-    my_vote: list[int] | None  # the choice ids they voted for; None when they have not
+    my_vote: list[int] | None  # the choice ids they voted for; None when they have not, or the poll is secret
     status: Status
     results_visible: bool
+    voted: bool = False  # on a secret poll too, where ``my_vote`` stays None
 
     def results(self) -> dict[str, Any]:
         return results(self.poll["id"], self.choices)
@@ -136,10 +137,11 @@ class PollView:
 async def poll_view(app: web.Application, poll: Row, viewer: Viewer) -> PollView:
     """``poll`` as the reads above return it, as ``viewer`` sees it."""
     now = utcnow()
-    voter = viewer.voter
+    voter = viewer.voter_for(poll)
     my_vote = await ballot.choices_of(app[DB], poll["id"], voter) if voter is not None else None
-    visible = results_visible(poll, viewer, my_vote is not None, now)
-    return PollView(poll, poll["choices"], my_vote, status(poll, now), visible)
+    voted = my_vote is not None
+    visible = results_visible(poll, viewer, voted, now)
+    return PollView(poll, poll["choices"], None if poll["secret"] else my_vote, status(poll, now), visible, voted)
 
 
 async def results_view(app: web.Application, poll: Row, viewer: Viewer) -> PollView:
@@ -251,6 +253,8 @@ async def _insert_poll(app: web.Application, owner_id: int, fields: PollFields) 
             closes_at=fields.closes_at,
             max_choices=fields.max_choices,
             results_visibility=fields.results_visibility,
+            access=fields.access,
+            secret=fields.secret,
             join_code=claimed.code,
         )
         for text in fields.choices:

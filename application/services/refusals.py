@@ -8,7 +8,15 @@ words (``wechat/conversation.py``).
 
 from __future__ import annotations
 
-from models.ballot import AlreadyVoted, InvalidChoice, NoChoice, PollClosed, TooManyChoices, VoteRefused
+from models.ballot import (
+    AlreadyVoted,
+    InvalidChoice,
+    InviteNotValid,
+    NoChoice,
+    PollClosed,
+    TooManyChoices,
+    VoteRefused,
+)
 from models.refusal import PollNotFound, Refused
 
 __all__ = [
@@ -16,10 +24,16 @@ __all__ = [
     "AccountTaken",
     "AlreadyVoted",
     "BadCredentials",
+    "BallotsNotPublished",
     "InvalidAccountChange",
     "InvalidChoice",
+    "InvalidInvites",
     "InvalidPoll",
     "InvalidRegistration",
+    "InviteNotFound",
+    "InviteNotValid",
+    "InviteRequired",
+    "InviteUsed",
     "JoinCodeClosed",
     "JoinCodeUnknown",
     "JoinCodeUnreadable",
@@ -31,12 +45,14 @@ __all__ = [
     "PollClosed",
     "PollHasVotes",
     "PollNotFound",
+    "ReceiptNotFound",
     "Refused",
     "ResetLinkInvalid",
     "ResultsHidden",
     "TokenNotFound",
     "TooManyAttempts",
     "TooManyChoices",
+    "TooManyLinkVotes",
     "TooManyResets",
     "UserNotFound",
     "VoteRefused",
@@ -81,6 +97,37 @@ class JoinCodeClosed(Refused):
 
 class NotSignedIn(Refused):
     """A vote needs a voter: a signed-in user or a WeChat follower."""
+
+
+# --- Who may vote: links, invite codes, secret ballots -------------------------------------
+
+
+class InviteRequired(Refused):
+    """An invite poll counts only its invite codes, and none came with this vote."""
+
+
+class InviteNotFound(Refused):
+    """No such invite code of this poll (its owner asked to revoke it)."""
+
+
+class InviteUsed(AlreadyVoted):
+    """This invite code has voted already."""
+
+
+class TooManyLinkVotes(Refused):
+    """This address cast more votes on this link poll this hour than ``VOTE_LINK_VOTES_PER_IP``."""
+
+
+class InvalidInvites(Refused):
+    """New invite codes asked for wrongly (a count out of range, too many labels); ``fields`` says how."""
+
+
+class ReceiptNotFound(Refused):
+    """No ballot of this poll was cast with that receipt."""
+
+
+class BallotsNotPublished(Refused):
+    """A secret poll's ballots are published once it closes; other polls publish none."""
 
 
 # --- Accounts ----------------------------------------------------------------------------

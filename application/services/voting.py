@@ -1,27 +1,57 @@
-"""The one vote path of the site, the API and WeChat."""
+"""The one vote path of the site, the API and WeChat, for every kind of voter."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from aiohttp import web
 
-from application.keys import BALLOTS
-from application.services.refusals import NotSignedIn
+from application.keys import BALLOTS, LINK_VOTES
+from application.services.refusals import AlreadyVoted, InviteRequired, InviteUsed, NotSignedIn, TooManyLinkVotes
 from application.services.viewer import Viewer
+from models import ballot
 from models.clock import utcnow
 from models.db import Row
 from models.metrics import VOTES_REFUSED
 from models.refusal import Refused
 
 
-async def cast(app: web.Application, poll: Row, choice_ids: list[int], viewer: Viewer) -> list[Row]:
-    """Count the viewer's ballot: the poll's choices with their counts, this vote included, or a
+@dataclass(frozen=True)
+class Counted:
+    counts: list[Row]  # the poll's choices with their votes, this ballot included
+    receipt: str | None = None  # a secret poll's receipt code: shown to its voter once, kept nowhere
+
+
+async def cast(app: web.Application, poll: Row, choice_ids: Sequence[int], viewer: Viewer) -> Counted:
+    """Count the viewer's ballot as the voter the poll's ``access`` makes them, or raise a
     ``VoteRefused`` (``refusals.py``) with nothing changed. Every process holding the poll's
     counts hears of it (``changes.votes_counted``)."""
     try:
-        voter = viewer.voter
-        if voter is None:
-            raise NotSignedIn
-        return await app[BALLOTS].cast(poll, choice_ids, voter, utcnow())
+        return await _cast(app, poll, choice_ids, viewer)
     except Refused as refusal:
         VOTES_REFUSED.labels(type(refusal).__name__).inc()
         raise
+
+
+async def _cast(app: web.Application, poll: Row, choice_ids: Sequence[int], viewer: Viewer) -> Counted:
+    voter = viewer.voter_for(poll)
+    if voter is None:
+        raise InviteRequired if poll["access"] == "invite" else NotSignedIn
+    if voter.link_key is not None and not await app[LINK_VOTES].attempt(_address_key(poll, viewer)):
+        raise TooManyLinkVotes
+    published = {"choice_ids": sorted(set(choice_ids))}  # the shape GET .../ballots publishes
+    sealed, receipt = ballot.seal(published) if poll["secret"] else (None, None)
+    try:
+        counts = await app[BALLOTS].cast(poll, choice_ids, voter, utcnow(), sealed)
+    except AlreadyVoted:
+        if voter.invite_id is not None:
+            raise InviteUsed from None
+        raise
+    return Counted(counts, receipt)
+
+
+def _address_key(poll: Row, viewer: Viewer) -> str:
+    """The per-address counter's key: a hash, so that no address is kept as it is."""
+    return hashlib.sha256(f"{poll['id']}|{viewer.address}".encode()).hexdigest()

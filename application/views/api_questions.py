@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from math import ceil
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from application.services import poll_fields, polls, voting
+from application.services import invites, poll_fields, polls, voting
 from application.views import viewer_of
 from application.web.auth import require_user
 from application.web.errors import AppError
@@ -17,7 +18,16 @@ from application.web.forms import PAGE_MAX, choice_ids, query_number, read_json
 from application.web.jsonutil import json_response
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent.parent / "openapi.yaml"
-SUMMARY_FIELDS = ("id", "question_text", "pub_date", "closes_at", "max_choices", "results_visibility", "total_votes")
+SUMMARY_FIELDS = (
+    "id",
+    "question_text",
+    "pub_date",
+    "closes_at",
+    "max_choices",
+    "results_visibility",
+    "access",
+    "total_votes",
+)
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100
 
@@ -27,7 +37,11 @@ def question_id(request: web.Request) -> int:
 
 
 def summary(listed: polls.Listed) -> dict[str, Any]:
-    return {**{key: listed.poll[key] for key in SUMMARY_FIELDS}, "is_open": listed.status is polls.Status.OPEN}
+    return {
+        **{key: listed.poll[key] for key in SUMMARY_FIELDS},
+        "secret": bool(listed.poll["secret"]),
+        "is_open": listed.status is polls.Status.OPEN,
+    }
 
 
 def detail(view: polls.PollView) -> dict[str, Any]:
@@ -44,6 +58,7 @@ def detail(view: polls.PollView) -> dict[str, Any]:
         "results_visible": view.results_visible,
         "join_code": view.poll["join_code"],
         "choices": choices,
+        "has_voted": view.voted,
         "my_vote": view.my_vote,
     }
 
@@ -91,17 +106,26 @@ class ApiQuestion(web.View):
 
 class ApiVotes(web.View):
     async def post(self) -> web.Response:
-        require_user(self.request)
-        viewer = viewer_of(self.request)
-        poll = await polls.votable_poll(self.request.app, question_id(self.request), viewer)
+        """A vote of the signed-in caller, or with ``"invite"``, of that invite code (no credentials)."""
+        app, viewer = self.request.app, viewer_of(self.request)
         data = await read_json(self.request)
+        code = data.get("invite")
+        if code is not None:
+            if not isinstance(code, str):
+                raise AppError(400, "Send the invite code as text.", fields={"invite": "Expected text."})
+            viewer = replace(viewer, invite=await invites.usable(app, code))
+        else:
+            require_user(self.request)
+        poll = await polls.votable_poll(app, question_id(self.request), viewer)
         raw = data.get("choice_ids")
         if not isinstance(raw, list):
             raise AppError(400, "Send choice_ids as a list of choice ids.", fields={"choice_ids": "Expected a list."})
-        counts = await voting.cast(self.request.app, poll, choice_ids(raw, "choice_ids"), viewer)
+        counted = await voting.cast(app, poll, choice_ids(raw, "choice_ids"), viewer)
+        if counted.receipt is not None:
+            return json_response({"question_id": poll["id"], "receipt": counted.receipt}, status=201)
         if not polls.results_visible(poll, viewer, voted=True):
             return json_response({"question_id": poll["id"], "results_hidden": True}, status=201)
-        return json_response(polls.results(poll["id"], counts), status=201)
+        return json_response(polls.results(poll["id"], counted.counts), status=201)
 
 
 class ApiResults(web.View):

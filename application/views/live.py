@@ -43,7 +43,7 @@ async def watching_of(request: web.Request, poll: Row) -> live.Watching:
     return live.Watching(
         user_id=viewer.user["id"],
         privileged=viewer.manages(poll),
-        voted=view.my_vote is not None,
+        voted=view.voted,
         session_id=str(session.identity),
         session_key=session_key(str(session.identity)),
         session_deadline=session_deadline(request, session),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from math import ceil
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -15,11 +16,15 @@ from application.services.refusals import (
     AlreadyVoted,
     InvalidChoice,
     InvalidPoll,
+    InviteNotValid,
+    InviteRequired,
     NoChoice,
     PollClosed,
     PollHasVotes,
     TooManyChoices,
+    TooManyLinkVotes,
 )
+from application.services.viewer import Viewer
 from application.views import viewer_of
 from application.views.refusals import as_error, refusal_error
 from application.web import timezones
@@ -29,8 +34,9 @@ from application.web.csv_export import csv_response
 from application.web.errors import AppError, not_found
 from application.web.forms import PAGE_MAX, choice_ids, query_number, read_form
 from application.web.jsonutil import json_response
-from application.web.rendering import redirect, render
+from application.web.rendering import PageCache, redirect, render
 from application.web.urls import absolute_url, url
+from application.web.voter_key import give_voter_key, new_voter_key
 
 if TYPE_CHECKING:
     from models.db import Row
@@ -40,7 +46,16 @@ PAGE_SIZE = 20
 PICKED_COOKIE = "picked"
 PICKED_MAX_AGE = 30 * 60
 # Refused votes answered with the poll's page and the reason (the others: the error page).
-SHOWN_ON_POLL = (NoChoice, InvalidChoice, TooManyChoices, PollClosed, AlreadyVoted)
+SHOWN_ON_POLL = (
+    NoChoice,
+    InvalidChoice,
+    TooManyChoices,
+    PollClosed,
+    AlreadyVoted,
+    TooManyLinkVotes,
+    InviteNotValid,
+    InviteRequired,
+)
 SEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MORE_BOXES = 4  # empty choice boxes "More choices" adds without JavaScript (with it, one per click)
 
@@ -60,12 +75,26 @@ class QuestionIndex(web.View):
         return await render(self.request, "questions/index.html", context, cache=listing.pages)
 
 
+def shared_pages(found: polls.Found, viewer: Viewer) -> PageCache | None:
+    """Where the poll's pages may be shared between anonymous visitors: not on a link poll for
+    a browser with a voter key (its page says whether that browser voted)."""
+    return None if found.poll["access"] == "link" and viewer.link_key is not None else found.pages
+
+
 async def render_detail(
-    request: web.Request, found: polls.Found, message: str = "", status: int = 200, chosen: list[int] | None = None
+    request: web.Request,
+    found: polls.Found,
+    message: str = "",
+    status: int = 200,
+    chosen: list[int] | None = None,
+    viewer: Viewer | None = None,
+    vote_url: str = "",
 ) -> web.Response:
-    """The poll page; after a refused vote, with its ``message`` and the ``chosen`` choices ticked again."""
+    """The poll page; after a refused vote, with its ``message`` and the ``chosen`` choices ticked
+    again. ``viewer`` and ``vote_url`` for an invite code's page (``/v/{code}``: not shared)."""
     poll = found.poll
-    view = await polls.poll_view(request.app, poll, viewer_of(request))
+    viewer = viewer or viewer_of(request)
+    view = await polls.poll_view(request.app, poll, viewer)
     if view.status is polls.Status.OPEN and request[USER] is not None:
         await csrf_token(request)
     share_url = absolute_url(request, "question", question_id=poll["id"])
@@ -76,8 +105,11 @@ async def render_detail(
         "message": message,
         "share_url": share_url,
         "picked": chosen if chosen is not None else from_login,
+        "vote_url": vote_url or url(request, "question_vote", question_id=poll["id"]),
+        "by_invite": viewer.invite is not None,
     }
-    response = await render(request, "questions/detail.html", context, status, found.pages)
+    pages = None if vote_url else shared_pages(found, viewer)
+    response = await render(request, "questions/detail.html", context, status, pages)
     if from_login:
         response.del_cookie(PICKED_COOKIE, path=url(request, "question", question_id=poll["id"]))  # ticked once
     return response
@@ -103,26 +135,56 @@ class QuestionDetail(web.View):
         return await render_detail(self.request, found)
 
 
+async def cast_from_form(
+    request: web.Request, poll: Row, viewer: Viewer, vote_url: str = "", new_key: str | None = None
+) -> web.StreamResponse:
+    """Count the form's ballot: the results (a redirect), or for a secret poll or an invite code
+    a page saying it was counted (with the receipt, shown this once); a refused vote shows the
+    poll again with the reason. ``new_key``: the voter key just made for this browser, given to it
+    with the answer."""
+    app = request.app
+    chosen: list[int] = []
+    try:
+        chosen = choice_ids((await read_form(request)).getall("choice", []), "choice")
+        counted = await voting.cast(app, poll, chosen, viewer)
+    except (AppError, *SHOWN_ON_POLL) as exc:
+        error = as_error(exc)
+        current = await polls.visible_poll(app, poll["id"], viewer)  # the page again, with today's counts
+        response = await render_detail(request, current, error.message, error.status, chosen, viewer, vote_url)
+        return _with_key(request, response, new_key)
+    if counted.receipt is None and viewer.invite is None:
+        done = redirect(request, url(request, "question_results", question_id=poll["id"]), "vote_counted")
+        raise _with_key(request, done, new_key)
+    response = await render(request, "questions/voted.html", {"poll": poll, "receipt": counted.receipt})
+    return _with_key(request, response, new_key)
+
+
+Answer = TypeVar("Answer", bound=web.StreamResponse)
+
+
+def _with_key(request: web.Request, response: Answer, new_key: str | None) -> Answer:
+    if new_key is not None:
+        give_voter_key(request, response, new_key)
+    return response
+
+
 class QuestionVote(web.View):
-    # An anonymous visitor's form carries a visitor token (web/csrf.py): they are sent to log in,
-    # and back to the poll with their choice ticked.
+    # An anonymous visitor's form carries a visitor token (web/csrf.py): on a link poll they vote
+    # as their browser's voter key; elsewhere they are sent to log in, and back to the poll with
+    # their choice ticked.
     accepts_visitor_token = True
 
     async def post(self) -> web.StreamResponse:
         app, viewer = self.request.app, viewer_of(self.request)
         poll = await polls.votable_poll(app, question_id(self.request), viewer)
-        form = await read_form(self.request)
-        if viewer.user is None:
+        if poll["access"] == "account" and viewer.user is None:
+            form = await read_form(self.request)
             raise self._to_login(poll, picked_choices(poll, form.getall("choice", [])))
-        chosen: list[int] = []
-        try:
-            chosen = choice_ids(form.getall("choice", []), "choice")
-            await voting.cast(app, poll, chosen, viewer)
-        except (AppError, *SHOWN_ON_POLL) as exc:
-            error = as_error(exc)
-            current = await polls.visible_poll(app, poll["id"], viewer)  # the page again, with today's counts
-            return await render_detail(self.request, current, error.message, error.status, chosen)
-        raise redirect(self.request, url(self.request, "question_results", question_id=poll["id"]), "vote_counted")
+        new_key = None
+        if poll["access"] == "link" and viewer.voter is None and viewer.link_key is None:
+            new_key = new_voter_key()
+            viewer = replace(viewer, link_key=new_key)
+        return await cast_from_form(self.request, poll, viewer, new_key=new_key)
 
     def _to_login(self, poll: Row, picked: list[int]) -> web.HTTPFound:
         """To the log-in page and back to the poll; the ticked choices wait in a cookie of that
@@ -149,7 +211,7 @@ class QuestionResults(web.View):
         view = await polls.poll_view(app, found.poll, viewer)
         context = {"view": view, "poll": found.poll, "results": view.results() if view.results_visible else None}
         status = 200 if view.results_visible else 403
-        return await render(self.request, "questions/results.html", context, status, found.pages)
+        return await render(self.request, "questions/results.html", context, status, shared_pages(found, viewer))
 
 
 class QuestionResultsCsv(web.View):
@@ -173,6 +235,8 @@ def poll_form_values(source: Any, choices: list[str], boxes: int = 0, focus: int
         "closes_at": source.get("closes_at", ""),
         "max_choices": source.get("max_choices", 1),
         "results_visibility": source.get("results_visibility", "always"),
+        "access": source.get("access", "account"),
+        "secret": source.get("secret") in (True, "1", "on"),
     }
 
 

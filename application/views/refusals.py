@@ -15,10 +15,16 @@ from application.services.refusals import (
     AccountTaken,
     AlreadyVoted,
     BadCredentials,
+    BallotsNotPublished,
     InvalidAccountChange,
     InvalidChoice,
+    InvalidInvites,
     InvalidPoll,
     InvalidRegistration,
+    InviteNotFound,
+    InviteNotValid,
+    InviteRequired,
+    InviteUsed,
     JoinCodeClosed,
     JoinCodeUnknown,
     JoinCodeUnreadable,
@@ -30,12 +36,14 @@ from application.services.refusals import (
     PollClosed,
     PollHasVotes,
     PollNotFound,
+    ReceiptNotFound,
     Refused,
     ResetLinkInvalid,
     ResultsHidden,
     TokenNotFound,
     TooManyAttempts,
     TooManyChoices,
+    TooManyLinkVotes,
     TooManyResets,
     UserNotFound,
     WrongPassword,
@@ -59,6 +67,19 @@ REFUSALS: dict[type[Refused], Answer] = {
     PollClosed: Answer(403, N_("This poll is closed."), ErrorCode.POLL_CLOSED),
     AlreadyVoted: Answer(409, N_("You have already voted in this poll."), ErrorCode.ALREADY_VOTED),
     NotSignedIn: Answer(401, N_("Log in to vote."), ErrorCode.AUTH_REQUIRED),
+    InviteRequired: Answer(403, N_("This poll takes votes by invite code only."), ErrorCode.FORBIDDEN),
+    InviteNotValid: Answer(
+        403, N_("This invite code is not valid: check it, or ask the poll's owner for a new one."), ErrorCode.FORBIDDEN
+    ),
+    InviteNotFound: Answer(404, N_("No such invite code of this poll."), ErrorCode.NOT_FOUND),
+    InviteUsed: Answer(409, N_("This invite code has already been used to vote."), ErrorCode.ALREADY_VOTED),
+    TooManyLinkVotes: Answer(
+        429, N_("Too many votes from your network on this poll. Please try again in an hour."), ErrorCode.RATE_LIMITED
+    ),
+    ReceiptNotFound: Answer(404, N_("No ballot of this poll has that receipt."), ErrorCode.NOT_FOUND),
+    BallotsNotPublished: Answer(
+        409, N_("A secret poll's ballots are published once it closes."), ErrorCode.POLL_STILL_OPEN
+    ),
     # Polls.
     PollNotFound: Answer(404, N_("Poll not found."), ErrorCode.NOT_FOUND),
     NotPollManager: Answer(403, N_("Only the poll's owner or an administrator may do this."), ErrorCode.FORBIDDEN),
@@ -68,6 +89,7 @@ REFUSALS: dict[type[Refused], Answer] = {
     ),
     ResultsHidden: Answer(403, N_("The results of this poll are hidden for now."), ErrorCode.RESULTS_HIDDEN),
     InvalidPoll: Answer(400, N_("The poll could not be saved: please correct the fields."), ErrorCode.INVALID_INPUT),
+    InvalidInvites: Answer(400, N_("No codes were made: please correct the fields."), ErrorCode.INVALID_INPUT),
     # Joining by code.
     JoinCodeUnreadable: Answer(400, N_("A join code has six digits, e.g. 123 456."), ErrorCode.INVALID_INPUT),
     JoinCodeUnknown: Answer(

@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import quote
 
 from aiohttp import web
@@ -171,7 +172,8 @@ async def login(request: web.Request, account_user: Row) -> None:
     )
     device = describe(request.headers.get("User-Agent", ""))
     key = session_key(str(session.identity))
-    await account_session.start(request.app[DB], key, account_user["id"], device, client_ip(request), utcnow())
+    now, idle = utcnow(), timedelta(seconds=request.app[SETTINGS].session_idle_seconds)
+    await account_session.start(request.app[DB], key, account_user["id"], device, client_ip(request), now, now - idle)
     request[USER] = account_user
 
 

@@ -28,6 +28,7 @@ class ErrorCode(IntEnum):
     METHOD_NOT_ALLOWED = 20016
     SERVICE_UNAVAILABLE = 20017
     INTERNAL_ERROR = 20018
+    POLL_STILL_OPEN = 20019
 
 
 # The code for an HTTP error raised without one (aiohttp's own 404, 405, 413...).

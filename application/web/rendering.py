@@ -35,6 +35,8 @@ FLASHES = {
     "results_revealed": N_("The results are revealed: every phone shows them now."),
     "poll_deleted": N_("The poll was deleted."),
     "vote_counted": N_("Thank you: your vote was counted."),
+    "invites_created": N_("The new invite codes are ready: print them or download the CSV."),
+    "invite_revoked": N_("The code is revoked: it can no longer vote."),
     "user_enabled": N_("The account is enabled again."),
     "user_disabled": N_("The account is disabled; its sessions and tokens stopped working."),
     "question_deleted": N_("The poll is deleted; it can be restored below."),

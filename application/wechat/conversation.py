@@ -2,21 +2,26 @@
 """The conversation with a WeChat follower: what they said, and the reply in their language.
 
 Commands list, show, vote on and show the results of polls; votes go through the site's one vote
-path with the follower's openid as the voter.
+path with the follower's openid as the voter, or on an invite poll, the invite code they add as
+the last word (``3 1 7KQ2-9XMV-4DH0``).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from application.services import polls, voting
+from application.services import invites, polls, voting
 from application.services.refusals import (
     AlreadyVoted,
+    InviteNotValid,
+    InviteRequired,
+    InviteUsed,
     PollClosed,
     PollNotFound,
     Refused,
@@ -52,6 +57,23 @@ TEXTS: dict[str, tuple[str, str]] = {
     "none_open": ("目前没有进行中的投票。", "No polls are open right now."),
     "list": ("进行中的投票：", "Open polls:"),
     "list_more": ("回复编号查看投票，例如 {id}", "Reply with an id to see that poll, e.g. {id}"),
+    "invite_required": (
+        "这个投票只接受邀请码：回复“{id} 选项编号 邀请码”，例如 {id} 1 7KQ2-9XMV-4DH0",
+        'This poll takes invite codes only: reply "{id} <n> <your code>", e.g. {id} 1 7KQ2-9XMV-4DH0',
+    ),
+    "invite_invalid": (
+        "这个邀请码无效，请核对，或向投票发起人索取新的。",
+        "This invite code is not valid: check it, or ask the poll's owner for a new one.",
+    ),
+    "voted_secret": (
+        "你已投票。这是无记名投票：只有凭回执才能查看你的选票。",
+        "You have voted. The ballot is secret: only your receipt finds it.",
+    ),
+    "invite_used": ("这个邀请码已经投过票了。", "This invite code has already been used to vote."),
+    "receipt": (
+        "这是无记名投票。你的回执：{receipt}\n请记下它（只显示这一次），凭它可查看你的选票。",
+        "This is a secret ballot. Your receipt: {receipt}\nWrite it down (shown only this once): it finds your ballot.",
+    ),
     "how_to_vote": ("回复“{id} 选项编号”投票，例如 {id} 1", 'Reply "{id} <n>" to vote, e.g. {id} 1'),
     "how_many": ("最多可选 {max} 项，例如 {id} 1 2", "Pick up to {max}, e.g. {id} 1 2"),
     "closes": ("截止时间 {time}（{zone}）", "Closes {time} ({zone})."),
@@ -95,6 +117,9 @@ def _number(word: str) -> int | None:
 # (no choice, or a choice removed meanwhile).
 REFUSED_VOTES: dict[type[Refused], str] = {
     AlreadyVoted: "already_voted",
+    InviteUsed: "invite_used",
+    InviteNotValid: "invite_invalid",
+    InviteRequired: "invite_required",
     PollClosed: "closed",
     PollNotFound: "no_poll",  # deleted meanwhile
     TooManyChoices: "too_many",
@@ -132,6 +157,10 @@ class Conversation:
             words = words[1:]
         if not words:
             return self.t("unknown")
+        code = self._invite_code()
+        if code is not None:
+            words = _WORDS.findall(self.said.casefold().rsplit(maxsplit=1)[0])
+            words = words[1:] if words and words[0] in VOTE_WORDS else words
         head, *tail = words
         rest = [number for number in map(_number, tail) if number is not None]
         if len(rest) != len(tail):
@@ -145,7 +174,14 @@ class Conversation:
         poll_id = _number(head)
         if poll_id is None:
             return self.t("unknown")
-        return await (self.vote(poll_id, rest) if rest else self.show(poll_id))
+        if code is not None and not rest:
+            return self.t("unknown")
+        return await (self.vote(poll_id, rest, code) if rest else self.show(poll_id))
+
+    def _invite_code(self) -> str | None:
+        """The invite code a vote ends with (``3 1 7KQ2-9XMV-4DH0``), or None."""
+        said = (self.said or "").split()
+        return said[-1] if len(said) >= 3 and invites.is_code(said[-1]) else None
 
     def _speak_as(self, poll: Row) -> Row:
         """Bare numbers are answered in the poll's language."""
@@ -181,6 +217,10 @@ class Conversation:
             lines.append(self.t("closed"))
         if view.my_vote is not None:
             lines.append(self.t("you_voted", choices=_named(choices, view.my_vote)))
+        elif view.voted:
+            lines.append(self.t("voted_secret"))
+        elif is_open and poll["access"] == "invite":
+            lines.append(self.t("invite_required", id=poll_id))
         elif is_open:
             lines.append(self.t("how_to_vote", id=poll_id))
             if poll["max_choices"] > 1:
@@ -195,8 +235,9 @@ class Conversation:
         local = timezones.local(closes_at, timezones.default_zone(self.app))
         return self.t("closes", time=local.strftime("%Y-%m-%d %H:%M"), zone=local.tzinfo)
 
-    async def vote(self, poll_id: int, numbers: list[int]) -> str:
-        """Vote for choices by their number on the poll (1..n), through the site's one vote path."""
+    async def vote(self, poll_id: int, numbers: list[int], code: str | None = None) -> str:
+        """Vote for choices by their number on the poll (1..n), through the site's one vote path;
+        with ``code``, as that invite code."""
         try:
             poll = self._speak_as(await polls.votable_poll(self.app, poll_id, self.viewer))
         except PollNotFound:
@@ -206,10 +247,13 @@ class Conversation:
             return self.t("choose_between", n=len(choices))
         chosen = [choices[n - 1]["id"] for n in numbers]
         try:
-            await voting.cast(self.app, poll, chosen, self.viewer)
+            viewer = replace(self.viewer, invite=await invites.usable(self.app, code)) if code else self.viewer
+            counted = await voting.cast(self.app, poll, chosen, viewer)
         except Refused as refusal:
             reply = REFUSED_VOTES.get(type(refusal), "choose_between")
             return self.t(reply, id=poll_id, max=poll["max_choices"], n=len(choices))
+        if counted.receipt is not None:
+            return self.t("receipt", receipt=counted.receipt) + "\n" + self.t("see_results", id=poll_id)
         return self.t("counted", choices=_named(choices, chosen)) + "\n" + self.t("see_results", id=poll_id)
 
     async def results(self, poll_id: int) -> str:

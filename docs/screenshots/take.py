@@ -1,7 +1,9 @@
 """Screenshots of the main pages at desktop (1280) and phone (390) widths: `make screenshots`.
 
 Starts `python main.py` on a throw-away SQLite database (the sample data), plays a short story in
-Debian's Chromium (a demo user creates a poll, a few people vote) and saves PNGs next to this file.
+Debian's Chromium (a demo user creates a poll, a few people vote) and saves PNGs next to this file;
+then a meeting's secret vote by invite codes: the form, the codes, the printable A4 sheet (also
+printed to PDF by Chromium), a member's phone voting and its receipt (`take.py meeting`: only those).
 Chinese text needs CJK fonts (Debian: fonts-noto-cjk); with pngquant installed (Debian: pngquant)
 the PNGs are shrunk to a third, with no visible change.
 """
@@ -25,6 +27,8 @@ DEMO = ("luxi@qq.com", "luxi-demo-2018")
 QUESTION = "Where should we hold the spring team day?"
 CHOICES = ("By the lake", "In the mountains", "At the seaside", "In the old town")
 VOTES = (1, 1, 2, 0, 1, 2, 1)  # choice index per extra voter
+MEETING = "Do we approve the 2027 budget?"
+MEMBERS = ("Ana Lima", "Bo Chen", "Chen Jing", "Dana Levi", "Eli Moreau", "Fatima Khan", "Gus Berg", "Hana Sato")
 
 
 def new_page(browser: Any, kind: str, lang: str = "en") -> Any:
@@ -65,6 +69,7 @@ def register_and_vote(browser: Any, base: str, poll_url: str, n: int, choice: in
 
 def shoot(page: Any, name: str) -> None:
     page.wait_for_load_state("networkidle")
+    page.evaluate("window.scrollTo(0, 0)")  # a sticky header stays at the top of a full-page shot
     page.wait_for_timeout(300)  # the bars' easing settles
     path = HERE / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -75,8 +80,47 @@ def shoot(page: Any, name: str) -> None:
     print(f"{path.relative_to(HERE.parent.parent)}  {path.stat().st_size // 1024} KiB")
 
 
+def meeting(browser: Any, base: str) -> None:
+    """A secret vote by invite codes, from the new-poll form to a member's receipt."""
+    owner = new_page(browser, "desktop")
+    log_in(owner, base, *DEMO)
+    owner.goto(f"{base}/questions/new")
+    owner.fill("#question_text", MEETING)
+    for index, text in enumerate(("Yes", "No", "Abstain"), start=1):
+        owner.fill(f"#choice{index}", text)
+    owner.check("#access-invite")
+    owner.check("#secret")
+    shoot(owner, "desktop-new-invite")
+    owner.click(".poll-form .form-actions button[type=submit]")
+    owner.wait_for_url(f"{base}/questions/*")
+    poll_url = owner.url
+    owner.goto(f"{poll_url}/invites")
+    owner.fill("#labels", "\n".join(MEMBERS))
+    owner.click(".form-card button[type=submit]")
+    owner.wait_for_url(f"{poll_url}/invites")
+    owner.goto(f"{poll_url}/invites/print")
+    shoot(owner, "desktop-invites-print")
+    owner.pdf(path=str(HERE / "invites-print.pdf"), format="A4")
+    print("docs/screenshots/invites-print.pdf")
+    first_card = owner.locator(".card-url").first.inner_text()
+    member = new_page(browser, "phone")
+    member.goto(first_card)
+    member.check("#choice1")
+    shoot(member, "phone-invite-vote")
+    member.click(".vote-form button[type=submit]")
+    member.wait_for_load_state()
+    shoot(member, "phone-receipt")
+    owner.goto(f"{poll_url}/invites")
+    shoot(owner, "desktop-invites")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["meeting"]:
+        with tempfile.TemporaryDirectory() as tmp, chromium() as browser, serve(Path(tmp) / "meet.sqlite3") as base:
+            meeting(browser, base)
+        return
     with tempfile.TemporaryDirectory() as tmp, chromium() as browser, serve(Path(tmp) / "shots.sqlite3") as base:
+        meeting(browser, base)
         owner = new_page(browser, "desktop")
         log_in(owner, base, *DEMO)
         owner.goto(f"{base}/questions/new")

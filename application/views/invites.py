@@ -1,0 +1,186 @@
+"""Invite codes: the owner's page, CSV and printable sheet; ``/v/{code}`` for the code's holder;
+a secret poll's receipt page. Their API is in ``api_invites.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import replace
+from math import ceil
+from typing import TYPE_CHECKING
+
+import segno
+from aiohttp import web
+
+from application.services import invites, polls, secret_ballots
+from application.services.refusals import InvalidInvites, InviteNotValid
+from application.services.viewer import Viewer
+from application.views import viewer_of
+from application.views.questions import cast_from_form, question_id, render_detail
+from application.views.refusals import refusal_error
+from application.web.auth import require_user
+from application.web.csrf import csrf_token
+from application.web.csv_export import csv_response
+from application.web.errors import AppError
+from application.web.forms import query_number, read_form
+from application.web.i18n import N_
+from application.web.rendering import redirect, render
+from application.web.urls import absolute_url, url
+
+if TYPE_CHECKING:
+    from models.db import Row
+
+QR_SCALE = 3
+CODE_IN_PATH = re.compile(r"[0-9A-Za-z-]{1,40}")  # what /v/{code} takes (routes.py)
+# Cards per printable page (50 A4 sheets): a QR code takes about a millisecond to draw, so even
+# 5000 codes come in pages that answer within a second.
+CARDS_PER_PAGE = 600
+
+
+def invite_url(request: web.Request, code: str) -> str:
+    """The address printed on a code's card and in its QR code (``VOTE_PUBLIC_URL``)."""
+    return absolute_url(request, "invite_vote", code=invites.grouped(code))
+
+
+def described(request: web.Request, rows: list[Row]) -> list[dict[str, object]]:
+    """Codes as the owner's pages, CSV and API show them: never how they voted."""
+    return [
+        {
+            "id": row["id"],
+            "label": row["label"] or "",
+            "code": invites.grouped(row["code"]),
+            "url": invite_url(request, row["code"]),
+            "used": bool(row["used"]),
+            "revoked": bool(row["revoked"]),
+        }
+        for row in rows
+    ]
+
+
+async def invite_poll(request: web.Request) -> Row:
+    """The invite poll at this address, for its owner or an administrator."""
+    require_user(request)
+    poll = await polls.managed_poll(request.app, question_id(request), viewer_of(request))
+    if poll["access"] != "invite":
+        raise InvalidInvites({"access": N_("Only a poll for invited people has invite codes.")})
+    return poll
+
+
+class QuestionInvites(web.View):
+    async def get(self) -> web.Response:
+        return await self._page(await invite_poll(self.request))
+
+    async def post(self) -> web.StreamResponse:
+        poll = await invite_poll(self.request)
+        form = await read_form(self.request)
+        try:
+            labels = invites.check_request(form.get("count"), str(form.get("labels", "")).splitlines())
+        except InvalidInvites as refusal:
+            error = refusal_error(refusal)
+            return await self._page(poll, error.fields, error.status, dict(form))
+        await invites.create(self.request.app, poll, labels)
+        raise redirect(self.request, url(self.request, "question_invites", question_id=poll["id"]), "invites_created")
+
+    async def _page(
+        self, poll: Row, errors: dict[str, str] | None = None, status: int = 200, values: dict[str, str] | None = None
+    ) -> web.Response:
+        await csrf_token(self.request)
+        app = self.request.app
+        context = {
+            "poll": poll,
+            "codes": described(self.request, await invites.listed(app, poll)),
+            "turnout": await invites.turnout(app, poll),
+            "errors": errors or {},
+            "values": values or {},
+            "most": invites.MAX_PER_CALL,
+        }
+        return await render(self.request, "questions/invites.html", context, status)
+
+
+class InviteRevoke(web.View):
+    async def post(self) -> web.StreamResponse:
+        poll = await invite_poll(self.request)
+        await invites.revoke(self.request.app, poll, int(self.request.match_info["invite_id"]))
+        raise redirect(self.request, url(self.request, "question_invites", question_id=poll["id"]), "invite_revoked")
+
+
+class InvitesCsv(web.View):
+    async def get(self) -> web.Response:
+        poll = await invite_poll(self.request)
+        codes = described(self.request, await invites.listed(self.request.app, poll))
+        rows = [(item["label"], item["code"], item["url"], "yes" if item["used"] else "no") for item in codes]
+        return csv_response(f"question-{poll['id']}-invites.csv", ("label", "code", "url", "used"), rows)
+
+
+def qr_svg(address: str) -> str:
+    """The address as a QR code in inline SVG (segno; no image file, nothing from elsewhere).
+    A fixed mask and error level: choosing the best of eight masks would take four times as
+    long, and any mask scans."""
+    code = segno.make(address, error="m", boost_error=False, mask=0)
+    return code.svg_inline(scale=QR_SCALE, omitsize=True)
+
+
+class InvitesPrint(web.View):
+    async def get(self) -> web.Response:
+        poll = await invite_poll(self.request)
+        codes = described(self.request, await invites.listed(self.request.app, poll))
+        usable = [item for item in codes if not item["used"] and not item["revoked"]]
+        pages = max(1, ceil(len(usable) / CARDS_PER_PAGE))
+        page = query_number(self.request, "page", 1, pages)
+        shown = usable[(page - 1) * CARDS_PER_PAGE : page * CARDS_PER_PAGE]
+        # Hundreds of QR codes take a while to draw: off the event loop.
+        drawings = await asyncio.to_thread(lambda: [qr_svg(str(item["url"])) for item in shown])
+        cards = [{**item, "qr": svg} for item, svg in zip(shown, drawings, strict=True)]
+        context = {"poll": poll, "cards": cards, "unused": len(usable), "page": page, "pages": pages}
+        return await render(self.request, "questions/invites_print.html", context)
+
+
+class InviteVote(web.View):
+    """``/v/{code}``: the poll's vote form for the holder of an invite code, no account needed."""
+
+    accepts_visitor_token = True
+
+    async def _invited(self) -> tuple[Row, Row]:
+        app = self.request.app
+        found = await invites.usable(app, self.request.match_info["code"])
+        viewer = viewer_of(self.request)
+        poll = await polls.votable_poll(app, found["question_id"], viewer)
+        return found, poll
+
+    async def get(self) -> web.Response:
+        found, poll = await self._invited()
+        viewer = self._viewer(found)
+        current = await polls.visible_poll(self.request.app, poll["id"], viewer)
+        return await render_detail(self.request, current, viewer=viewer, vote_url=self.request.path)
+
+    async def post(self) -> web.StreamResponse:
+        found, poll = await self._invited()
+        return await cast_from_form(self.request, poll, self._viewer(found), vote_url=self.request.path)
+
+    def _viewer(self, found: Row) -> Viewer:
+        return replace(viewer_of(self.request), invite=found)
+
+
+class InviteEntry(web.View):
+    """``/v?code=``: the box on an invite poll's page, for a code typed from its card."""
+
+    async def get(self) -> web.StreamResponse:
+        typed = "".join(self.request.query.get("code", "").split())
+        if not CODE_IN_PATH.fullmatch(typed):
+            raise InviteNotValid
+        raise web.HTTPFound(url(self.request, "invite_vote", code=typed))
+
+
+class QuestionReceipt(web.View):
+    """A secret poll's ballot, found by the receipt its voter was shown."""
+
+    async def get(self) -> web.Response:
+        app, viewer = self.request.app, viewer_of(self.request)
+        found = await polls.visible_poll(app, question_id(self.request), viewer)
+        code = self.request.query.get("code", "")
+        if not code.strip() or len(code) > 64:
+            raise AppError(400, "Give the receipt code: ?code=XXXXX-XXXXX-XXXXX-XXXXX.", fields={"code": "Required."})
+        cast = await secret_ballots.by_receipt(app, found.poll, code)
+        chosen = set(cast.get("choice_ids", []))
+        context = {"poll": found.poll, "chosen": [c for c in found.poll["choices"] if c["id"] in chosen], "cast": cast}
+        return await render(self.request, "questions/receipt.html", context)
