@@ -167,6 +167,7 @@ class LiveHub:
         self.scheduled: set[int] = set()
         self.recheck_due: set[int] = set()
         self.withheld: set[int] = set()  # polls whose results wait for the presenter's reveal
+        self.resend: set[int] = set()  # polls whose next flush goes to all, counts changed or not
         self.tasks: set[asyncio.Task[None]] = set()
         # Counts the changes that may close sockets: one opening meanwhile is checked again.
         self.changes = 0
@@ -191,6 +192,7 @@ class LiveHub:
             self.last_message.pop(question_id, None)
             self.fan_outs.pop(question_id, None)
             self.withheld.discard(question_id)
+            self.resend.discard(question_id)
 
     def _note(self, poll: Row) -> None:
         """Remember whether the poll's results wait for the reveal, as just read."""
@@ -252,7 +254,7 @@ class LiveHub:
         watching = list(self.watchers.get(question_id, ()))
         await self._close_refused(watching, self._poll_refusals(question_id, watching))
         # Sent afresh even if the counts are the same: a reveal changes who is sent what.
-        self.last_message.pop(question_id, None)
+        self.resend.add(question_id)
         self.mark_dirty(question_id)
 
     async def _poll_refusals(self, question_id: int, watching: list[Watcher]) -> dict[Watcher, bytes]:
@@ -308,8 +310,9 @@ class LiveHub:
         except Exception:
             log.exception("live update of question %s failed", question_id)
             return
-        if message == self.last_message.get(question_id):
+        if message == self.last_message.get(question_id) and question_id not in self.resend:
             return  # e.g. a flush scheduled by a vote the previous read already counted
+        self.resend.discard(question_id)
         self.last_message[question_id] = message
         started = time.monotonic()
         await self._fan_out(question_id, message)
