@@ -16,7 +16,6 @@ from aiohttp import WSMsgType
 
 from application import init
 from application.cluster import changes as change_bus
-from application.cluster import live as live_hub
 from application.cluster.live import CLOSE_NOT_VISIBLE, LiveHub, Watcher, text_frame
 from application.keys import DB, HUB, POLL_CACHE, REDIS, SESSION_STORAGE, SETTINGS, VOTE_CHANNELS
 from application.services import polls
@@ -212,15 +211,16 @@ async def test_a_hall_opening_costs_one_read_and_newcomers_see_the_latest(
 ) -> None:
     db = client.app[DB]
     qid = await make_question(db, votes=(2, 1))
+    hub: LiveHub = client.app[HUB]
     reads = 0
-    read = live_hub.results_message
+    read = hub.read_results
 
-    async def counted(app: Any, question_id: int) -> str:
+    async def counted(question_id: int) -> Any:
         nonlocal reads
         reads += 1
-        return await read(app, question_id)
+        return await read(question_id)
 
-    monkeypatch.setattr(live_hub, "results_message", counted)
+    monkeypatch.setattr(hub, "read_results", counted)
     sockets = [await client.ws_connect(f"/questions/{qid}/live") for _ in range(20)]
     try:
         assert [(await ws.receive_json(timeout=1))["total"] for ws in sockets] == [3] * 20
