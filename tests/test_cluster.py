@@ -43,7 +43,9 @@ from models.db import open_database, retry_conflicts
 from models.redis_client import REDIS_UNAVAILABLE, open_redis
 from tests.conftest import REQUIRE_SERVICES, make_settings, service_missing
 from tests.factories import make_question, make_user
+from tests.test_cli import get
 from tests.test_live import first_choice, vote, voter, wait_for_total
+from tests.test_metrics import Samples, parse, value
 from tests.test_sessions import recall, remember
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))  # scripts, not a package
@@ -326,6 +328,7 @@ class Election:
     tokens: list[str]
     attempts: list[Attempt] = field(default_factory=list)
     events: dict[str, float] = field(default_factory=dict)
+    scraped: list[Samples] = field(default_factory=list)  # /metrics before and after
 
     def accepted(self) -> dict[tuple[int, int], int]:
         """(voter, poll) -> choice of every vote the voter was told was counted: 201, or 409 after
@@ -376,6 +379,7 @@ async def vote_through(grid: cluster.Cluster, faults: list[tuple[float, str, Cal
     election = await make_election(grid)
     stop = asyncio.Event()
     url = f"http://127.0.0.1:{grid.ports.app}"
+    election.scraped.append(parse(get(f"{url}/metrics")))
     timeout = aiohttp.ClientTimeout(total=ANSWER_WITHIN)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=VOTERS)) as session:
         voters = [asyncio.create_task(run_voter(session, url, election, n, stop)) for n in range(VOTERS)]
@@ -392,6 +396,7 @@ async def vote_through(grid: cluster.Cluster, faults: list[tuple[float, str, Cal
                 break
         stop.set()
         await asyncio.gather(*voters)
+    election.scraped.append(parse(get(f"{url}/metrics")))
     return election
 
 
@@ -439,6 +444,16 @@ def check_election(grid: cluster.Cluster, election: Election) -> None:
     votes = query_args(grid.ports.db, f"SELECT SUM(votes) FROM choice WHERE question_id IN ({holders})", polls)
     assert int(votes[0][0]) == len(accepted)
 
+    # One scrape of nginx sums the four processes' metrics (whichever process answers it).
+    before, after = election.scraped
+    answered = value(after, "vote_http_requests_total", route="api_votes", method="POST", status="201")
+    assert (
+        answered - value(before, "vote_http_requests_total", route="api_votes", method="POST", status="201")
+        == (statuses[201])
+    )
+    counted = value(after, "vote_votes_counted_total") - value(before, "vote_votes_counted_total")
+    assert statuses[201] <= counted <= len(accepted)  # a commit whose answer was lost is not seen
+
     env = {**os.environ, "VOTE_DATABASE_URL": grid.database_url, "VOTE_SECRET_KEY": "x"}
     result = subprocess.run(
         [sys.executable, "main.py", "check-counts"], cwd=cluster.ROOT, env=env, capture_output=True, text=True
@@ -469,7 +484,8 @@ async def test_kill_9_the_writer_while_40_vote_then_it_rejoins(healthy: cluster.
     node1 = grid.node(1)
 
     def rejoin() -> None:
-        grid.galera.start_node(node1)  # IST from the others, then HAProxy gives it the writes back
+        grid.galera.start_node(node1)  # IST from the others ...
+        seconds_until(lambda: grid.haproxy.writer() == "node1", within=20)  # ... then it takes the writes back
 
     election = await vote_through(
         grid, [(3, "kill -9 node1", lambda: node1.signal(signal.SIGKILL)), (15, "node1 restarted", rejoin)]
@@ -486,7 +502,7 @@ async def test_sigstop_the_writer_while_40_vote_then_it_thaws(healthy: cluster.C
     def thaw() -> None:
         node1.signal(signal.SIGCONT)
         node1.wait_synced()  # evicted meanwhile: it rejoins by itself (IST) ...
-        seconds_until(lambda: grid.haproxy.writer() == "node1", within=20)  # ... and takes the writes back
+        seconds_until(lambda: grid.haproxy.writer() == "node1", within=20)  # ... then it takes the writes back
 
     election = await vote_through(
         grid, [(3, "SIGSTOP node1", lambda: node1.signal(signal.SIGSTOP)), (15, "SIGCONT node1", thaw)]
