@@ -3,12 +3,17 @@
 Redis behind Sentinel: killing the primary, the app's one client object reaches the promoted
 replica without a restart, for commands, pub/sub, sessions and live results. MariaDB Galera
 behind HAProxy: writes go to one node and are read on another; killing that node moves the
-writes to the next; it rejoins; `down` leaves nothing running.
+writes to the next; it rejoins; `down` leaves nothing running. Faults under votes, on one whole
+cluster with the app: 40 voters vote through nginx while the writer is killed -9 and restarted,
+frozen and thawed, and the Redis primary is killed; no 500, 503s only in the failover, every vote
+answered 201 counted exactly once, a retried 503 gets 201 or 409, check-counts finds nothing. A
+certification conflict between two nodes is retried.
 
 Each test runs its own processes on free ports in a directory of its own: the shared MariaDB and
 Redis, and a cluster someone has up on the default ports, are never touched. Without the Debian
 packages the tests skip (and fail when CI=true). The Galera test takes 1.5-2 minutes on the shared
-2-core machine, so it runs only with VOTE_CLUSTER_TESTS=1 or CI=true.
+2-core machine and the fault tests ~2.5 (their cluster included), so they run only with
+VOTE_CLUSTER_TESTS=1 or CI=true.
 """
 
 from __future__ import annotations
