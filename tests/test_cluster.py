@@ -4,7 +4,8 @@ Redis behind Sentinel: killing the primary, the app's one client object reaches 
 replica without a restart, for commands, pub/sub, sessions and live results. MariaDB Galera
 behind HAProxy: writes go to one node and are read on another; killing that node moves the
 writes to the next; it rejoins; `down` leaves nothing running. Faults under votes, on one whole
-cluster with the app: 40 voters vote through nginx while the writer is killed -9 and restarted,
+cluster with the app: 40 voters (8 signed in with the form, their sessions in Redis, the others
+with API tokens) vote through nginx while the writer is killed -9 and restarted,
 frozen and thawed, and the Redis primary is killed; no 500, 503s only in the failover, every vote
 answered 201 counted exactly once, a retried 503 gets 201 or 409, check-counts finds nothing. A
 certification conflict between two nodes is retried.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -39,12 +41,14 @@ from typing import Any
 import aiohttp
 import pymysql
 import pytest
+from yarl import URL
 
 from application import init
 from application.keys import DB, REDIS
-from models import api_token, choice
+from models import api_token, choice, user
 from models.api_token import hash_token
 from models.db import open_database, retry_conflicts
+from models.passwords import hash_password
 from models.redis_client import REDIS_UNAVAILABLE, open_redis
 from tests.conftest import REQUIRE_SERVICES, make_settings, service_missing
 from tests.factories import make_question, make_user
@@ -295,6 +299,8 @@ def test_galera_cluster_up_failover_rejoin_down(galera_cluster: cluster.Cluster)
 # --- faults under votes: the whole cluster with the app, 40 voters voting through nginx ------------------
 
 VOTERS = 40
+BROWSERS = 8  # of the voters, these vote with the form, signed in: their sessions live in Redis
+PASSWORD = "fault-test-password"
 POLLS = 160
 PAUSE = 0.2  # between a voter's votes: ~150 votes/s in all, on the shared 2-core machine
 FAILOVER_BOUND = 15.0  # seconds after a fault within which every 503 (and unanswered request) must fall
@@ -331,6 +337,8 @@ class Election:
 
     polls: list[tuple[int, list[int]]]
     tokens: list[str]
+    emails: list[str]
+    browsers: list[tuple[str, str]] = field(default_factory=list)  # session cookie, form token
     attempts: list[Attempt] = field(default_factory=list)
     events: dict[str, float] = field(default_factory=dict)
     scraped: list[Samples] = field(default_factory=list)  # /metrics before and after
@@ -349,15 +357,57 @@ async def make_election(grid: cluster.Cluster) -> Election:
         for _ in range(POLLS):
             qid = await make_question(db, owner=owner)
             polls.append((qid, [row["id"] for row in await choice.for_question(db, qid)]))
-        tokens = [(await api_token.create(db, await make_user(db), "faults"))[1] for _ in range(VOTERS)]
+        password_hash = await hash_password(PASSWORD)
+        voters = [await make_user(db, password_hash=password_hash) for _ in range(VOTERS)]
+        tokens = [(await api_token.create(db, voter, "faults"))[1] for voter in voters]
+        emails = [(await user.get(db, voter) or {})["email"] for voter in voters]
     finally:
         await db.close()
-    return Election(polls, tokens)
+    return Election(polls, tokens, emails)
+
+
+async def sign_in(url: str, email: str) -> tuple[str, str]:
+    """Log in with the form as a browser does: the session cookie and the form token to vote with."""
+    jar = aiohttp.CookieJar(unsafe=True)  # unsafe: keeps cookies of an IP-address host
+    async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+        page = await (await browser.get(f"{url}/login")).text()
+        form = {"account": email, "password": PASSWORD, "csrf_token": form_token(page)}
+        async with browser.post(f"{url}/login", data=form, allow_redirects=False) as response:
+            assert response.status == 302, await response.text()
+        page = await (await browser.get(f"{url}/")).text()
+        return jar.filter_cookies(URL(url))["vote_session"].value, form_token(page)
+
+
+def form_token(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+async def send_vote(session: aiohttp.ClientSession, url: str, election: Election, n: int, qid: int, picked: int) -> int:
+    """The answer's status; a browser's vote counted (a redirect to the results) as 201."""
+    if n >= BROWSERS:
+        headers = {"Authorization": f"Bearer {election.tokens[n]}"}
+        async with session.post(
+            f"{url}/api/v1/questions/{qid}/votes", json={"choice_ids": [picked]}, headers=headers
+        ) as response:
+            return response.status
+    cookie, token = election.browsers[n]
+    async with session.post(
+        f"{url}/questions/{qid}/vote",
+        data={"csrf_token": token, "choice": str(picked)},
+        headers={"Cookie": f"vote_session={cookie}"},
+        allow_redirects=False,
+    ) as response:
+        if response.status == 302:
+            # Counted: to the results; a session the promoted Redis lost would be sent to log in.
+            assert response.headers["Location"].endswith(f"/questions/{qid}/results"), response.headers
+            return 201
+        return response.status
 
 
 async def run_voter(session: aiohttp.ClientSession, url: str, election: Election, n: int, stop: asyncio.Event) -> None:
     """Votes on poll after poll; a vote answered 503 (or not at all) is sent again until 201 or 409."""
-    headers = {"Authorization": f"Bearer {election.tokens[n]}"}
     rng = random.Random(n)
     for qid, choices in election.polls:
         if stop.is_set():
@@ -365,10 +415,7 @@ async def run_voter(session: aiohttp.ClientSession, url: str, election: Election
         picked = rng.choice(choices)
         while True:
             try:
-                async with session.post(
-                    f"{url}/api/v1/questions/{qid}/votes", json={"choice_ids": [picked]}, headers=headers
-                ) as response:
-                    status = response.status
+                status = await send_vote(session, url, election, n, qid, picked)
             except (TimeoutError, aiohttp.ClientError):
                 status = 0
             election.attempts.append(Attempt(n, qid, picked, status, time.monotonic()))
@@ -387,6 +434,7 @@ async def vote_through(grid: cluster.Cluster, faults: list[tuple[float, str, Cal
     election.scraped.append(parse(get(f"{url}/metrics")))
     timeout = aiohttp.ClientTimeout(total=ANSWER_WITHIN)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=VOTERS)) as session:
+        election.browsers = [await sign_in(url, email) for email in election.emails[:BROWSERS]]
         voters = [asyncio.create_task(run_voter(session, url, election, n, stop)) for n in range(VOTERS)]
         started = time.monotonic()
         for at, name, fault in faults:
@@ -451,11 +499,13 @@ def check_election(grid: cluster.Cluster, election: Election) -> None:
 
     # One scrape of nginx sums the four processes' metrics (whichever process answers it).
     before, after = election.scraped
-    answered = value(after, "vote_http_requests_total", route="api_votes", method="POST", status="201")
-    assert (
-        answered - value(before, "vote_http_requests_total", route="api_votes", method="POST", status="201")
-        == (statuses[201])
-    )
+
+    def delta(route: str, status: str) -> float:
+        labels = {"route": route, "method": "POST", "status": status}
+        return value(after, "vote_http_requests_total", **labels) - value(before, "vote_http_requests_total", **labels)
+
+    by_form = sum(1 for a in election.attempts if a.status == 201 and a.voter < BROWSERS)
+    assert (delta("api_votes", "201"), delta("question_vote", "302")) == (statuses[201] - by_form, by_form)
     counted = value(after, "vote_votes_counted_total") - value(before, "vote_votes_counted_total")
     assert statuses[201] <= counted <= len(accepted)  # a commit whose answer was lost is not seen
 
