@@ -181,6 +181,10 @@ class QuestionReceipt(web.View):
         if not code.strip() or len(code) > 64:
             raise AppError(400, "Give the receipt code: ?code=XXXXX-XXXXX-XXXXX-XXXXX.", fields={"code": "Required."})
         cast = await secret_ballots.by_receipt(app, found.poll, code)
-        chosen = set(cast.get("choice_ids", []))
-        context = {"poll": found.poll, "chosen": [c for c in found.poll["choices"] if c["id"] in chosen], "cast": cast}
+        by_id = {c["id"]: c for c in found.poll["choices"]}
+        # In the ballot's order: a ranking first preference first, the others as the poll lists them.
+        order = cast.get("ranking") or [c["id"] for c in found.poll["choices"]]
+        marked = set(secret_ballots.marked(cast))
+        chosen = [by_id[choice_id] for choice_id in order if choice_id in marked and choice_id in by_id]
+        context = {"poll": found.poll, "chosen": chosen, "cast": cast}
         return await render(self.request, "questions/receipt.html", context)
