@@ -40,7 +40,7 @@ from yarl import URL
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import cpu_seconds, insert_poll, insert_tokens, pids, write_section  # noqa: E402
+from common import cpu_seconds, insert_poll, insert_tokens, latency, pids, votes_sum, write_section  # noqa: E402
 
 from models.invite import new_code  # noqa: E402
 from models.passwords import hash_password  # noqa: E402
@@ -315,22 +315,8 @@ def statements_received() -> int:
     return count
 
 
-def latency(output: str, percentile: str) -> float:
-    value, unit = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def votes_in(polls: list[tuple[int, list[int]]], ballots: bool = False) -> int:
-    """The votes counted on these single-choice polls, or with ``ballots`` the ballots cast on them
-    (a ranked or score ballot counts a vote for each choice it marks)."""
-    conn = db()
-    with conn.cursor() as cursor:
-        ids = [poll for poll, _ in polls]
-        counted = "SELECT COUNT(*) FROM ballot" if ballots else "SELECT COALESCE(SUM(votes), 0) FROM choice"
-        cursor.execute(counted + " WHERE question_id IN (" + ",".join(["%s"] * len(ids)) + ")", ids)
-        total = int(cursor.fetchone()[0])
-    conn.close()
-    return total
+    return votes_sum(db(), polls, ballots)
 
 
 def replay(name: str, path: Path, polls: list[tuple[int, list[int]]], seconds: int, ballots: bool = False) -> Outcome:
