@@ -248,6 +248,8 @@ async def test_score_ballots_by_star_radios(client: Any) -> None:
     assert (await form_vote(client, qid, {f"score_{alien}": "6"})).status == 400
     assert (await form_vote(client, qid, {})).status == 400
     assert (await form_vote(client, qid, {f"score_{alien}": "5", f"score_{cube}": "2"})).status == 302
+    mine = await (await client.get(f"/questions/{qid}")).text()
+    assert "You gave it 5 stars" in mine and "You gave it 2 stars" in mine
     results = await (await client.get(f"/api/v1/questions/{qid}/results")).json()
     assert [c["total_score"] for c in results["choices"]] == [5, 0, 2] and results["winner"] == alien
     page = await (await client.get(f"/questions/{qid}/results")).text()
