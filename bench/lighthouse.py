@@ -13,6 +13,8 @@ as the app sends them (uncompressed), and gzipped at level 5 as nginx sends them
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
 import gzip
 import http.cookiejar
 import json
@@ -22,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -52,7 +55,7 @@ GZIP_LEVEL = 5  # nginx's gzip_comp_level in deploy/nginx-site.conf.in
 class Page:
     name: str
     path: str
-    logged_in: bool = False
+    visitor: Browser | None = None  # whose cookies the page is loaded with: none, a voter's, the demo user's
     error_page: bool = False  # answered with an error status on purpose
     scores: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, list[float]] = field(default_factory=dict)
@@ -76,36 +79,102 @@ class Browser:
 
     def submit(self, form_path: str, action: str, fields: list[tuple[str, str]]) -> str:
         """Posts ``fields`` with the token of the form at ``form_path``; returns where it led."""
+        return self.post(form_path, action, fields)[0]
+
+    def post(self, form_path: str, action: str, fields: list[tuple[str, str]]) -> tuple[str, bytes]:
+        """Like ``submit``; also returns the page it led to."""
         token = re.search(rb'name="csrf_token" value="([^"]+)"', self.get(form_path))
         assert token, f"no form at {form_path}"
         body = urllib.parse.urlencode([("csrf_token", token.group(1).decode()), *fields]).encode()
         with self.opener.open(self.base + action, data=body, timeout=10) as response:
-            return urllib.parse.urlsplit(response.url).path
+            return urllib.parse.urlsplit(response.url).path, response.read()
 
     def cookie_header(self) -> str:
         return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.jar)
 
 
-def prepare(base: str) -> tuple[list[Page], Browser]:
-    """The pages to measure; a demo user creates and closes a poll for the closed-results page."""
+def new_poll(owner: Browser, text: str, *fields: tuple[str, str]) -> str:
+    """A poll made through the form, as its owner would; returns its path (/questions/<id>)."""
+    choices = [("choice", choice) for choice in ("Tea", "Coffee", "Water")]
+    return owner.submit("/questions/new", "/questions/new", [("question_text", text), *choices, *fields])
+
+
+def vote(phone: Browser, form_path: str, action: str) -> bytes:
+    """Fills in the vote form at ``form_path`` whatever the poll's method; returns the answer."""
+    form = phone.get(form_path)
+    ids = list(dict.fromkeys(re.findall(rb'name="(?:choice"[^>]*value="|rank_|score_)(\d+)"', form)))
+    method = re.search(rb'name="(rank|score)_', form)
+    if method is None:
+        fields = [("choice", ids[0].decode())]
+    else:  # 1, 2, 3 in the order shown; or 5, 4, 3 stars
+        start, step = (1, 1) if method.group(1) == b"rank" else (5, -1)
+        fields = [(f"{method.group(1).decode()}_{i.decode()}", str(start + n * step)) for n, i in enumerate(ids)]
+    return phone.post(form_path, action, fields)[1]
+
+
+def reset_link(user: Browser, mail_dir: Path) -> str:
+    """The path of a password reset link, asked for and read from the mail written under ``mail_dir``."""
+    user.submit("/password/forgot", "/password/forgot", [("account", DEMO[0])])
+    for _ in range(50):
+        for path in mail_dir.rglob("*"):
+            if path.is_file():
+                mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+                return urllib.parse.urlsplit(re.search(r"http\S+/password/reset/\S+", text).group(0)).path  # type: ignore[union-attr]
+        time.sleep(0.1)
+    raise SystemExit(f"no reset mail under {mail_dir}")
+
+
+def prepare(base: str, mail_dir: Path) -> list[Page]:
+    """The pages to measure, with the polls they need made as people would: the demo user's
+    closed, link, secret, ranked, score and invite polls, and phones (no account) voting in them."""
     user = Browser(base)
     user.submit("/login", "/login", [("account", DEMO[0]), ("password", DEMO[1])])
-    choices = [("choice", text) for text in ("Tea", "Coffee", "Water")]
-    closed = user.submit("/questions/new", "/questions/new", [("question_text", "Tea or coffee?"), *choices])
+    closed = new_poll(user, "Tea or coffee?")
     user.submit(closed, f"{closed}/close", [])
-    pages = [
+    link = new_poll(user, "Tea, coffee or water?", ("access", "link"))
+    join_code = re.search(rb'class="present-code">.*?</span>(\d{3})\D+(\d{3})<', user.get(f"{link}/present"))
+    assert join_code, "no join code on the presenter screen"
+    ranked = new_poll(user, "Rank the drinks", ("method", "ranked"), ("access", "link"))
+    score = new_poll(user, "Star the drinks", ("method", "score"), ("access", "link"))
+    secret = new_poll(user, "Secret: tea or coffee?", ("access", "link"), ("secret", "1"))
+    invited = new_poll(user, "Invited: tea or coffee?", ("access", "invite"))
+    user.submit(f"{invited}/invites", f"{invited}/invites", [("count", "3")])
+    codes = re.findall(r"^[^,]*,([^,]+),", user.get(f"{invited}/invites.csv").decode(), re.MULTILINE)[1:]
+    phone = Browser(base)  # a phone with no account that voted in the link polls
+    for poll in (link, ranked, score):
+        vote(phone, poll, f"{poll}/vote")
+    receipt = re.search(rb'class="receipt-code"><code>([^<]+)<', vote(phone, secret, f"{secret}/vote"))
+    assert receipt, "no receipt after a secret vote"
+    vote(Browser(base), f"/v/{codes[1]}", f"/v/{codes[1]}")
+    return [
         Page("index", "/"),
         Page("poll", "/questions/1"),
         Page("results", "/questions/1/results"),
         Page("closed results", f"{closed}/results"),
         Page("log in", "/login"),
         Page("register", "/register"),
+        Page("forgot password", "/password/forgot"),
+        Page("reset password", reset_link(user, mail_dir)),
+        Page("join", "/join"),
+        Page("join code", f"/j/{b''.join(join_code.groups()).decode()}"),
+        Page("join code unknown", "/join?code=000000", error_page=True),
+        Page("link poll", link),
+        Page("link results (voted)", f"{link}/results", phone),
+        Page("ranked poll", ranked),
+        Page("ranked results", f"{ranked}/results", phone),
+        Page("score poll", score),
+        Page("score results", f"{score}/results", phone),
+        Page("secret poll", secret),
+        Page("receipt", f"{secret}/receipt?code={receipt.group(1).decode()}"),
+        Page("invite vote", f"/v/{codes[0]}"),
+        Page("invite used", f"/v/{codes[1]}", error_page=True),
+        Page("invite unknown", "/v/NO-SUCH-CODE", error_page=True),
         Page("404", "/no-such-page", error_page=True),
-        Page("poll (logged in)", "/questions/2", logged_in=True),
-        Page("new poll (logged in)", "/questions/new", logged_in=True),
-        Page("me (logged in)", "/me", logged_in=True),
+        Page("poll (logged in)", "/questions/2", user),
+        Page("new poll (logged in)", "/questions/new", user),
+        Page("me (logged in)", "/me", user),
     ]
-    return pages, user
 
 
 def lighthouse(url: str, cookie: str | None, error_page: bool) -> dict:
@@ -152,8 +221,8 @@ def first_load(report: dict, fetch: Browser | None) -> tuple[int, int, int]:
     return plain, packed, count
 
 
-def measure(page: Page, base: str, user: Browser, runs: int) -> None:
-    cookie = user.cookie_header() if page.logged_in else None
+def measure(page: Page, base: str, runs: int) -> None:
+    cookie = page.visitor.cookie_header() if page.visitor else None
     for _ in range(runs):
         report = lighthouse(base + page.path, cookie, page.error_page)
         for name in CATEGORIES:
@@ -164,7 +233,7 @@ def measure(page: Page, base: str, user: Browser, runs: int) -> None:
                     page.failed.setdefault(name, set()).add(ref["id"])
         for audit in METRICS:
             page.metrics.setdefault(audit, []).append(report["audits"][audit]["numericValue"])
-    page.plain_bytes, page.gzip_bytes, page.requests = first_load(report, user if page.logged_in else None)
+    page.plain_bytes, page.gzip_bytes, page.requests = first_load(report, page.visitor)
     print(f"{page.name}: {summary_row(page)}", flush=True)
 
 
@@ -221,11 +290,12 @@ def main() -> None:
         raise SystemExit("Lighthouse is missing: cd bench/lighthouse && npm ci (make lighthouse does it)")
     if not CHROMIUM.exists():
         raise SystemExit(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp) / "lighthouse.sqlite3") as base:
-        pages, user = prepare(base)
-        pages = [page for page in pages if not args.only or args.only in page.name]
-        for page in pages:
-            measure(page, base, user, args.runs)
+    with tempfile.TemporaryDirectory() as tmp:
+        mail_dir = Path(tmp) / "mail"
+        with serve(Path(tmp) / "lighthouse.sqlite3", VOTE_MAIL_DIR=str(mail_dir), VOTE_SMTP_URL="") as base:
+            pages = [page for page in prepare(base, mail_dir) if not args.only or args.only in page.name]
+            for page in pages:
+                measure(page, base, args.runs)
     text = report(pages, args.runs)
     print(text)
     if not (args.no_docs or args.only):
