@@ -1,9 +1,11 @@
 """Lighthouse (mobile) on every public page of the embedded default: `make lighthouse`.
 
-Serves `python main.py` on a fresh SQLite file (the sample polls), logs a demo user in for the
-pages that need an account, runs npm's Lighthouse (bench/lighthouse/, installed by `npm ci`) in
-Debian's Chromium on each page, and writes scores, metrics and first-load weights into
-docs/performance.md. Each page is run `--runs` times; a figure is the median of its runs.
+Serves `python main.py` on a fresh SQLite file (the sample polls), makes the polls the public
+pages need through the forms (a demo user's link, ranked, score, secret and invite polls; a phone
+without an account voting in them; a password reset mail), runs npm's Lighthouse
+(bench/lighthouse/, installed by `npm ci`) in Debian's Chromium on each page, and writes scores,
+metrics and first-load weights into docs/performance.md. Each page is run `--runs` times; a
+figure is the median of its runs.
 
 Weights are what a first visit downloads (the page, its CSS, JavaScript and images, no cache):
 as the app sends them (uncompressed), and gzipped at level 5 as nginx sends them
