@@ -9,12 +9,14 @@ import re
 import time
 from typing import Any
 
+import aiohttp
 import pytest
 
 from application import init
 from application.keys import DB
 from application.web.sessions import COOKIE_NAME
 from application.web.voter_key import COOKIE_NAME as VOTER_COOKIE
+from application.web.voter_key import INVITED_COOKIE
 from config import Settings
 from tests.browser import csrf_from, form_token, register
 from tests.conftest import make_settings
@@ -364,3 +366,60 @@ async def test_wechat_votes_with_the_code_as_last_word(settings: Settings, aioht
     assert re.search(r"Your receipt: [0-9A-Z]{5}(-[0-9A-Z]{5}){3}", receipt), receipt
     shown = await platform.say(f"{secret}")
     assert "The ballot is secret" in shown and "Your vote" not in shown
+
+
+# --- after voting, the voter sees the results (results_visibility after_vote) ----------------
+
+
+async def after_vote_poll(client: Any, access: str) -> tuple[int, int, dict[str, str]]:
+    db = client.app[DB]
+    owner, auth = await token_for(db)
+    qid = await make_question(db, owner=owner, access=access)
+    await db.execute("UPDATE question SET results_visibility = 'after_vote' WHERE id = %s", (qid,))
+    return qid, (await choice_ids(db, qid))[0], auth
+
+
+async def live_results(client: Any, qid: int) -> Any:
+    """The first message of the poll's live socket: its results, or the close of hidden ones."""
+    async with client.ws_connect(f"/questions/{qid}/live") as ws:
+        return await ws.receive(timeout=2)
+
+
+async def test_an_invite_voter_sees_the_results_after_voting(client: Any, aiohttp_client: Any) -> None:
+    qid, first, auth = await after_vote_poll(client, "invite")
+    code, unused = (item["code"] for item in await make_codes(client, qid, auth, count=2))
+    stranger = await aiohttp_client(client.server)
+    assert (await stranger.get(f"/questions/{qid}/results")).status == 403
+    voted = await vote_form(client, f"/v/{code}", first)
+    assert voted.status == 200 and "See the results" in await voted.text()
+    results = await client.get(f"/questions/{qid}/results")
+    assert results.status == 200 and 'class="result-votes">1<' in (await results.text()).replace(" ", "")
+    assert (await live_results(client, qid)).json()["total"] == 1
+    assert (await stranger.get(f"/questions/{qid}/results")).status == 403  # not a page shared with them
+    assert (await live_results(stranger, qid)).type == aiohttp.WSMsgType.CLOSE
+    api = f"/api/v1/questions/{qid}/results"
+    assert (await (await client.get(api, params={"invite": code.lower()})).json())["total"] == 1
+    assert (await client.get(api, params={"invite": unused})).status == 403  # holds a code, has not voted
+    assert (await client.get(api, params={"invite": "0000-0000-0000"})).status == 403
+    detail = await (await client.get(f"/api/v1/questions/{qid}", params={"invite": code})).json()
+    assert (detail["has_voted"], detail["my_vote"], detail["results_visible"]) == (True, [first], True)
+
+
+async def test_a_forged_invite_memory_shows_nothing(client: Any) -> None:
+    qid, first, auth = await after_vote_poll(client, "invite")
+    code = (await make_codes(client, qid, auth, count=1))[0]["code"]
+    assert (await vote_form(client, f"/v/{code}", first)).status == 200
+    remembered = cookie(client, INVITED_COOKIE).value
+    pairs, _, signature = remembered.rpartition(".")
+    other_poll = pairs.replace(f"{qid}_", f"{qid + 1}_")
+    for forged in (f"{pairs}.{signature[::-1]}", f"{other_poll}.{signature}", "junk", f"{qid}_1"):
+        client.session.cookie_jar.update_cookies({INVITED_COOKIE: forged}, response_url=client.make_url("/"))
+        assert (await client.get(f"/questions/{qid}/results")).status == 403, forged
+
+
+async def test_a_link_voter_sees_live_results_after_voting(client: Any) -> None:
+    qid, first, _ = await after_vote_poll(client, "link")
+    assert (await live_results(client, qid)).type == aiohttp.WSMsgType.CLOSE
+    assert (await vote_form(client, f"/questions/{qid}", first)).status == 302
+    assert (await client.get(f"/questions/{qid}/results")).status == 200
+    assert (await live_results(client, qid)).json()["total"] == 1

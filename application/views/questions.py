@@ -36,7 +36,7 @@ from application.web.forms import PAGE_MAX, choice_ids, query_number, read_form
 from application.web.jsonutil import json_response
 from application.web.rendering import PageCache, redirect, render
 from application.web.urls import absolute_url, url
-from application.web.voter_key import give_voter_key, new_voter_key
+from application.web.voter_key import give_voter_key, new_voter_key, remember_invite
 
 if TYPE_CHECKING:
     from models.db import Row
@@ -76,9 +76,11 @@ class QuestionIndex(web.View):
 
 
 def shared_pages(found: polls.Found, viewer: Viewer) -> PageCache | None:
-    """Where the poll's pages may be shared between anonymous visitors: not on a link poll for
-    a browser with a voter key (its page says whether that browser voted)."""
-    return None if found.poll["access"] == "link" and viewer.link_key is not None else found.pages
+    """Where the poll's pages may be shared between anonymous visitors: not for a browser that
+    may have voted as itself (a link poll's voter key, an invite code it voted with): its page
+    says whether it voted, and may show results hidden from the others."""
+    voter = viewer.voter_for(found.poll)
+    return None if voter is not None and (voter.link_key or voter.invite_id) else found.pages
 
 
 async def render_detail(
@@ -156,6 +158,8 @@ async def cast_from_form(
         done = redirect(request, url(request, "question_results", question_id=poll["id"]), "vote_counted")
         raise _with_key(request, done, new_key)
     response = await render(request, "questions/voted.html", {"poll": poll, "receipt": counted.receipt})
+    if viewer.invite is not None:  # its results, when shown only to voters, show to this browser
+        remember_invite(request, response, poll["id"], viewer.invite["id"])
     return _with_key(request, response, new_key)
 
 
