@@ -123,6 +123,23 @@ async def test_a_forged_voter_key_is_not_anyones_key(client: Any) -> None:
     assert "You have already voted" not in page  # the page does not take the forged key as the voter's
 
 
+async def test_a_refused_anonymous_vote_creates_no_session_and_other_tabs_still_vote(client: Any) -> None:
+    db = client.app[DB]
+    qid = await make_question(db, access="link")
+    other = await make_question(db, access="link")
+    other_tab = await (await client.get(f"/questions/{other}")).text()
+    refused = await client.post(f"/questions/{qid}/vote", data={"csrf_token": csrf_from(other_tab)})
+    assert refused.status == 400 and 'class="vote-form"' in await refused.text()
+    assert cookie(client, COOKIE_NAME) is None
+    first, _ = await choice_ids(db, other)
+    voted = await client.post(
+        f"/questions/{other}/vote",
+        data={"csrf_token": csrf_from(other_tab), "choice": str(first)},
+        allow_redirects=False,
+    )
+    assert voted.status == 302
+
+
 async def test_a_signed_in_user_votes_on_a_link_poll_as_their_account(client: Any) -> None:
     db = client.app[DB]
     qid = await make_question(db, access="link")
@@ -146,13 +163,18 @@ async def test_the_api_takes_link_votes_from_signed_in_callers_only(client: Any)
     ).status == 201
 
 
+async def capped_link_poll(settings: Settings, aiohttp_client: Any, cap: int) -> tuple[Any, int, int, int]:
+    """A client of an app whose link polls take ``cap`` votes per address, and a link poll with
+    its two choices."""
+    client = await aiohttp_client(init(settings.model_copy(update={"link_votes_per_ip": cap})))
+    qid = await make_question(client.app[DB], access="link")
+    return (client, qid, *await choice_ids(client.app[DB], qid))
+
+
 async def test_the_per_address_cap_answers_429_with_a_clear_page(settings: Settings, aiohttp_client: Any) -> None:
-    capped = settings.model_copy(update={"link_votes_per_ip": 2})
-    client = await aiohttp_client(init(capped))
+    client, qid, first, _ = await capped_link_poll(settings, aiohttp_client, 2)
     db = client.app[DB]
-    qid = await make_question(db, access="link")
     other = await make_question(db, access="link")
-    first, _ = await choice_ids(db, qid)
     statuses = []
     for _ in range(3):
         browser = await aiohttp_client(client.server)
@@ -163,6 +185,35 @@ async def test_the_per_address_cap_answers_429_with_a_clear_page(settings: Setti
     assert await total_votes(db, qid) == 2
     other_first, _ = await choice_ids(db, other)  # the cap is per poll
     assert (await vote_form(await aiohttp_client(client.server), f"/questions/{other}", other_first)).status == 302
+
+
+async def test_the_cap_counts_votes_not_refused_attempts(settings: Settings, aiohttp_client: Any) -> None:
+    client, qid, first, second = await capped_link_poll(settings, aiohttp_client, 2)
+    token = csrf_from(await (await client.get(f"/questions/{qid}")).text())
+    assert (await vote_form(client, f"/questions/{qid}", first)).status == 302
+    for _ in range(3):  # the same browser again, and a choice of no poll: refused, not counted
+        again = await client.post(f"/questions/{qid}/vote", data={"csrf_token": token, "choice": str(second)})
+        assert again.status == 409
+        assert (await vote_form(await aiohttp_client(client.server), f"/questions/{qid}", 10**9)).status == 400
+    assert (await vote_form(await aiohttp_client(client.server), f"/questions/{qid}", second)).status == 302
+    for _ in range(3):  # beyond the cap: 429, and the answers beyond it take nothing back either
+        assert (await vote_form(await aiohttp_client(client.server), f"/questions/{qid}", first)).status == 429
+    assert await total_votes(client.app[DB], qid) == 2
+
+
+async def test_a_burst_of_link_votes_gets_exactly_the_cap_through(settings: Settings, aiohttp_client: Any) -> None:
+    client, qid, first, _ = await capped_link_poll(settings, aiohttp_client, 5)
+    page = await client.get(f"/questions/{qid}")
+    form = {"csrf_token": csrf_from(await page.text()), "choice": str(first)}
+    browsers = [await aiohttp_client(client.server) for _ in range(30)]
+    for browser in browsers:  # the visitor token is tied to no session: every browser may send it
+        browser.session.cookie_jar.update_cookies(client.session.cookie_jar.filter_cookies(client.make_url("/")))
+    answers = await asyncio.gather(
+        *(browser.post(f"/questions/{qid}/vote", data=form, allow_redirects=False) for browser in browsers)
+    )
+    statuses = sorted(answer.status for answer in answers)
+    assert (statuses.count(302), statuses.count(429)) == (5, 25), statuses
+    assert await total_votes(client.app[DB], qid) == 5
 
 
 def test_the_cap_is_a_setting_with_an_office_sized_default() -> None:
