@@ -316,6 +316,28 @@ async def test_fifty_parallel_votes_with_one_code_count_once(client: Any) -> Non
     assert await total_votes(client.app[DB], qid) == 1
 
 
+async def test_votes_arriving_together_share_their_code_lookups(client: Any) -> None:
+    qid, auth = await owner_with_invite_poll(client)
+    first, _ = await choice_ids(client.app[DB], qid)
+    codes = [item["code"] for item in await make_codes(client, qid, auth, count=60)]
+    db, lookups = client.app[DB], []
+    for name in ("fetch_one", "fetch_all"):  # the real queries, counted
+        real = getattr(db, name)
+
+        async def watched(sql: str, *args: Any, real: Any = real) -> Any:
+            lookups.extend([sql] if "FROM invite WHERE code" in sql else [])
+            return await real(sql, *args)
+
+        setattr(db, name, watched)
+    sent = [*codes, "0000-0000-0000", codes[0].lower()]  # an unknown code, and one sent twice
+    answers = await asyncio.gather(
+        *(client.post(f"/api/v1/questions/{qid}/votes", json={"choice_ids": [first], "invite": c}) for c in sent)
+    )
+    assert sorted(answer.status for answer in answers) == [201] * 60 + [403, 409]
+    assert await total_votes(db, qid) == 60
+    assert 1 <= len(lookups) <= 10, len(lookups)  # not one per vote
+
+
 async def test_two_processes_sharing_codes_count_each_code_once(mysql_settings: Settings, aiohttp_client: Any) -> None:
     one, two = await aiohttp_client(init(mysql_settings)), await aiohttp_client(init(mysql_settings))
     qid, auth = await owner_with_invite_poll(one)
