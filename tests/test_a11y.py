@@ -138,6 +138,7 @@ def visitor_states() -> list[tuple[str, Step]]:
         ("a link vote counted", vote_on_the_link_poll),
         ("an invite poll", go("/questions/{invite}")),
         ("an unknown code", go("/v/0000-0000-0000")),
+        ("a wrong code typed on the poll", go("/v?poll={invite}&code=7KQ2-9XMV-4DHX")),
         ("an invite code's form", invited),
         ("a secret vote's receipt", submit(".vote-form button[type=submit]")),
         ("the ballot of a receipt", check_the_ballot),

@@ -496,3 +496,33 @@ async def test_a_link_voter_sees_live_results_after_voting(client: Any) -> None:
     assert (await vote_form(client, f"/questions/{qid}", first)).status == 302
     assert (await client.get(f"/questions/{qid}/results")).status == 200
     assert (await live_results(client, qid)).json()["total"] == 1
+
+
+async def test_a_used_code_leads_to_the_results_and_a_wrong_one_can_be_corrected(
+    client: Any, aiohttp_client: Any
+) -> None:
+    qid, first, auth = await after_vote_poll(client, "invite")
+    code = (await make_codes(client, qid, auth, count=1))[0]["code"]
+    form_page = await (await client.get(f"/v/{code}")).text()
+    assert (await vote_form(client, f"/v/{code}", first)).status == 200
+    poll_page = await (await client.get(f"/questions/{qid}")).text()
+    assert "You have already voted" in poll_page and 'action="/v"' not in poll_page  # no box for a code now
+    other_tab = await client.post(f"/v/{code}", data={"csrf_token": csrf_from(form_page), "choice": str(first)})
+    card_again = await aiohttp_client(client.server)  # the card scanned again, on another phone
+    for used in (other_tab, await card_again.get(f"/v/{code}")):
+        html = await used.text()
+        assert used.status == 409 and "already been used to vote" in html
+        assert f'href="/questions/{qid}/results"' in html
+    assert (await card_again.get(f"/questions/{qid}/results")).status == 200
+    assert await total_votes(client.app[DB], qid) == 1
+
+    stranger = await aiohttp_client(client.server)
+    typed = await stranger.get("/v", params={"poll": str(qid), "code": "7KQ2-9XMV-4DHX"})
+    html = await typed.text()
+    assert typed.status == 403 and "This invite code is not valid" in html
+    assert 'value="7KQ2-9XMV-4DHX"' in html and 'aria-invalid="true"' in html and 'action="/v"' in html
+    clean = await (await stranger.get(f"/questions/{qid}")).text()
+    assert "not valid" not in clean and 'value="7KQ2' not in clean  # the mistake was not kept for others
+    for elsewhere in ({"poll": "999999", "code": "x"}, {"poll": "abc", "code": "x"}, {"code": "x"}):
+        refused = await stranger.get("/v", params=elsewhere)
+        assert refused.status == 403 and "This invite code is not valid" in await refused.text(), elsewhere

@@ -91,9 +91,11 @@ async def render_detail(
     chosen: list[int] | None = None,
     viewer: Viewer | None = None,
     vote_url: str = "",
+    typed_code: str = "",
 ) -> web.Response:
     """The poll page; after a refused vote, with its ``message`` and the ``chosen`` choices ticked
-    again. ``viewer`` and ``vote_url`` for an invite code's page (``/v/{code}``: not shared)."""
+    again. ``viewer`` and ``vote_url`` for an invite code's page (``/v/{code}``: not shared);
+    ``typed_code``: a wrong code typed in an invite poll's box, shown again to be corrected."""
     poll = found.poll
     viewer = viewer or viewer_of(request)
     view = await polls.poll_view(request.app, poll, viewer)
@@ -109,8 +111,10 @@ async def render_detail(
         "picked": chosen if chosen is not None else from_login,
         "vote_url": vote_url or url(request, "question_vote", question_id=poll["id"]),
         "by_invite": viewer.invite is not None,
+        "typed_code": typed_code,
     }
-    pages = None if vote_url else shared_pages(found, viewer)
+    # A refusal's page (its message, what they ticked or typed) is this visitor's own.
+    pages = None if vote_url or message else shared_pages(found, viewer)
     response = await render(request, "questions/detail.html", context, status, pages)
     if from_login:
         response.del_cookie(PICKED_COOKIE, path=url(request, "question", question_id=poll["id"]))  # ticked once
