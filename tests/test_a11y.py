@@ -142,6 +142,8 @@ def visitor_states() -> list[tuple[str, Step]]:
         ("an invite code's form", invited),
         ("a secret vote's receipt", submit(".vote-form button[type=submit]")),
         ("the ballot of a receipt", check_the_ballot),
+        ("a receipt to type", go("/questions/{invite}/receipt")),
+        ("a receipt typed wrong", go("/questions/{invite}/receipt?code=AAAAA-AAAAA")),
         ("a used invite code", lambda page, site: page.goto(f"{site.base}/v/{site.used[-1]}")),
         ("log in", go("/login")),
         ("log in refused", submit("#account")),

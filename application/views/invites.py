@@ -13,7 +13,7 @@ import segno
 from aiohttp import web
 
 from application.services import invites, polls, secret_ballots
-from application.services.refusals import InvalidInvites, InviteNotValid, InviteUsed, PollNotFound
+from application.services.refusals import InvalidInvites, InviteNotValid, InviteUsed, PollNotFound, ReceiptNotFound
 from application.services.viewer import Viewer
 from application.views import viewer_of
 from application.views.questions import cast_from_form, question_id, render_detail
@@ -21,7 +21,6 @@ from application.views.refusals import refusal_error
 from application.web.auth import require_user
 from application.web.csrf import csrf_token
 from application.web.csv_export import csv_response
-from application.web.errors import AppError
 from application.web.forms import query_number, read_form, whole_number
 from application.web.i18n import N_
 from application.web.rendering import redirect, render
@@ -37,6 +36,7 @@ CODE_IN_PATH = re.compile(r"[0-9A-Za-z-]{1,40}")  # what /v/{code} takes (routes
 # 5000 codes come in pages that answer within a second.
 CARDS_PER_PAGE = 600
 TYPED_MAX = 40  # what a wrong code's box shows again of what was typed
+RECEIPT_TYPED_MAX = 64  # a receipt is 23 characters; room for spaces, none for a flood
 
 
 def invite_url(request: web.Request, code: str) -> str:
@@ -205,15 +205,28 @@ class InviteEntry(web.View):
 
 
 class QuestionReceipt(web.View):
-    """A secret poll's ballot, found by the receipt its voter was shown."""
+    """A secret poll's ballot, found by the receipt its voter was shown; without one (or with a
+    wrong one), a box to type it in."""
 
     async def get(self) -> web.Response:
         app, viewer = self.request.app, viewer_of(self.request)
-        found = await polls.visible_poll(app, question_id(self.request), viewer)
+        poll = (await polls.visible_poll(app, question_id(self.request), viewer)).poll
         code = self.request.query.get("code", "")
-        if not code.strip() or len(code) > 64:
-            raise AppError(400, "Give the receipt code: ?code=XXXXX-XXXXX-XXXXX-XXXXX.", fields={"code": "Required."})
-        cast = await secret_ballots.by_receipt(app, found.poll, code)
+        if not poll["secret"]:
+            raise ReceiptNotFound
+        if not code.strip():
+            return await self._box(poll)
+        try:
+            if len(code) > RECEIPT_TYPED_MAX:
+                raise ReceiptNotFound
+            cast = await secret_ballots.by_receipt(app, poll, code)
+        except ReceiptNotFound as refusal:
+            error = refusal_error(refusal)
+            return await self._box(poll, code[:RECEIPT_TYPED_MAX], error.message, error.status)
         chosen = set(cast.get("choice_ids", []))
-        context = {"poll": found.poll, "chosen": [c for c in found.poll["choices"] if c["id"] in chosen], "cast": cast}
+        context = {"poll": poll, "chosen": [c for c in poll["choices"] if c["id"] in chosen], "cast": cast}
         return await render(self.request, "questions/receipt.html", context)
+
+    async def _box(self, poll: Row, typed: str = "", message: str = "", status: int = 200) -> web.Response:
+        context = {"poll": poll, "typed": typed, "message": message}
+        return await render(self.request, "questions/receipt_box.html", context, status)
