@@ -310,6 +310,10 @@ class QuestionNew(web.View):
 
         async def create(fields: poll_fields.PollFields) -> web.HTTPFound:
             created = await polls.create_poll(self.request.app, me["id"], fields)
+            if fields.access == "invite":  # nobody can vote before it has codes: those come next
+                return redirect(
+                    self.request, url(self.request, "question_invites", question_id=created), "invite_poll_created"
+                )
             flash = "poll_scheduled" if fields.scheduled else "poll_created"
             return redirect(self.request, url(self.request, "question", question_id=created), flash)
 
