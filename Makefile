@@ -62,11 +62,12 @@ cluster-status: $(RUN_STAMP)
 cluster-clean: $(RUN_STAMP)
 	$(BIN)/python deploy/cluster.py clean
 
-# The tally of 100,000 ranked and score ballots, then the stack under wrk; results into
+# The tally of 100,000 ranked and score ballots (in memory, then read from SQLite and MariaDB), then the stack under wrk; results into
 # docs/performance.md (BENCH_ARGS="--only vote --no-docs", ... for the stack).
 # wrk and nginx are Debian's packages, installed when missing; matplotlib and py-spy from PyPI.
 bench: $(STAMP)
 	$(BIN)/python bench/tally_bench.py
+	$(BIN)/python bench/tally_db_bench.py
 	@(command -v wrk && { command -v nginx || test -x /usr/sbin/nginx; }) >/dev/null || \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx)
 	$(BIN)/pip install --quiet -r bench/requirements.txt

@@ -47,6 +47,7 @@ from application.keys import (
 )
 from application.routes import setup_routes
 from application.services.accounts import DummyHash
+from application.services.results import now as results_now
 from application.views.live import close_reason
 from application.views.refusals import refusal_error
 from application.web.auth import Identities, auth_middleware
@@ -157,7 +158,7 @@ def init(settings: Settings | None = None) -> Application:
     app[CHANGES] = ChangeBus(app)
     app[POLL_CACHE] = PollCache()
     app[TOKEN_CACHE] = TokenCache()
-    app[HUB] = LiveHub(app, close_reason)
+    app[HUB] = LiveHub(app, close_reason, partial(results_now, app))
     _wire_changes(app)
     app[IDENTITIES] = Identities(
         token_owner=partial(token_cache.owner_of, app), session_ended=partial(_session_ended, app)

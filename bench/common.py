@@ -9,10 +9,12 @@ import os
 import re
 import secrets
 import subprocess
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import pymysql
 from pymysql.cursors import Cursor
 
 
@@ -70,11 +72,12 @@ def insert_tokens(cursor: Cursor, name: str) -> list[str]:
 
 
 def insert_poll(
-    cursor: Cursor, owner: int, text: str, choices: list[str], published: datetime
+    cursor: Cursor, owner: int, text: str, choices: list[str], published: datetime, method: str = "choice"
 ) -> tuple[int, list[int]]:
     """A published poll with these choices, none voted for yet: its id and its choices' ids."""
     cursor.execute(
-        "INSERT INTO question (user_id, question_text, pub_date) VALUES (%s, %s, %s)", (owner, text, published)
+        "INSERT INTO question (user_id, question_text, pub_date, method) VALUES (%s, %s, %s, %s)",
+        (owner, text, published, method),
     )
     poll_id = cursor.lastrowid
     cursor.executemany(
@@ -83,3 +86,18 @@ def insert_poll(
     )
     cursor.execute("SELECT id FROM choice WHERE question_id = %s ORDER BY id", (poll_id,))
     return poll_id, [row[0] for row in cursor.fetchall()]
+
+
+def latency(output: str, percentile: str) -> float:
+    """A percentile of wrk's --latency report, in milliseconds."""
+    value, unit = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def votes_sum(conn: pymysql.Connection, polls: list[tuple[int, list[int]]], ballots: bool = False) -> int:
+    """The votes counted in these polls, or with ``ballots`` the ballots cast in them (a ranked or
+    score ballot counts a vote for each choice it marks); closes ``conn``."""
+    counted = "SELECT COUNT(*) FROM ballot" if ballots else "SELECT COALESCE(SUM(votes), 0) FROM choice"
+    with closing(conn), conn.cursor() as cursor:
+        cursor.execute(counted + " WHERE question_id IN %s", ([poll for poll, _ in polls],))
+        return int(cursor.fetchone()[0])

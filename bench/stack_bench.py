@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import resource
 import signal
@@ -39,7 +40,7 @@ from yarl import URL
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import cpu_seconds, insert_poll, insert_tokens, pids, write_section  # noqa: E402
+from common import cpu_seconds, insert_poll, insert_tokens, latency, pids, votes_sum, write_section  # noqa: E402
 
 from models.invite import new_code  # noqa: E402
 from models.passwords import hash_password  # noqa: E402
@@ -52,6 +53,7 @@ VOTERS_PER_ROUND = 80_000  # distinct voters for one round of the hot-choice run
 DISTINCT_POLLS = 40
 FORM_SESSIONS = 64
 FORM_POLLS_PER_ROUND = 800  # 64 sessions x 800 polls: 51,200 form votes a round (~3.5k/s seen)
+RANKED_RESULTS_BALLOTS = 20_000  # ballots behind the ranked results page, as a large hall would cast
 PASSWORD = "bench-password-2026"
 DOCS = ROOT / "docs" / "performance.md"
 CHART = ROOT / "docs" / "performance-stack.png"
@@ -117,7 +119,7 @@ def create_data(rounds: int) -> dict[str, object]:
         cursor.execute("SELECT MIN(id) FROM user")
         owner = cursor.fetchone()[0]
 
-        def polls(count: int, label: str, choices: int = 3) -> list[tuple[int, list[int]]]:
+        def polls(count: int, label: str, choices: int = 3, method: str = "choice") -> list[tuple[int, list[int]]]:
             return [
                 insert_poll(
                     cursor,
@@ -125,6 +127,7 @@ def create_data(rounds: int) -> dict[str, object]:
                     f"{label} poll {n}: which one do you prefer?",
                     [f"Choice {c + 1} of {label} {n}" for c in range(choices)],
                     now,
+                    method,
                 )
                 for n in range(count)
             ]
@@ -137,13 +140,45 @@ def create_data(rounds: int) -> dict[str, object]:
             "hot": polls(1, "Hot", choices=2),
             "form": polls(FORM_POLLS_PER_ROUND * rounds, "Form"),
             "invite": polls(DISTINCT_POLLS, "Invite"),
+            "ranked": polls(DISTINCT_POLLS, "Ranked", method="ranked"),
+            "score": polls(DISTINCT_POLLS, "Score", method="score"),
+            "ranked_reads": polls(1, "Ranked results", choices=5, method="ranked"),
         }
         data["codes"] = insert_codes(cursor, data["invite"], len(tokens) - 1)  # type: ignore[arg-type]
+        ranked_id, ranked_choices = data["ranked_reads"][0]  # type: ignore[index]
+        insert_rankings(cursor, ranked_id, ranked_choices, owner + 1, RANKED_RESULTS_BALLOTS)
         _, choice_ids = data["reads"][0]  # type: ignore[index]
         for offset, choice_id in enumerate(choice_ids):
             cursor.execute("UPDATE choice SET votes = %s WHERE id = %s", (100 + 37 * offset, choice_id))
     conn.close()
     return data
+
+
+def insert_rankings(cursor: pymysql.cursors.Cursor, poll: int, choices: list[int], first_user: int, count: int) -> None:
+    """``count`` ranked ballots (users from ``first_user`` on), partial and full rankings drawn at
+    random with a fixed seed, and their choices' counts."""
+    draw = random.Random(18)
+    rankings = [draw.sample(choices, draw.randint(1, len(choices))) for _ in range(count)]
+    # Each ballot's key as the vote path writes it (models/ballot.py, Ballot.key): "choice:place" by choice id.
+    keys = [",".join(f"{c}:{place}" for c, place in sorted((c, p) for p, c in enumerate(r, 1))) for r in rankings]
+    cursor.executemany(
+        "INSERT INTO ballot (question_id, user_id) VALUES (%s, %s)", [(poll, first_user + n) for n in range(count)]
+    )
+    cursor.execute("SELECT id FROM ballot WHERE question_id = %s ORDER BY id", (poll,))
+    ballot_ids = [ballot_id for (ballot_id,) in cursor.fetchall()]
+    cursor.executemany(
+        "INSERT INTO ballot_marks (ballot_id, question_id, marks) VALUES (%s, %s, %s)",
+        [(ballot_id, poll, key) for ballot_id, key in zip(ballot_ids, keys, strict=True)],
+    )
+    marks = []
+    for ballot_id, ranking in zip(ballot_ids, rankings, strict=True):
+        marks += [(ballot_id, choice_id, place) for place, choice_id in enumerate(ranking, 1)]
+    cursor.executemany("INSERT INTO ballot_choice (ballot_id, choice_id, place) VALUES (%s, %s, %s)", marks)
+    cursor.execute(
+        "UPDATE choice c SET votes = (SELECT COUNT(*) FROM ballot_choice bc WHERE bc.choice_id = c.id)"
+        " WHERE c.question_id = %s",
+        (poll,),
+    )
 
 
 def insert_codes(cursor: pymysql.cursors.Cursor, polls: list[tuple[int, list[int]]], count: int) -> list[str]:
@@ -188,15 +223,33 @@ def request_files(
     invite: list[tuple[int, list[int]]] = data["invite"]  # type: ignore[assignment]
     codes: list[str] = data["codes"]  # type: ignore[assignment]
 
+    ranked: list[tuple[int, list[int]]] = data["ranked"]  # type: ignore[assignment]
+    score: list[tuple[int, list[int]]] = data["score"]  # type: ignore[assignment]
+
+    def ballot_line(token: str, poll: int, body: dict[str, object]) -> str:
+        return (
+            f"POST\t/api/v1/questions/{poll}/votes\tAuthorization\tBearer {token}\tapplication/json\t{json.dumps(body)}"
+        )
+
     def api_line(token: str, poll: int, choice: int) -> str:
-        body = json.dumps({"choice_ids": [choice]})
-        return f"POST\t/api/v1/questions/{poll}/votes\tAuthorization\tBearer {token}\tapplication/json\t{body}"
+        return ballot_line(token, poll, {"choice_ids": [choice]})
+
+    def ranked_line(n: int) -> str:
+        poll, choices = ranked[n % len(ranked)]
+        return ballot_line(tokens[n // len(ranked)], poll, {"ranking": choices[n % 3 :] + choices[: n % 3]})
+
+    def score_line(n: int) -> str:
+        poll, choices = score[n % len(score)]
+        stars = {str(choice): (n + i) % 6 for i, choice in enumerate(choices)}
+        return ballot_line(tokens[n // len(score)], poll, {"scores": stars})
 
     def invite_line(code: str, poll: int, choice: int) -> str:
         body = json.dumps({"choice_ids": [choice], "invite": code})  # no credentials: the code is one
         return f"POST\t/api/v1/questions/{poll}/votes\tAccept\tapplication/json\tapplication/json\t{body}"
 
     files = {
+        "api_ranked": [ranked_line(n) for n in range(len(tokens))],
+        "api_score": [score_line(n) for n in range(len(tokens))],
         # Consecutive requests go to different polls: every voter/poll pair once.
         "api_distinct": [
             api_line(tokens[n // DISTINCT_POLLS], *pick(distinct[n % DISTINCT_POLLS], n)) for n in range(len(tokens))
@@ -262,25 +315,12 @@ def statements_received() -> int:
     return count
 
 
-def latency(output: str, percentile: str) -> float:
-    value, unit = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+def votes_in(polls: list[tuple[int, list[int]]], ballots: bool = False) -> int:
+    return votes_sum(db(), polls, ballots)
 
 
-def votes_in(polls: list[tuple[int, list[int]]]) -> int:
-    conn = db()
-    with conn.cursor() as cursor:
-        ids = [poll for poll, _ in polls]
-        cursor.execute(
-            "SELECT COALESCE(SUM(votes), 0) FROM choice WHERE question_id IN (" + ",".join(["%s"] * len(ids)) + ")", ids
-        )
-        total = int(cursor.fetchone()[0])
-    conn.close()
-    return total
-
-
-def replay(name: str, path: Path, polls: list[tuple[int, list[int]]], seconds: int) -> Outcome:
-    votes_before = votes_in(polls)
+def replay(name: str, path: Path, polls: list[tuple[int, list[int]]], seconds: int, ballots: bool = False) -> Outcome:
+    votes_before = votes_in(polls, ballots)
     outcome, output = wrk(name, BASE, seconds, path)
     counts = dict(re.findall(r"(\w+)=(\d+)", output.split("REPLAY", 1)[1]))
     sent, filler = int(counts["sent"]), int(counts["filler"])
@@ -290,7 +330,7 @@ def replay(name: str, path: Path, polls: list[tuple[int, list[int]]], seconds: i
     refused = int(found.group(1)) if found else 0
     ok = outcome.answered - refused
     time.sleep(1)  # let requests wrk abandoned at the deadline finish on the server
-    outcome.ok, outcome.refused, outcome.db_votes = ok, refused, votes_in(polls) - votes_before
+    outcome.ok, outcome.refused, outcome.db_votes = ok, refused, votes_in(polls, ballots) - votes_before
     outcome.in_flight = sent - ok - refused
     # Requests wrk gave up on at its deadline may have been counted or not.
     outcome.exact = ok <= outcome.db_votes <= ok + outcome.in_flight
@@ -476,8 +516,12 @@ def main() -> None:
         def get(path: str) -> Callable[[str, int], Outcome]:
             return lambda name, _round: wrk(name, BASE + path, seconds)[0]
 
-        def votes(file: str, polls: list[tuple[int, list[int]]]) -> Callable[[str, int], Outcome]:
-            return lambda name, round_: replay(name, files[file][round_], polls, seconds)
+        def votes(
+            file: str, polls: list[tuple[int, list[int]]], ballots: bool = False
+        ) -> Callable[[str, int], Outcome]:
+            return lambda name, round_: replay(name, files[file][round_], polls, seconds, ballots)
+
+        ranked_reads = data["ranked_reads"][0][0]  # type: ignore[index]
 
         scenarios = [
             ("GET / (index)", get("/")),
@@ -487,6 +531,12 @@ def main() -> None:
             ("POST vote (API, one hot choice)", votes("api_hot", data["hot"])),  # type: ignore[arg-type]
             ("POST vote (form, session + CSRF)", votes("form", form_polls)),
             ("POST vote (API, invite codes)", votes("invite", data["invite"])),  # type: ignore[arg-type]
+            ("POST ranked vote (API, distinct pairs)", votes("api_ranked", data["ranked"], ballots=True)),  # type: ignore[arg-type]
+            ("POST score vote (API, distinct pairs)", votes("api_score", data["score"], ballots=True)),  # type: ignore[arg-type]
+            (
+                f"GET ranked results page ({RANKED_RESULTS_BALLOTS:,} ballots)",
+                get(f"/questions/{ranked_reads}/results"),
+            ),
         ]
         scenarios = [("GET /hello", get("/hello"))] + [
             (name, run) for name, run in scenarios if not args.only or args.only.lower() in name.lower()

@@ -136,6 +136,12 @@ def stop(pid: int | None, timeout: float) -> None:
             wait_until(lambda: not alive(pid), 5)
 
 
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while True:
@@ -403,11 +409,20 @@ class HAProxy:
         if self.check_pid() is None:
             command = [PYTHON, str(DEPLOY / "galera_check.py"), *self.check_pairs]
             spawn(command, self.dir / "galera_check.log", self.check_pid_file)
+        # Listening before HAProxy asks: a refused check would start node1 as down, and the writes
+        # would move back to it (cutting every connection) moments after `up` returned.
+        if not wait_until(lambda: all(listening(port) for port in self.ports.checks), 10, 0.1):
+            raise ClusterError(f"galera_check does not listen: {self.dir / 'galera_check.log'}")
         if self.pid() is None:
             subprocess.run(["/usr/sbin/haproxy", "-c", "-q", "-f", str(self.cfg)], check=True)
             subprocess.run(["/usr/sbin/haproxy", "-D", "-f", str(self.cfg)], check=True)
-        if not wait_until(lambda: self.writer() is not None, 30, 0.25):
+        if not wait_until(lambda: self.settled() and self.writer() is not None, 30, 0.25):
             raise ClusterError(f"HAProxy on 127.0.0.1:{self.ports.db} reaches no synced node: {self.servers()}")
+
+    def settled(self) -> bool:
+        """Every node plainly up or down in HAProxy's view, none half-way ("UP 1/2", "DOWN 1/2")."""
+        states = self.servers()
+        return bool(states) and all(state in ("UP", "DOWN") for state in states.values())
 
     def writer(self) -> str | None:
         """The Galera node a new connection through HAProxy lands on (None: none reachable)."""

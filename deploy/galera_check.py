@@ -25,6 +25,10 @@ def wsrep_status(port: int, timeout: float = 1.0) -> dict[str, str]:
     conn = pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=timeout, read_timeout=timeout)
     try:
         with conn.cursor() as cursor:
+            # Causal, as the app's reads are (galera-node.cnf.in): a node thawed after a freeze
+            # still shows the status it had, Synced and Primary, until it learns it was evicted;
+            # this wait needs the current group, so it fails there instead of passing it.
+            cursor.execute("SET SESSION wsrep_sync_wait = 1")
             cursor.execute("SHOW GLOBAL STATUS LIKE 'wsrep%'")
             return {str(name).lower(): str(value) for name, value in cursor.fetchall()}
     finally:

@@ -57,10 +57,10 @@ class Stack:
         # nginx logs every request already; a second line per request in the app only costs CPU.
         self.env.setdefault("VOTE_ACCESS_LOG", "0")
         self.env.setdefault("VOTE_SECRET_KEY", self._secret())
-        # The processes' metrics files, read together by any process's /metrics (models/metrics.py);
-        # one directory per stack, emptied whenever supervisord starts afresh.
+        # The app processes' metrics files, read together by any process's /metrics
+        # (models/metrics.py): one directory per stack, given to supervisor's program only and
+        # emptied whenever supervisord starts afresh.
         self.metrics_dir = self.run_dir / "metrics"
-        self.env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
 
     # --- configuration -----------------------------------------------------------
 
@@ -92,6 +92,7 @@ class Stack:
             "stop_wait": str(int(shutdown_timeout) + 5),
             "listen": f"127.0.0.1:{self.port}",
             "files": str(files),
+            "metrics_dir": str(self.metrics_dir),
         }
         self._render("supervisord.conf.in", self.dir / "supervisord.conf", values)
         site = self._render("nginx-site.conf.in", self.dir / "nginx-site.conf", values)

@@ -4,7 +4,7 @@ A ballot row and its choices' ``votes`` are written in one transaction; the UNIQ
 ballot make a second ballot by the same voter impossible, however many requests race.
 ``BallotBox`` writes the ballots that arrive together in one transaction (group commit), so that
 a refused ballot leaves the others of its batch counted. On MySQL the whole batch is one call of
-the ``cast_ballots`` procedure (sql/mysql/0008: one check of the batch, then each choice counted
+the ``cast_ballots`` procedure (sql/mysql/0009: one check of the batch, then each choice counted
 once); on SQLite each ballot goes under its own savepoint, in lockstep.
 
 A secret poll's ballot is sealed (``Sealed``): its ballot row names the voter and nothing they
@@ -62,6 +62,18 @@ class InviteNotValid(VoteRefused):
     """No such invite code for this poll, or its owner revoked it."""
 
 
+class WrongBallot(VoteRefused):
+    """Choices sent to a ranked poll, a ranking to a score poll...: not this poll's kind of ballot."""
+
+
+class RankUsedTwice(VoteRefused):
+    pass
+
+
+class ScoreOutOfRange(VoteRefused):
+    pass
+
+
 # The letters cast_ballots answers with, one per ballot.
 OUTCOMES: dict[str, type[Refused] | None] = {
     "V": None,
@@ -117,27 +129,110 @@ def seal(content: Mapping[str, object]) -> tuple[Sealed, str]:
     return Sealed(secrets.randbits(SECRET_ID_BITS) + 1, receipt_hash(code), json.dumps(dict(content))), code
 
 
+MAX_STARS = 5
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A ``choice`` poll's ballot: the choices picked."""
+
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A ``ranked`` poll's ballot: choice ids, first preference first; the others unranked."""
+
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A ``score`` poll's ballot: stars by choice id; a choice left out has 0."""
+
+    stars: tuple[tuple[int, int], ...]
+
+
+Content = Choices | Ranking | Scores
+METHODS: dict[type[Content], str] = {Choices: "choice", Ranking: "ranked", Scores: "score"}
+
+# One ballot_choice row: the choice, its place (ranked) and its stars (score); None where the
+# method has none.
+Mark = tuple[int, int | None, int | None]
+
+
+def published(content: Content) -> dict[str, object]:
+    """The ballot as GET .../ballots publishes it, and a secret poll stores it: ``choice_ids``
+    ascending, the ``ranking`` in order, or the ``scores`` of 1 star or more by choice id (an
+    unscored choice counts 0), so that identical ballots have identical texts."""
+    if isinstance(content, Choices):
+        return {"choice_ids": sorted(set(content.ids))}
+    if isinstance(content, Ranking):
+        return {"ranking": list(content.ids)}
+    return {"scores": {str(choice_id): stars for choice_id, stars in sorted(content.stars) if stars}}
+
+
 @dataclass(frozen=True)
 class Ballot:
     question_id: int
-    choice_ids: tuple[int, ...]  # distinct, ascending
+    marks: tuple[Mark, ...]  # the choices it counts a vote for, ascending by id
     voter: Voter
     sealed: Sealed | None = None  # a secret poll's ballot
 
+    @property
+    def choice_ids(self) -> tuple[int, ...]:
+        return tuple(mark[0] for mark in self.marks)
 
-def check(poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime, sealed: Sealed | None = None) -> Ballot:
-    """The ballot for ``choice_ids``, checked against the poll's rules as the caller read them.
-    The database checks again as it writes: the poll may have changed since."""
-    chosen = tuple(sorted(set(choice_ids)))
-    if not chosen:
+    @property
+    def key(self) -> str | None:
+        """A ranked or score ballot's marks as one text, "choice:place" or "choice:stars" by choice
+        id ('' for none), stored with it (ballot_marks) so that ``grouped`` counts identical ballots
+        by an index; None for a choice ballot, and for a secret one (its content is counted)."""
+        if self.sealed or (self.marks and self.marks[0][1:] == (None, None)):
+            return None
+        return ",".join(f"{choice_id}:{place or stars}" for choice_id, place, stars in self.marks)
+
+
+def _marks(content: Content) -> tuple[Mark, ...]:
+    """The rows a ballot writes; a score of 0 writes none (docs/voting-methods.md)."""
+    if isinstance(content, Choices):
+        return tuple((choice_id, None, None) for choice_id in sorted(set(content.ids)))
+    if isinstance(content, Ranking):
+        return tuple(sorted((choice_id, place, None) for place, choice_id in enumerate(content.ids, 1)))
+    return tuple(sorted((choice_id, None, stars) for choice_id, stars in content.stars if stars))
+
+
+def _named(content: Content) -> list[int]:
+    if isinstance(content, Scores):
+        return [choice_id for choice_id, _ in content.stars]
+    return list(content.ids)
+
+
+def _check_content(poll: Row, content: Content) -> None:
+    if METHODS[type(content)] != poll["method"]:
+        raise WrongBallot
+    named = _named(content)
+    if not named:
         raise NoChoice
+    if len(set(named)) != len(named):
+        raise RankUsedTwice
+    if isinstance(content, Choices) and len(named) > poll["max_choices"]:
+        raise TooManyChoices
+    if isinstance(content, Scores) and not all(0 <= stars <= MAX_STARS for _, stars in content.stars):
+        raise ScoreOutOfRange
+
+
+def check(poll: Row, content: Content, voter: Voter, now: datetime, sealed: Sealed | None = None) -> Ballot:
+    """The ballot for ``content``, checked against the poll's rules as the caller read them.
+    The database checks again as it writes: the poll may have changed since."""
+    if isinstance(content, Choices):  # the same choice ticked twice is one choice
+        content = Choices(tuple(sorted(set(content.ids))))
+    _check_content(poll, content)
     if not question.is_open(poll, now):
         raise PollClosed
-    if len(chosen) > poll["max_choices"]:
-        raise TooManyChoices
-    if not set(chosen) <= {item["id"] for item in poll["choices"]}:
+    if not set(_named(content)) <= {item["id"] for item in poll["choices"]}:
         raise InvalidChoice
-    return Ballot(poll["id"], chosen, voter, sealed)
+    return Ballot(poll["id"], _marks(content), voter, sealed)
 
 
 Counts = dict[int, list[Row]]  # question id -> its choices with their votes
@@ -162,9 +257,19 @@ async def cast_many(db: Database, ballots: Sequence[Ballot], now: datetime) -> t
 
 def _procedure_input(ballots: Sequence[Ballot]) -> str:
     """cast_ballots' argument: [[question_id, user_id, openid, link_key, invite_id, "choice_id,choice_id",
-    n, secret_id, receipt_hash, content], ...]."""
+    n, secret_id, receipt_hash, content, marks, key], ...] (sql/mysql/0009)."""
     return json.dumps(
-        [[*_voter_row(b), ",".join(map(str, b.choice_ids)), len(b.choice_ids), *_sealed_row(b)] for b in ballots]
+        [
+            [
+                *_voter_row(b),
+                ",".join(map(str, b.choice_ids)),
+                len(b.choice_ids),
+                *_sealed_row(b),
+                json.dumps(b.marks),
+                b.key,
+            ]
+            for b in ballots
+        ]
     )
 
 
@@ -228,9 +333,15 @@ async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
     if counted.rowcount != len(ballot.choice_ids):
         await tx.execute("ROLLBACK TO SAVEPOINT one_ballot")
         return "I"
-    for choice_id in () if ballot.sealed else ballot.choice_ids:
+    if ballot.key is not None:
         await tx.execute(
-            "INSERT INTO ballot_choice (ballot_id, choice_id) VALUES (%s, %s)", (result.last_id, choice_id)
+            "INSERT INTO ballot_marks (ballot_id, question_id, marks) VALUES (%s, %s, %s)",
+            (result.last_id, ballot.question_id, ballot.key),
+        )
+    for choice_id, place, score in () if ballot.sealed else ballot.marks:
+        await tx.execute(
+            "INSERT INTO ballot_choice (ballot_id, choice_id, place, score) VALUES (%s, %s, %s, %s)",
+            (result.last_id, choice_id, place, score),
         )
     await tx.execute("RELEASE SAVEPOINT one_ballot")
     return "V"
@@ -250,11 +361,11 @@ class BallotBox:
         self.batcher: Batcher[Ballot, list[Row]] = Batcher(self._write, MAX_BATCH, LINGER_SECONDS)
 
     async def cast(
-        self, poll: Row, choice_ids: Sequence[int], voter: Voter, now: datetime, sealed: Sealed | None = None
+        self, poll: Row, content: Content, voter: Voter, now: datetime, sealed: Sealed | None = None
     ) -> list[Row]:
         """Count one ballot (``sealed`` on a secret poll) and return the poll's choices with their
         votes, this one included; or raise a ``VoteRefused`` having changed nothing."""
-        return await self.batcher.submit(check(poll, choice_ids, voter, now, sealed))
+        return await self.batcher.submit(check(poll, content, voter, now, sealed))
 
     async def _write(self, ballots: list[Ballot]) -> list[list[Row] | Exception]:
         # Concurrent batches lock choice rows in the same order: by poll, then choices.
@@ -289,14 +400,48 @@ def _voter_column(voter: Voter) -> tuple[str, int | str | None]:
 
 
 async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] | None:
-    """The choice ids this voter picked (none on a secret poll), or None when they have not voted."""
+    """The choice ids this voter marked (a ranking: first preference first; none on a secret
+    poll), or None when they have not voted."""
     column, value = _voter_column(voter)
     rows = await db.fetch_all(
         "SELECT b.id, bc.choice_id FROM ballot b LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id"
-        " WHERE b.question_id = %s AND b." + column + " = %s ORDER BY bc.choice_id",
+        " WHERE b.question_id = %s AND b." + column + " = %s ORDER BY bc.place, bc.choice_id",
         (question_id, value),
     )
     return [row["choice_id"] for row in rows if row["choice_id"] is not None] if rows else None
+
+
+GroupedMarks = dict[tuple[tuple[int, int], ...], int]  # (choice id, place or stars) by choice id -> voters
+
+
+async def grouped(db: Database, question_id: int) -> GroupedMarks:
+    """Every distinct ballot of a ranked or score poll once, with the number of voters who cast it:
+    identical ballots have the same key (``Ballot.key``), and an index on it counts them."""
+    rows = await db.fetch_all(
+        "SELECT marks, COUNT(*) AS n FROM ballot_marks WHERE question_id = %s GROUP BY marks", (question_id,)
+    )
+    counted: GroupedMarks = {}
+    for row in rows:
+        pairs = (item.split(":") for item in (row["marks"] or "").split(",") if item)
+        counted[tuple((int(choice_id), int(mark)) for choice_id, mark in pairs)] = int(row["n"])
+    return counted
+
+
+async def grouped_secret(db: Database, question_id: int) -> GroupedMarks:
+    """The same for a secret ranked or score poll, from its sealed ballots' published contents
+    (identical ballots have identical texts: ``published``)."""
+    rows = await db.fetch_all(
+        "SELECT content, COUNT(*) AS n FROM secret_ballot WHERE question_id = %s GROUP BY content", (question_id,)
+    )
+    counted: GroupedMarks = {}
+    for row in rows:
+        content = json.loads(row["content"])
+        if "ranking" in content:
+            marks = tuple(sorted((int(c), place) for place, c in enumerate(content["ranking"], 1)))
+        else:
+            marks = tuple(sorted((int(c), int(stars)) for c, stars in content.get("scores", {}).items() if stars))
+        counted[marks] = counted.get(marks, 0) + int(row["n"])
+    return counted
 
 
 async def count_for(db: Database, question_id: int) -> int:

@@ -22,10 +22,18 @@ MARKS: dict[str, tuple[str, ...]] = {
         "SELECT choice_id FROM ballot_choice",
         "SELECT j.choice_id FROM secret_ballot s, JSON_TABLE(s.content, '$.choice_ids[*]'"
         " COLUMNS (choice_id INT PATH '$')) AS j",
+        # A ranked ballot marks the choices it ranks; a score ballot those it gives 1 star or more,
+        # the only ones its content names (models/ballot.py, published).
+        "SELECT j.choice_id FROM secret_ballot s, JSON_TABLE(s.content, '$.ranking[*]'"
+        " COLUMNS (choice_id INT PATH '$')) AS j",
+        "SELECT j.choice_id FROM secret_ballot s, JSON_TABLE(JSON_KEYS(s.content, '$.scores'), '$[*]'"
+        " COLUMNS (choice_id INT PATH '$')) AS j",
     ),
     "sqlite": (
         "SELECT choice_id FROM ballot_choice",
         "SELECT j.value AS choice_id FROM secret_ballot s, json_each(s.content, '$.choice_ids') AS j",
+        "SELECT j.value AS choice_id FROM secret_ballot s, json_each(s.content, '$.ranking') AS j",
+        "SELECT CAST(j.key AS INTEGER) AS choice_id FROM secret_ballot s, json_each(s.content, '$.scores') AS j",
     ),
 }
 

@@ -9,7 +9,12 @@ processes are summed over the live ones (``livesum``).
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import Counter, Gauge, Histogram
+
+if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(directory, exist_ok=True)  # prometheus-client would fail on the first metric
 
 REQUESTS = Counter(
     "vote_http_requests", "Requests answered, by route name, method and status.", ["route", "method", "status"]

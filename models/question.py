@@ -6,11 +6,15 @@ from datetime import datetime
 
 from models.db import Database, Row, Session, contains
 
+# A choice poll's votes are its choices' (a ballot with two choices ticked counts two); a ranked
+# or score ballot marks several choices, so those polls count their ballots.
 _SUMMARY = """
-SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility,
+SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility, q.method,
        q.access, q.secret, q.user_id, q.create_time, q.join_code, q.revealed_at,
-       (SELECT COALESCE(SUM(c.votes), 0) FROM choice c
-         WHERE c.question_id = q.id AND c.delete_flag = 0) AS total_votes
+       CASE WHEN q.method = 'choice'
+            THEN (SELECT COALESCE(SUM(c.votes), 0) FROM choice c WHERE c.question_id = q.id AND c.delete_flag = 0)
+            ELSE (SELECT COUNT(*) FROM ballot b WHERE b.question_id = q.id)
+       END AS total_votes
   FROM question q
 """
 
@@ -24,14 +28,26 @@ async def create(
     closes_at: datetime | None = None,
     max_choices: int = 1,
     results_visibility: str = "always",
+    method: str = "choice",
     access: str = "account",
     secret: bool = False,
     join_code: str | None = None,
 ) -> int:
     result = await db.execute(
         "INSERT INTO question (user_id, question_text, pub_date, closes_at, max_choices, results_visibility,"
-        " access, secret, join_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (user_id, question_text, pub_date, closes_at, max_choices, results_visibility, access, int(secret), join_code),
+        " method, access, secret, join_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            user_id,
+            question_text,
+            pub_date,
+            closes_at,
+            max_choices,
+            results_visibility,
+            method,
+            access,
+            int(secret),
+            join_code,
+        ),
     )
     assert result.last_id is not None
     return result.last_id
@@ -44,6 +60,7 @@ _QUESTION_FIELDS = (
     "closes_at",
     "max_choices",
     "results_visibility",
+    "method",
     "access",
     "secret",
     "user_id",
@@ -56,9 +73,11 @@ _QUESTION_FIELDS = (
 async def get_with_choices(db: Database, question_id: int) -> Row | None:
     """A question that is not deleted, with its choices, in one round trip (the hot read path)."""
     rows = await db.fetch_all(
-        "SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility, q.access,"
-        " q.secret, q.user_id, q.create_time, q.join_code, q.revealed_at,"
-        " c.id AS choice_id, c.choice_text, c.votes, c.create_time AS choice_create_time"
+        "SELECT q.id, q.question_text, q.pub_date, q.closes_at, q.max_choices, q.results_visibility, q.method,"
+        " q.access, q.secret, q.user_id, q.create_time, q.join_code, q.revealed_at,"
+        " c.id AS choice_id, c.choice_text, c.votes, c.create_time AS choice_create_time,"
+        " CASE WHEN q.method = 'choice' THEN NULL"
+        " ELSE (SELECT COUNT(*) FROM ballot b WHERE b.question_id = q.id) END AS ballots"
         " FROM question q LEFT JOIN choice c ON c.question_id = q.id AND c.delete_flag = 0"
         " WHERE q.id = %s AND q.delete_flag = 0 ORDER BY c.id",
         (question_id,),
@@ -78,7 +97,8 @@ async def get_with_choices(db: Database, question_id: int) -> Row | None:
         for row in rows
         if row["choice_id"] is not None
     ]
-    found["total_votes"] = sum(item["votes"] for item in found["choices"])
+    ballots = rows[0]["ballots"]
+    found["total_votes"] = sum(item["votes"] for item in found["choices"]) if ballots is None else int(ballots)
     return found
 
 
@@ -148,11 +168,12 @@ async def update(
     closes_at: datetime | None,
     max_choices: int,
     results_visibility: str,
+    method: str,
 ) -> None:
     await db.execute(
         "UPDATE question SET question_text = %s, pub_date = %s, closes_at = %s, max_choices = %s,"
-        " results_visibility = %s WHERE id = %s",
-        (question_text, pub_date, closes_at, max_choices, results_visibility, question_id),
+        " results_visibility = %s, method = %s WHERE id = %s",
+        (question_text, pub_date, closes_at, max_choices, results_visibility, method, question_id),
     )
 
 

@@ -13,7 +13,7 @@ from models.db import Database, Row
 
 
 def content(row: Row) -> dict[str, Any]:
-    """The ballot as published: ``{"choice_ids": [...]}`` (or a ranking or scores, later)."""
+    """The ballot as published: ``{"choice_ids": [...]}``, ``{"ranking": [...]}`` or ``{"scores": {...}}``."""
     return dict(json.loads(row["content"]))
 
 

@@ -40,6 +40,7 @@ REQUIRE_SERVICES = os.environ.get("CI") == "true" or os.environ.get("VOTE_REQUIR
 
 # Child tables first, so rows can be deleted without breaking foreign keys.
 TABLES = [
+    "ballot_marks",
     "ballot_choice",
     "ballot",
     "invite",

@@ -68,8 +68,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "link": create_poll(page, base, "Pizza or sushi?", ["Pizza", "Sushi"], access="link"),
             "invite": create_poll(page, base, "Approve the budget?", ["Yes", "No"], access="invite", secret=True),
             "reveal": create_poll(page, base, "Shown when revealed?", ["A", "B"], results_visibility="on_reveal"),
+            "ranked": create_poll(page, base, "Rank the rooms?", ["Hall", "Lab", "Roof"], method="ranked"),
+            "score": create_poll(page, base, "Stars for the talks?", ["Keynote", "Demo"], method="score"),
         }
         token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        for poll in ("ranked", "score"):  # one ballot each, so that rounds and stars show
+            found = page.request.get(f"{base}/api/v1/questions/{polls[poll]}").json()
+            ids = [choice["id"] for choice in found["choices"]]
+            ballot = {"ranking": [ids[1], ids[0]]} if poll == "ranked" else {"scores": {str(ids[0]): 4}}
+            cast = page.request.post(
+                f"{base}/api/v1/questions/{polls[poll]}/votes", data=ballot, headers={"X-CSRF-Token": token}
+            )
+            assert cast.status == 201, cast.text()
         closed = page.request.post(f"{base}/api/v1/questions/{polls['closed']}/close", headers={"X-CSRF-Token": token})
         assert closed.ok, closed.text()
         made = page.request.post(
@@ -192,6 +202,27 @@ def voter_states() -> list[tuple[str, Step]]:
         page.locator("#choice2").check()
         submit(".vote-form button[type=submit]")(page, site)
 
+    def ranked_form(page: Any, site: Site) -> None:
+        poll = create_poll(page, site.base, "Rank the lunch places?", ["Pizza", "Noodles", "Salad"], method="ranked")
+        page.goto(f"{site.base}/questions/{poll}")
+
+    def rank_twice(page: Any, site: Site) -> None:
+        page.locator(".rank-select").nth(0).select_option("1")
+        page.locator(".rank-select").nth(1).select_option("1")
+        submit(".vote-form button[type=submit]")(page, site)
+
+    def ranked_results(page: Any, site: Site) -> None:
+        page.locator(".rank-select").nth(1).select_option("2")
+        submit(".vote-form button[type=submit]")(page, site)
+
+    def score_form(page: Any, site: Site) -> None:
+        poll = create_poll(page, site.base, "Stars for the films?", ["Alien", "Brazil"], method="score")
+        page.goto(f"{site.base}/questions/{poll}")
+
+    def score_results(page: Any, site: Site) -> None:
+        page.locator(".stars").first.locator("label").nth(4).click()
+        submit(".vote-form button[type=submit]")(page, site)
+
     return [
         ("welcome", welcome),
         ("new poll", go("/questions/new")),
@@ -202,6 +233,11 @@ def voter_states() -> list[tuple[str, Step]]:
         ("already voted", go("/questions/{open}")),
         ("closed poll", go("/questions/{closed}")),
         ("limit ticked", tick_the_limit),
+        ("ranked vote form", ranked_form),
+        ("ranked vote refused", rank_twice),
+        ("ranked results", ranked_results),
+        ("score vote form", score_form),
+        ("score results", score_results),
         ("me", go("/me")),
         ("account", go("/account")),
         ("account refused", submit("#profile-current-password")),
@@ -225,6 +261,8 @@ def admin_states() -> list[tuple[str, Step]]:
         ("presenter, light", go("/questions/{open}/present?theme=light")),
         ("presenter, before the reveal", go("/questions/{reveal}/present")),
         ("presenter, closed", go("/questions/{closed}/present")),
+        ("presenter, ranked", go("/questions/{ranked}/present")),
+        ("presenter, score, light", go("/questions/{score}/present?theme=light")),
     ]
 
 

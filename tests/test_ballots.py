@@ -32,6 +32,11 @@ async def votes_of(db: Database, qid: int) -> list[int]:
     return [row["votes"] for row in rows]
 
 
+def marked(*choice_ids: int) -> tuple[ballot.Mark, ...]:
+    """A choice ballot's rows: the choices, with neither place nor stars."""
+    return tuple((choice_id, None, None) for choice_id in choice_ids)
+
+
 def count_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of each batch sent to the database from now on (retries included)."""
     sizes: list[int] = []
@@ -139,13 +144,13 @@ async def test_one_batch_counts_some_and_refuses_others_each_for_its_reason(db: 
     outcomes, counts = await ballot.cast_many(
         db,
         [
-            ballot.Ballot(open_poll, (a,), voters[0]),
-            ballot.Ballot(open_poll, (b,), voters[0]),  # the same voter again, in the same batch
-            ballot.Ballot(open_poll, (a, other), voters[1]),  # a choice of another poll
-            ballot.Ballot(closed_poll, (other,), voters[1]),
-            ballot.Ballot(gone_poll, (1,), voters[1]),
-            ballot.Ballot(open_poll, (b, c), voters[2]),
-            ballot.Ballot(open_poll, (c,), follower),
+            ballot.Ballot(open_poll, marked(a), voters[0]),
+            ballot.Ballot(open_poll, marked(b), voters[0]),  # the same voter again, in the same batch
+            ballot.Ballot(open_poll, marked(a, other), voters[1]),  # a choice of another poll
+            ballot.Ballot(closed_poll, marked(other), voters[1]),
+            ballot.Ballot(gone_poll, marked(1), voters[1]),
+            ballot.Ballot(open_poll, marked(b, c), voters[2]),
+            ballot.Ballot(open_poll, marked(c), follower),
         ],
         utcnow(),
     )
@@ -177,7 +182,8 @@ async def test_concurrent_votes_share_commits_and_each_is_counted_once(
     box = client.app[BALLOTS]
     attempts = [(voter, yes if n % 4 else no) for n, voter in enumerate(voters)] + [(voters[0], yes)] * 5
     outcomes = await asyncio.gather(
-        *(box.cast(poll, [choice], voter, utcnow()) for voter, choice in attempts), return_exceptions=True
+        *(box.cast(poll, ballot.Choices((choice,)), voter, utcnow()) for voter, choice in attempts),
+        return_exceptions=True,
     )
 
     refused = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
@@ -233,13 +239,20 @@ async def test_a_deadlock_is_retried_and_then_reported_as_unavailable(monkeypatc
 
     monkeypatch.setattr(ballot, "cast_many", deadlocking)
     box = ballot.BallotBox(db=None, counted=counted)  # type: ignore[arg-type]
-    poll = {"id": 7, "pub_date": utcnow(), "closes_at": None, "max_choices": 1, "choices": [{"id": 1}]}
-    assert await box.cast(poll, [1], ballot.Voter(user_id=1), utcnow()) == [{"id": 1, "votes": 1}]
+    poll = {
+        "id": 7,
+        "pub_date": utcnow(),
+        "closes_at": None,
+        "max_choices": 1,
+        "method": "choice",
+        "choices": [{"id": 1}],
+    }
+    assert await box.cast(poll, ballot.Choices((1,)), ballot.Voter(user_id=1), utcnow()) == [{"id": 1, "votes": 1}]
     assert attempts == 3 and announced == [{7}]
 
     attempts = -10  # never gets through
     with pytest.raises(DatabaseUnavailable):
-        await box.cast(poll, [1], ballot.Voter(user_id=2), utcnow())
+        await box.cast(poll, ballot.Choices((1,)), ballot.Voter(user_id=2), utcnow())
     assert announced == [{7}]
 
 
@@ -252,7 +265,7 @@ async def test_a_vote_for_a_choice_replaced_meanwhile_is_refused(db: Database) -
     await db.execute("UPDATE choice SET delete_flag = 1 WHERE id = %s", (old,))
     box = ballot.BallotBox(db, counted=lambda ids: asyncio.sleep(0))
     with pytest.raises(ballot.InvalidChoice):
-        await box.cast(poll, [old], ballot.Voter(user_id=await make_user(db)), utcnow())
+        await box.cast(poll, ballot.Choices((old,)), ballot.Voter(user_id=await make_user(db)), utcnow())
     assert await db.fetch_all("SELECT id FROM ballot WHERE question_id = %s", (qid,)) == []
 
 
@@ -276,8 +289,8 @@ async def test_a_choice_removed_while_the_batch_waits_for_it_sends_the_batch_rou
         with pytest.MonkeyPatch.context() as patch:
             attempts = count_batches(patch)
             voting = asyncio.gather(
-                box.cast(poll, [removed], ballot.Voter(user_id=await make_user(db)), utcnow()),
-                box.cast(poll, [kept], ballot.Voter(user_id=await make_user(db)), utcnow()),
+                box.cast(poll, ballot.Choices((removed,)), ballot.Voter(user_id=await make_user(db)), utcnow()),
+                box.cast(poll, ballot.Choices((kept,)), ballot.Voter(user_id=await make_user(db)), utcnow()),
                 return_exceptions=True,
             )
             await asyncio.sleep(0.5)  # the batch now waits for the removed choice's row
@@ -301,5 +314,5 @@ async def test_the_vote_answer_carries_the_counts_of_its_own_commit(settings: Se
     first, second = await choice_ids(db, qid)
     poll = (await polls.visible_poll(client.app, qid, ANONYMOUS)).poll
     voter = Viewer(user=await user.get(db, await make_user(db)))
-    counts = (await voting.cast(client.app, poll, [second], voter)).counts
+    counts = (await voting.cast(client.app, poll, voting.Choices((second,)), voter)).counts
     assert [(row["id"], row["votes"]) for row in counts] == [(first, 4), (second, 3)]

@@ -15,26 +15,34 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pymysql
 import pytest
 
 from application import init
 from application.keys import DB, REDIS
+from models import api_token, choice
+from models.api_token import hash_token
+from models.db import open_database, retry_conflicts
 from models.redis_client import REDIS_UNAVAILABLE, open_redis
 from tests.conftest import REQUIRE_SERVICES, make_settings, service_missing
-from tests.factories import make_question
+from tests.factories import make_question, make_user
 from tests.test_live import first_choice, vote, voter, wait_for_total
 from tests.test_sessions import recall, remember
 
@@ -206,20 +214,28 @@ def ours(grid: cluster.Cluster) -> list[str]:
     return found
 
 
-@pytest.fixture
-def galera_cluster() -> Iterator[cluster.Cluster]:
+@contextmanager
+def private_cluster(prefix: str) -> Iterator[cluster.Cluster]:
+    """A whole cluster of this test's own on free ports, in /tmp (reachable by user mysql); it
+    runs only when asked or on CI: minutes of three mariadbd on a shared machine."""
     if not (REQUIRE_SERVICES or os.environ.get("VOTE_CLUSTER_TESTS") == "1"):
-        pytest.skip("1.5-2 min and three mariadbd on a shared machine: VOTE_CLUSTER_TESTS=1 runs it (CI does)")
+        pytest.skip("minutes and three mariadbd on a shared machine: VOTE_CLUSTER_TESTS=1 runs it (CI does)")
     require(*cluster.REQUIRED)
     if os.geteuid() != 0:
         service_missing("the Galera cluster runs mariadbd as user mysql: it must be started by root")
-    directory = Path(tempfile.mkdtemp(prefix="vote-cluster-"))  # /tmp: reachable by user mysql
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
     grid = cluster.Cluster(directory, cluster.Ports.free())
     try:
         yield grid
     finally:
         grid.down()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def galera_cluster() -> Iterator[cluster.Cluster]:
+    with private_cluster("vote-cluster-") as grid:
+        yield grid
 
 
 @pytest.mark.timeout(400)
@@ -267,3 +283,250 @@ def test_galera_cluster_up_failover_rejoin_down(galera_cluster: cluster.Cluster)
     assert query(ports.db, "SELECT note FROM probe ORDER BY id LIMIT 1") == [("through haproxy",)]
     grid.down()
     assert ours(grid) == []
+
+
+# --- faults under votes: the whole cluster with the app, 40 voters voting through nginx ------------------
+
+VOTERS = 40
+POLLS = 160
+PAUSE = 0.2  # between a voter's votes: ~150 votes/s in all, on the shared 2-core machine
+FAILOVER_BOUND = 15.0  # seconds after a fault within which every 503 (and unanswered request) must fall
+ANSWER_WITHIN = 15.0  # a request the app leaves unanswered this long counts as unanswered (status 0)
+
+
+@pytest.fixture(scope="module")
+def app_cluster() -> Iterator[cluster.Cluster]:
+    """One cluster for the fault tests below (~40-60 s to bring up); each test starts healthy."""
+    with private_cluster("vote-faults-") as grid:
+        grid.up()
+        yield grid
+
+
+@pytest.fixture
+def healthy(app_cluster: cluster.Cluster) -> cluster.Cluster:
+    app_cluster.up()  # restarts what an earlier test killed, thaws what it froze; else changes nothing
+    assert app_cluster.haproxy.writer() == "node1"
+    return app_cluster
+
+
+@dataclass
+class Attempt:
+    voter: int
+    poll: int
+    choice: int
+    status: int  # 0: no answer within ANSWER_WITHIN
+    at: float  # monotonic seconds when the answer came
+
+
+@dataclass
+class Election:
+    """Polls and voters (API tokens) on the cluster, and every vote attempt with its answer."""
+
+    polls: list[tuple[int, list[int]]]
+    tokens: list[str]
+    attempts: list[Attempt] = field(default_factory=list)
+    events: dict[str, float] = field(default_factory=dict)
+
+    def accepted(self) -> dict[tuple[int, int], int]:
+        """(voter, poll) -> choice of every vote the voter was told was counted: 201, or 409 after
+        a 503 (the vote whose answer was lost had been counted)."""
+        return {(a.voter, a.poll): a.choice for a in self.attempts if a.status in (201, 409)}
+
+
+async def make_election(grid: cluster.Cluster) -> Election:
+    db = await open_database(make_settings({"VOTE_DATABASE_URL": grid.database_url}))
+    try:
+        owner = await make_user(db)
+        polls = []
+        for _ in range(POLLS):
+            qid = await make_question(db, owner=owner)
+            polls.append((qid, [row["id"] for row in await choice.for_question(db, qid)]))
+        tokens = [(await api_token.create(db, await make_user(db), "faults"))[1] for _ in range(VOTERS)]
+    finally:
+        await db.close()
+    return Election(polls, tokens)
+
+
+async def run_voter(session: aiohttp.ClientSession, url: str, election: Election, n: int, stop: asyncio.Event) -> None:
+    """Votes on poll after poll; a vote answered 503 (or not at all) is sent again until 201 or 409."""
+    headers = {"Authorization": f"Bearer {election.tokens[n]}"}
+    rng = random.Random(n)
+    for qid, choices in election.polls:
+        if stop.is_set():
+            return
+        picked = rng.choice(choices)
+        while True:
+            try:
+                async with session.post(
+                    f"{url}/api/v1/questions/{qid}/votes", json={"choice_ids": [picked]}, headers=headers
+                ) as response:
+                    status = response.status
+            except (TimeoutError, aiohttp.ClientError):
+                status = 0
+            election.attempts.append(Attempt(n, qid, picked, status, time.monotonic()))
+            if status not in (0, 503):
+                break
+            await asyncio.sleep(PAUSE)
+        await asyncio.sleep(PAUSE)
+
+
+async def vote_through(grid: cluster.Cluster, faults: list[tuple[float, str, Callable[[], object]]]) -> Election:
+    """40 voters vote through the app while each fault happens at its time (seconds after the
+    start); they stop 6 s after the last fault's 503s are over, or 40 s after it at most."""
+    election = await make_election(grid)
+    stop = asyncio.Event()
+    url = f"http://127.0.0.1:{grid.ports.app}"
+    timeout = aiohttp.ClientTimeout(total=ANSWER_WITHIN)
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=VOTERS)) as session:
+        voters = [asyncio.create_task(run_voter(session, url, election, n, stop)) for n in range(VOTERS)]
+        started = time.monotonic()
+        for at, name, fault in faults:
+            await asyncio.sleep(max(0.0, started + at - time.monotonic()))
+            election.events[name] = time.monotonic()
+            await asyncio.to_thread(fault)
+        last_fault = time.monotonic()
+        while time.monotonic() - last_fault < 40:
+            await asyncio.sleep(0.5)
+            failed = [a.at for a in election.attempts if a.status in (0, 503)]
+            if time.monotonic() - max(failed, default=last_fault) > 6:
+                break
+        stop.set()
+        await asyncio.gather(*voters)
+    return election
+
+
+def check_election(grid: cluster.Cluster, election: Election) -> None:
+    """No 500, 503s only in the failover after a fault, every accepted vote counted exactly once,
+    and check-counts finds nothing."""
+    statuses = Counter(a.status for a in election.attempts)
+    print(f"answers {dict(statuses)}; faults at {sorted(election.events)}")
+    assert set(statuses) <= {201, 409, 503, 0}, statuses
+    starts = sorted(election.events.values())
+    for attempt in election.attempts:
+        if attempt.status in (0, 503):
+            since = [attempt.at - start for start in starts if start <= attempt.at]
+            assert since and min(since) < FAILOVER_BOUND, f"a {attempt.status} outside a failover: {attempt}"
+    ends = [*starts[1:], float("inf")]
+    for (name, start), end in zip(sorted(election.events.items(), key=lambda item: item[1]), ends, strict=True):
+        failed = [a.at - start for a in election.attempts if a.status in (0, 503) and start <= a.at < end]
+        window = f"from +{min(failed):.1f} s to +{max(failed):.1f} s" if failed else "none"
+        print(f"{name}: {len(failed)} answers 503 or none, {window}")
+
+    # A 409 only ever answers a retry of a vote whose earlier answer was lost.
+    retried = {(a.voter, a.poll) for a in election.attempts if a.status in (0, 503)}
+    assert all((a.voter, a.poll) in retried for a in election.attempts if a.status == 409)
+    accepted = election.accepted()
+    assert sum(1 for a in election.attempts if a.status == 201) > VOTERS * 10  # the voting went on
+
+    polls = tuple(qid for qid, _ in election.polls)
+    holders = ",".join(["%s"] * len(polls))
+    rows = query_args(
+        grid.ports.db,
+        "SELECT b.question_id, b.user_id, bc.choice_id FROM ballot b JOIN ballot_choice bc ON bc.ballot_id = b.id"
+        f" WHERE b.question_id IN ({holders})",
+        polls,
+    )
+    users = {user_id: n for n, user_id in enumerate(token_users(grid, election.tokens))}
+    counted = Counter((users[user_id], qid) for qid, user_id, _ in rows)
+    assert all(times == 1 for times in counted.values())  # never two ballots (the UNIQUE key) ...
+    ballots = {(users[user_id], qid): choice_id for qid, user_id, choice_id in rows}
+    lost = {key: picked for key, picked in accepted.items() if ballots.get(key) != picked}
+    unasked = {key: picked for key, picked in ballots.items() if key not in accepted}
+    if lost or unasked:
+        for key in list(lost)[:3] + list(unasked)[:3]:
+            print(key, [a for a in election.attempts if (a.voter, a.poll) == key], ballots.get(key))
+    assert (lost, unasked) == ({}, {})  # each accepted vote counted, with its choice; nothing else
+    votes = query_args(grid.ports.db, f"SELECT SUM(votes) FROM choice WHERE question_id IN ({holders})", polls)
+    assert int(votes[0][0]) == len(accepted)
+
+    env = {**os.environ, "VOTE_DATABASE_URL": grid.database_url, "VOTE_SECRET_KEY": "x"}
+    result = subprocess.run(
+        [sys.executable, "main.py", "check-counts"], cwd=cluster.ROOT, env=env, capture_output=True, text=True
+    )
+    states = {node.name: node.state().get("wsrep_local_state_comment") for node in grid.galera.nodes}
+    assert (result.returncode, result.stdout) == (0, "every choice's votes match its ballots\n"), (
+        result,
+        grid.haproxy.servers(),
+        states,
+    )
+
+
+def query_args(port: int, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    with closing(connect(port, cluster.SERVICE)) as conn, conn.cursor() as cursor:
+        cursor.execute(sql, args)
+        return list(cursor.fetchall())
+
+
+def token_users(grid: cluster.Cluster, tokens: list[str]) -> list[int]:
+    """Each voter's user id, in the order of their tokens."""
+    sql = "SELECT user_id FROM api_token WHERE token_hash = %s"
+    return [int(query_args(grid.ports.db, sql, (hash_token(token),))[0][0]) for token in tokens]
+
+
+@pytest.mark.timeout(300)
+async def test_kill_9_the_writer_while_40_vote_then_it_rejoins(healthy: cluster.Cluster) -> None:
+    grid = healthy
+    node1 = grid.node(1)
+
+    def rejoin() -> None:
+        grid.galera.start_node(node1)  # IST from the others, then HAProxy gives it the writes back
+
+    election = await vote_through(
+        grid, [(3, "kill -9 node1", lambda: node1.signal(signal.SIGKILL)), (15, "node1 restarted", rejoin)]
+    )
+    assert grid.haproxy.writer() == "node1"
+    check_election(grid, election)
+
+
+@pytest.mark.timeout(300)
+async def test_sigstop_the_writer_while_40_vote_then_it_thaws(healthy: cluster.Cluster) -> None:
+    grid = healthy
+    node1 = grid.node(1)
+
+    def thaw() -> None:
+        node1.signal(signal.SIGCONT)
+        node1.wait_synced()  # evicted meanwhile: it rejoins by itself (IST) ...
+        seconds_until(lambda: grid.haproxy.writer() == "node1", within=20)  # ... and takes the writes back
+
+    election = await vote_through(
+        grid, [(3, "SIGSTOP node1", lambda: node1.signal(signal.SIGSTOP)), (15, "SIGCONT node1", thaw)]
+    )
+    check_election(grid, election)
+
+
+@pytest.mark.timeout(300)
+async def test_kill_the_redis_primary_while_40_vote(healthy: cluster.Cluster) -> None:
+    grid = healthy
+    killed: list[int] = []
+    election = await vote_through(
+        grid, [(3, "kill -9 the Redis primary", lambda: killed.append(grid.redis.kill_primary()))]
+    )
+    assert grid.redis.primary() not in (None, *killed)
+    check_election(grid, election)
+
+
+async def test_a_certification_conflict_between_two_nodes_is_retried(healthy: cluster.Cluster) -> None:
+    """Two nodes change the same row: the transaction that commits second fails certification
+    (error 1213 at COMMIT) and ``retry_conflicts`` runs it again; both changes land."""
+    grid = healthy
+    on_node2 = await open_database(
+        make_settings({"VOTE_DATABASE_URL": f"mysql://root@127.0.0.1:{grid.ports.nodes[1]}/{cluster.SERVICE}"})
+    )
+    qid = await make_question(on_node2)
+    runs = 0
+
+    async def add_one() -> None:
+        nonlocal runs
+        runs += 1
+        async with on_node2.transaction() as tx:
+            await tx.execute("UPDATE question SET max_choices = max_choices + 1 WHERE id = %s", (qid,))
+            if runs == 1:  # node1 commits a change of the same row meanwhile
+                query(grid.ports.nodes[0], f"UPDATE question SET max_choices = max_choices + 10 WHERE id = {qid}")
+
+    try:
+        before = query_args(grid.ports.db, "SELECT max_choices FROM question WHERE id = %s", (qid,))[0][0]
+        await retry_conflicts(add_one)
+    finally:
+        await on_node2.close()
+    assert runs == 2
+    assert query_args(grid.ports.db, "SELECT max_choices FROM question WHERE id = %s", (qid,))[0][0] == before + 11

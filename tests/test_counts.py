@@ -29,7 +29,7 @@ async def voted_poll(db: Database, votes: list[list[int]]) -> tuple[int, list[in
     box = ballot.BallotBox(db, counted=lambda polls: asyncio.sleep(0))
     for marks in votes:
         voter = ballot.Voter(user_id=await make_user(db))
-        await box.cast(poll, [ids[n] for n in marks], voter, utcnow())
+        await box.cast(poll, ballot.Choices(tuple(ids[n] for n in marks)), voter, utcnow())
     return qid, ids
 
 
@@ -71,7 +71,7 @@ async def test_a_repair_counts_the_votes_committed_after_the_check(db: Database)
 
     poll: Any = await question.get_with_choices(db, qid)
     box = ballot.BallotBox(db, counted=lambda polls: asyncio.sleep(0))
-    await box.cast(poll, [ids[0]], ballot.Voter(user_id=await make_user(db)), utcnow())  # 8 stored now
+    await box.cast(poll, ballot.Choices((ids[0],)), ballot.Voter(user_id=await make_user(db)), utcnow())  # 8 stored now
 
     assert await counts.repair(db, found) == [counts.Mismatch(qid, ids[0], stored=8, counted=2)]
     assert await stored(db, ids) == [2, 0, 0]

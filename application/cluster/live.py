@@ -49,7 +49,7 @@ from application.cluster.single_flight import SingleFlight
 from application.cluster.vote_channels import hear_votes
 from application.keys import DB, HUB, SESSION_STORAGE, USERS
 from application.web.jsonutil import dumps
-from models import choice, question
+from models import question
 from models.clock import utcnow
 from models.db import Row
 from models.metrics import LIVE_SOCKETS
@@ -88,6 +88,9 @@ class Watching:
 
 
 NOBODY = Watching()  # an anonymous visitor
+
+# The results document of a poll (the API's), or None when it is gone. The rules' (services/results.py).
+ReadResults = Callable[[int], Awaitable[dict[str, Any] | None]]
 
 # Why ``Watching`` may not watch the poll (None when it is deleted) at this time, in the words
 # its socket closes with; None while they may. The rules' answer (views/live.py).
@@ -151,9 +154,10 @@ def _unindex(index: dict[Key, set[Watcher]], key: Key, watcher: Watcher) -> bool
 
 
 class LiveHub:
-    def __init__(self, app: web.Application, close_reason: CloseReason) -> None:
+    def __init__(self, app: web.Application, close_reason: CloseReason, read_results: ReadResults) -> None:
         self.app = app
         self.close_reason = close_reason
+        self.read_results = read_results
         self.watchers: dict[int, set[Watcher]] = {}
         self.by_user: dict[int, set[Watcher]] = {}
         self.by_session: dict[str, set[Watcher]] = {}
@@ -170,6 +174,7 @@ class LiveHub:
         self.tasks: set[asyncio.Task[None]] = set()
         # Counts the changes that may close sockets: one opening meanwhile is checked again.
         self.changes = 0
+        self.closed = False  # shutting down: a socket that opens now is closed at once
 
     def add(self, question_id: int, watcher: Watcher) -> None:
         _index(self.watchers, question_id, watcher)
@@ -304,11 +309,11 @@ class LiveHub:
         self.scheduled.discard(question_id)
         self.last_flush[question_id] = time.monotonic()
         try:
-            message = await results_message(self.app, question_id)
+            message = await self.results_message(question_id)
         except Exception:
             log.exception("live update of question %s failed", question_id)
             return
-        if message == self.last_message.get(question_id):
+        if message is None or message == self.last_message.get(question_id):
             return  # e.g. a flush scheduled by a vote the previous read already counted
         self.last_message[question_id] = message
         started = time.monotonic()
@@ -357,6 +362,9 @@ class LiveHub:
         """Send the poll's results to ``watcher`` now and after every change, until its socket
         closes (at once, when its viewer may not watch it). ``changes_seen``: ``changes`` before
         the poll was read (a change since then has it checked again)."""
+        if self.closed:  # else it would hold the shutdown up until the client leaves
+            await watcher.ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutting down")
+            return
         reason = self.close_reason(watcher.watching, poll, utcnow())
         if reason is not None:
             await watcher.ws.close(code=CLOSE_NOT_VISIBLE, message=reason)
@@ -380,6 +388,12 @@ class LiveHub:
             if not watcher.ws.closed:
                 await watcher.ws.close(code=WSCloseCode.GOING_AWAY)
 
+    async def results_message(self, question_id: int) -> str | None:
+        """The results document of the API, as the JSON text every socket of the poll receives
+        (None: the poll is gone, and its sockets are about to close)."""
+        results = await self.read_results(question_id)
+        return None if results is None else dumps(results)
+
     async def _first(self, question_id: int, watcher: Watcher) -> None:
         """The poll's results to a socket that just opened: what its sockets were last sent, while
         it has some (a change since is on its way to this one too, already listed), else one read
@@ -389,13 +403,14 @@ class LiveHub:
         message = self.last_message.get(question_id)
         if message is None:
             fan_outs = self.fan_outs.get(question_id, 0)
-            message = await self.openings.once(question_id, lambda: results_message(self.app, question_id))
-            if self.fan_outs.get(question_id, 0) != fan_outs:
+            message = await self.openings.once(question_id, lambda: self.results_message(question_id))
+            if message is None or self.fan_outs.get(question_id, 0) != fan_outs:
                 return
         if not watcher.offer(text_frame(self._message_for(watcher, question_id, message))):
             self._behind(watcher)
 
     async def close(self) -> None:
+        self.closed = True
         for task in list(self.tasks):
             task.cancel()
         for group in list(self.watchers.values()):
@@ -407,11 +422,6 @@ class LiveHub:
 async def _close(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
     """In a task of its own: closing waits for the client's answer."""
     await ws.close(code=code, message=reason)
-
-
-async def results_message(app: web.Application, question_id: int) -> str:
-    """The results document of the API, as the JSON text every socket of the poll receives."""
-    return dumps(choice.tally(question_id, await choice.for_question(app[DB], question_id)))
 
 
 def hidden_message(question_id: int) -> str:

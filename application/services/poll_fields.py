@@ -16,6 +16,7 @@ TEXT_MAX = 200
 MIN_CHOICES = 2
 MAX_CHOICES = 20
 VISIBILITIES = ("always", "after_vote", "after_close", "on_reveal")
+METHODS = ("choice", "ranked", "score")  # SPEC section 12, docs/voting-methods.md
 ACCESS_MODES = ("account", "link", "invite")  # who may vote (SPEC section 11)
 # What a form's checkbox or a JSON body may say for yes and no (besides true and false).
 YES, NO = ("1", "on", "true"), ("", "0", "off", "false")
@@ -66,6 +67,7 @@ class PollFields:
     closes_at: datetime | None
     max_choices: int
     results_visibility: str
+    method: str
     scheduled: bool  # published later than when the fields were checked
     access: str = "account"  # chosen at creation only: an edit keeps the poll's
     secret: bool = False
@@ -127,13 +129,19 @@ def check_poll(data: Mapping[str, Any], choices: Any, zone: tzinfo = UTC, choice
         visibility = "always"
     elif visibility not in VISIBILITIES:
         errors["results_visibility"] = N_("Choose always, after_vote, after_close or on_reveal.")
-    max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors)
+    method = data.get("method")
+    if method in (None, ""):
+        method = "choice"
+    elif method not in METHODS:
+        errors["method"] = N_("Choose choice, ranked or score.")
+    # A ranked or score ballot marks every choice it likes: the limit is a choice poll's.
+    max_choices = _check_max_choices(data.get("max_choices"), len(texts), errors) if method == "choice" else 1
     access = _check_access(data.get("access"), errors)
     secret = _check_secret(data.get("secret"), errors)
     if errors:
         raise InvalidPoll(errors)
     return PollFields(
-        text, texts, pub_date, closes_at, max_choices, str(visibility), pub_date > now, str(access), secret
+        text, texts, pub_date, closes_at, max_choices, str(visibility), str(method), pub_date > now, str(access), secret
     )
 
 

@@ -22,6 +22,7 @@ from application.cluster.changes import Change, Kind
 from application.cluster.poll_cache import INDEX, cached_listing, cached_poll
 from application.keys import CHANGES, DB, POLL_CACHE
 from application.services import join_codes
+from application.services import results as results_of
 from application.services.poll_fields import PollFields
 from application.services.refusals import NotPollManager, NotPollOwner, PollHasVotes, PollNotFound, ResultsHidden
 from application.services.viewer import Viewer
@@ -51,9 +52,10 @@ def results_visible(poll: Row, viewer: Viewer, voted: bool, now: datetime | None
     return question.results_visible(poll, now or utcnow(), voted, viewer.manages(poll))
 
 
-def results(poll_id: int, choices: list[Row]) -> dict[str, Any]:
-    """The results document shared by the pages, the API, CSV, live updates and WeChat."""
-    return choice.tally(poll_id, choices)
+def results(poll: Row, choices: list[Row] | None = None) -> dict[str, Any]:
+    """The results document shared by the pages, the API, CSV, live updates and WeChat
+    (``results.document``); ``choices``: a choice poll's counts newer than the poll's."""
+    return results_of.document(poll, choices)
 
 
 def _seconds_left(poll: Row, now: datetime) -> float | None:
@@ -74,7 +76,11 @@ async def _cached(app: web.Application, question_id: int, counts: bool) -> tuple
     if not 0 < question_id <= MAX_ID:  # no such id: nothing to look up
         return None, 0
     db = app[DB]
-    return await cached_poll(app, question_id, lambda: question.get_with_choices(db, question_id), counts)
+    # Counts are kept until the next vote: a ranked or score poll's with its grouped ballots.
+    load = (
+        (lambda: results_of.load(db, question_id)) if counts else (lambda: question.get_with_choices(db, question_id))
+    )
+    return await cached_poll(app, question_id, load, counts)
 
 
 def visible_to(poll: Row, now: datetime, manages: bool) -> bool:
@@ -131,7 +137,7 @@ class PollView:
     voted: bool = False  # on a secret poll too, where ``my_vote`` stays None
 
     def results(self) -> dict[str, Any]:
-        return results(self.poll["id"], self.choices)
+        return results(self.poll)
 
 
 async def poll_view(app: web.Application, poll: Row, viewer: Viewer) -> PollView:
@@ -253,6 +259,7 @@ async def _insert_poll(app: web.Application, owner_id: int, fields: PollFields) 
             closes_at=fields.closes_at,
             max_choices=fields.max_choices,
             results_visibility=fields.results_visibility,
+            method=fields.method,
             access=fields.access,
             secret=fields.secret,
             join_code=claimed.code,
@@ -321,6 +328,7 @@ async def edit_poll(app: web.Application, poll: Row, fields: PollFields) -> None
                 closes_at=fields.closes_at,
                 max_choices=fields.max_choices,
                 results_visibility=fields.results_visibility,
+                method=fields.method,
             )
             await choice.replace_all(tx, poll["id"], fields.choices)
     except IntegrityError:  # a vote arrived meanwhile: its ballot holds the old choices

@@ -14,8 +14,11 @@ from models.ballot import (
     InviteNotValid,
     NoChoice,
     PollClosed,
+    RankUsedTwice,
+    ScoreOutOfRange,
     TooManyChoices,
     VoteRefused,
+    WrongBallot,
 )
 from models.refusal import PollNotFound, Refused
 
@@ -45,10 +48,12 @@ __all__ = [
     "PollClosed",
     "PollHasVotes",
     "PollNotFound",
+    "RankUsedTwice",
     "ReceiptNotFound",
     "Refused",
     "ResetLinkInvalid",
     "ResultsHidden",
+    "ScoreOutOfRange",
     "TokenNotFound",
     "TooManyAttempts",
     "TooManyChoices",
@@ -56,6 +61,7 @@ __all__ = [
     "TooManyResets",
     "UserNotFound",
     "VoteRefused",
+    "WrongBallot",
     "WrongPassword",
 ]
 

@@ -38,9 +38,17 @@ async def published(app: web.Application, poll: Row) -> list[dict[str, Any]]:
     return _published(await secret_ballot.for_question(app[DB], poll["id"]))
 
 
+def marked(content: dict[str, Any]) -> list[int]:
+    """The choices a published ballot marks: those picked, ranked, or given 1 star or more."""
+    return [
+        int(choice_id)
+        for choice_id in content.get("choice_ids") or content.get("ranking") or content.get("scores") or []
+    ]
+
+
 def recount(ballots: list[dict[str, Any]]) -> Counter[int]:
     """Each choice's votes, from the published ballots."""
-    return Counter(choice_id for item in ballots for choice_id in item.get("choice_ids", []))
+    return Counter(choice_id for item in ballots for choice_id in marked(item))
 
 
 async def verify(db: Database, question_id: int) -> list[str]:

@@ -17,12 +17,12 @@ from itertools import accumulate, chain, compress
 from operator import eq, gt, lt, mul
 from typing import Any
 
+from models.ballot import MAX_STARS
+
 ChoiceId = int
 Ranking = tuple[ChoiceId, ...]
 Scores = tuple[int, ...]
 Matrix = list[list[int]]
-
-MAX_STARS = 5
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -12,11 +11,13 @@ from application.keys import BALLOTS, LINK_VOTES
 from application.services.refusals import AlreadyVoted, InviteRequired, InviteUsed, NotSignedIn, TooManyLinkVotes
 from application.services.viewer import Viewer
 from models import ballot
-from models.ballot import Voter
+from models.ballot import Choices, Content, Ranking, Scores, Voter
 from models.clock import utcnow
 from models.db import Row
 from models.metrics import VOTES_REFUSED
 from models.refusal import Refused
+
+__all__ = ["Choices", "Content", "Counted", "Ranking", "Scores", "cast"]
 
 
 @dataclass(frozen=True)
@@ -25,27 +26,28 @@ class Counted:
     receipt: str | None = None  # a secret poll's receipt code: shown to its voter once, kept nowhere
 
 
-async def cast(app: web.Application, poll: Row, choice_ids: Sequence[int], viewer: Viewer) -> Counted:
-    """Count the viewer's ballot as the voter the poll's ``access`` makes them, or raise a
-    ``VoteRefused`` (``refusals.py``) with nothing changed. Every process holding the poll's
-    counts hears of it (``changes.votes_counted``)."""
+async def cast(app: web.Application, poll: Row, content: Content, viewer: Viewer) -> Counted:
+    """Count the viewer's ballot (``Choices``, a ``Ranking`` or ``Scores``, as the poll's method
+    says) as the voter the poll's ``access`` makes them, or raise a ``VoteRefused``
+    (``refusals.py``) with nothing changed. Every process holding the poll's counts hears of it
+    (``changes.votes_counted``)."""
     try:
-        return await _cast(app, poll, choice_ids, viewer)
+        return await _cast(app, poll, content, viewer)
     except Refused as refusal:
         VOTES_REFUSED.labels(type(refusal).__name__).inc()
         raise
 
 
-async def _cast(app: web.Application, poll: Row, choice_ids: Sequence[int], viewer: Viewer) -> Counted:
+async def _cast(app: web.Application, poll: Row, content: Content, viewer: Viewer) -> Counted:
     voter = viewer.voter_for(poll)
     if voter is None:
         raise InviteRequired if poll["access"] == "invite" else NotSignedIn
     if voter.link_key is not None:
-        return await _capped(app, poll, choice_ids, voter, _address_key(poll, viewer))
-    return await _counted(app, poll, choice_ids, voter)
+        return await _capped(app, poll, content, voter, _address_key(poll, viewer))
+    return await _counted(app, poll, content, voter)
 
 
-async def _capped(app: web.Application, poll: Row, choice_ids: Sequence[int], voter: Voter, key: str) -> Counted:
+async def _capped(app: web.Application, poll: Row, content: Content, voter: Voter, key: str) -> Counted:
     """A link vote, under the per-address cap on accepted votes: its slot is taken before the
     vote, atomically (a burst gets no more votes through than the cap), and given back when the
     vote is refused (a refused or repeated vote does not use up the office's allowance)."""
@@ -54,17 +56,17 @@ async def _capped(app: web.Application, poll: Row, choice_ids: Sequence[int], vo
         await cap.give_back(key)
         raise TooManyLinkVotes
     try:
-        return await _counted(app, poll, choice_ids, voter)
+        return await _counted(app, poll, content, voter)
     except Refused:
         await cap.give_back(key)
         raise
 
 
-async def _counted(app: web.Application, poll: Row, choice_ids: Sequence[int], voter: Voter) -> Counted:
-    published = {"choice_ids": sorted(set(choice_ids))}  # the shape GET .../ballots publishes
-    sealed, receipt = ballot.seal(published) if poll["secret"] else (None, None)
+async def _counted(app: web.Application, poll: Row, content: Content, voter: Voter) -> Counted:
+    # A secret ballot is kept as GET .../ballots publishes it.
+    sealed, receipt = ballot.seal(ballot.published(content)) if poll["secret"] else (None, None)
     try:
-        counts = await app[BALLOTS].cast(poll, choice_ids, voter, utcnow(), sealed)
+        counts = await app[BALLOTS].cast(poll, content, voter, utcnow(), sealed)
     except AlreadyVoted:
         if voter.invite_id is not None:
             raise InviteUsed from None

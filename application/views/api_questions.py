@@ -6,7 +6,7 @@ from dataclasses import replace
 from functools import cache
 from math import ceil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -15,8 +15,11 @@ from application.services.viewer import Viewer
 from application.views import viewer_of
 from application.web.auth import require_user
 from application.web.errors import AppError
-from application.web.forms import PAGE_MAX, choice_ids, query_number, read_json
+from application.web.forms import PAGE_MAX, choice_ids, query_number, read_json, whole_number
 from application.web.jsonutil import json_response
+
+if TYPE_CHECKING:
+    from models.db import Row
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent.parent / "openapi.yaml"
 SUMMARY_FIELDS = (
@@ -25,10 +28,13 @@ SUMMARY_FIELDS = (
     "pub_date",
     "closes_at",
     "max_choices",
+    "method",
     "results_visibility",
     "access",
     "total_votes",
 )
+# What a vote sends, by the poll's method (SPEC section 6).
+BALLOT_FIELDS = {"choice": "choice_ids", "ranked": "ranking", "score": "scores"}
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100
 
@@ -126,15 +132,32 @@ class ApiVotes(web.View):
         else:
             require_user(self.request)
         poll = await polls.votable_poll(app, question_id(self.request), viewer)
-        raw = data.get("choice_ids")
-        if not isinstance(raw, list):
-            raise AppError(400, "Send choice_ids as a list of choice ids.", fields={"choice_ids": "Expected a list."})
-        counted = await voting.cast(app, poll, choice_ids(raw, "choice_ids"), viewer)
+        counted = await voting.cast(app, poll, ballot_from_json(poll, data), viewer)
         if counted.receipt is not None:
             return json_response({"question_id": poll["id"], "receipt": counted.receipt}, status=201)
         if not polls.results_visible(poll, viewer, voted=True):
             return json_response({"question_id": poll["id"], "results_hidden": True}, status=201)
-        return json_response(polls.results(poll["id"], counted.counts), status=201)
+        if poll["method"] == "choice":
+            return json_response(polls.results(poll, counted.counts), status=201)
+        found = await polls.visible_poll(app, poll["id"], viewer)  # its ballots, this one included
+        return json_response(polls.results(found.poll), status=201)
+
+
+def ballot_from_json(poll: Row, data: dict[str, Any]) -> voting.Content:
+    """The ballot in a vote's body: ``choice_ids``, ``ranking`` or ``scores`` as the poll's method says."""
+    field = BALLOT_FIELDS[poll["method"]]
+    raw = data.get(field)
+    if field == "scores":
+        if not isinstance(raw, dict):
+            raise AppError(400, "Send scores as an object of choice id: stars.", fields={field: "Expected an object."})
+        stars = [whole_number(value) for value in raw.values()]
+        if any(value is None for value in stars):
+            raise AppError(400, "Give each choice from 0 to 5 stars.", fields={field: "Stars are whole numbers."})
+        return voting.Scores(tuple(zip(choice_ids(list(raw), field), stars, strict=True)))  # type: ignore[arg-type]
+    if not isinstance(raw, list):
+        raise AppError(400, f"Send {field} as a list of choice ids.", fields={field: "Expected a list."})
+    ids = tuple(choice_ids(raw, field))
+    return voting.Choices(ids) if field == "choice_ids" else voting.Ranking(ids)
 
 
 class ApiResults(web.View):

@@ -223,8 +223,12 @@ class QuestionReceipt(web.View):
         except ReceiptNotFound as refusal:
             error = refusal_error(refusal)
             return await self._box(poll, code[:RECEIPT_TYPED_MAX], error.message, error.status)
-        chosen = set(cast.get("choice_ids", []))
-        context = {"poll": poll, "chosen": [c for c in poll["choices"] if c["id"] in chosen], "cast": cast}
+        by_id = {c["id"]: c for c in poll["choices"]}
+        # In the ballot's order: a ranking first preference first, the others as the poll lists them.
+        order = cast.get("ranking") or [c["id"] for c in poll["choices"]]
+        marked = set(secret_ballots.marked(cast))
+        chosen = [by_id[choice_id] for choice_id in order if choice_id in marked and choice_id in by_id]
+        context = {"poll": poll, "chosen": chosen, "cast": cast}
         return await render(self.request, "questions/receipt.html", context)
 
     async def _box(self, poll: Row, typed: str = "", message: str = "", status: int = 200) -> web.Response:

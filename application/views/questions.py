@@ -21,8 +21,11 @@ from application.services.refusals import (
     NoChoice,
     PollClosed,
     PollHasVotes,
+    RankUsedTwice,
+    ScoreOutOfRange,
     TooManyChoices,
     TooManyLinkVotes,
+    WrongBallot,
 )
 from application.services.viewer import Viewer
 from application.views import viewer_of
@@ -32,13 +35,16 @@ from application.web.auth import USER, login_url, require_user
 from application.web.csrf import csrf_token
 from application.web.csv_export import csv_response
 from application.web.errors import AppError, not_found
-from application.web.forms import PAGE_MAX, choice_ids, query_number, read_form
+from application.web.forms import PAGE_MAX, choice_ids, query_number, read_form, whole_number
+from application.web.i18n import N_
 from application.web.jsonutil import json_response
 from application.web.rendering import PageCache, redirect, render
 from application.web.urls import absolute_url, url
 from application.web.voter_key import give_voter_key, new_voter_key, remember_invite
 
 if TYPE_CHECKING:
+    from multidict import MultiDictProxy
+
     from models.db import Row
 
 PAGE_SIZE = 20
@@ -50,6 +56,9 @@ SHOWN_ON_POLL = (
     NoChoice,
     InvalidChoice,
     TooManyChoices,
+    RankUsedTwice,
+    ScoreOutOfRange,
+    WrongBallot,
     PollClosed,
     AlreadyVoted,
     TooManyLinkVotes,
@@ -91,11 +100,13 @@ async def render_detail(
     chosen: list[int] | None = None,
     viewer: Viewer | None = None,
     vote_url: str = "",
+    entered: dict[str, str] | None = None,
     typed_code: str = "",
 ) -> web.Response:
-    """The poll page; after a refused vote, with its ``message`` and the ``chosen`` choices ticked
-    again. ``viewer`` and ``vote_url`` for an invite code's page (``/v/{code}``: not shared);
-    ``typed_code``: a wrong code typed in an invite poll's box, shown again to be corrected."""
+    """The poll page; after a refused vote, with its ``message``, the ``chosen`` choices ticked
+    again and the ranks or stars ``entered`` (by field name) filled in again. ``viewer`` and
+    ``vote_url`` for an invite code's page (``/v/{code}``: not shared); ``typed_code``: a wrong
+    code typed in an invite poll's box, shown again to be corrected."""
     poll = found.poll
     viewer = viewer or viewer_of(request)
     view = await polls.poll_view(request.app, poll, viewer)
@@ -109,6 +120,7 @@ async def render_detail(
         "message": message,
         "share_url": share_url,
         "picked": chosen if chosen is not None else from_login,
+        "entered": entered or {},
         "vote_url": vote_url or url(request, "question_vote", question_id=poll["id"]),
         "by_invite": viewer.invite is not None,
         "typed_code": typed_code,
@@ -135,6 +147,37 @@ def picked_before_login(request: web.Request) -> list[str]:
     return raw.split(",") if raw and request[USER] is not None else []
 
 
+def _marks(form: MultiDictProxy[str], prefix: str) -> dict[int, int]:
+    """The form's ``<prefix><choice id>`` fields as whole numbers by choice id; blank ones left out."""
+    marks = {}
+    for name, raw in form.items():
+        if not name.startswith(prefix) or not str(raw).strip():
+            continue
+        choice_id, mark = whole_number(name.removeprefix(prefix)), whole_number(raw)
+        if choice_id is None:
+            raise InvalidChoice
+        if mark is None:
+            raise AppError(400, N_("Enter a whole number."), fields={name: N_("Enter a whole number.")})
+        marks[choice_id] = mark
+    return marks
+
+
+def ballot_from_form(poll: Row, form: MultiDictProxy[str]) -> voting.Content:
+    """The ballot the vote form fills in, by the poll's method: ``choice`` (repeated), ``rank_<id>``
+    (1..n, blank: unranked) or ``score_<id>`` (0..5 stars, blank: 0)."""
+    if poll["method"] == "choice":
+        return voting.Choices(tuple(choice_ids(form.getall("choice", []), "choice")))
+    if poll["method"] == "score":
+        return voting.Scores(tuple(sorted(_marks(form, "score_").items())))
+    ranks = _marks(form, "rank_")
+    if not all(1 <= rank <= len(poll["choices"]) for rank in ranks.values()):
+        problem = N_("Ranks go from 1 to %(count)s.", count=len(poll["choices"]))
+        raise AppError(400, problem, fields={"rank": problem})
+    if len(set(ranks.values())) != len(ranks):
+        raise RankUsedTwice
+    return voting.Ranking(tuple(sorted(ranks, key=ranks.__getitem__)))
+
+
 class QuestionDetail(web.View):
     async def get(self) -> web.Response:
         found = await polls.visible_poll(self.request.app, question_id(self.request), viewer_of(self.request))
@@ -149,14 +192,17 @@ async def cast_from_form(
     poll again with the reason. ``new_key``: the voter key just made for this browser, given to it
     with the answer."""
     app = request.app
+    form = await read_form(request)
     chosen: list[int] = []
     try:
-        chosen = choice_ids((await read_form(request)).getall("choice", []), "choice")
-        counted = await voting.cast(app, poll, chosen, viewer)
+        content = ballot_from_form(poll, form)
+        chosen = list(content.ids) if isinstance(content, voting.Choices) else []
+        counted = await voting.cast(app, poll, content, viewer)
     except (AppError, *SHOWN_ON_POLL) as exc:
         error = as_error(exc)
         current = await polls.visible_poll(app, poll["id"], viewer)  # the page again, with today's counts
-        response = await render_detail(request, current, error.message, error.status, chosen, viewer, vote_url)
+        entered = {name: str(value) for name, value in form.items() if name.startswith(("rank_", "score_"))}
+        response = await render_detail(request, current, error.message, error.status, chosen, viewer, vote_url, entered)
         return _with_key(request, response, new_key)
     if counted.receipt is None and viewer.invite is None:
         done = redirect(request, url(request, "question_results", question_id=poll["id"]), "vote_counted")
@@ -226,9 +272,27 @@ class QuestionResultsCsv(web.View):
     async def get(self) -> web.Response:
         require_user(self.request)
         poll = await polls.managed_poll(self.request.app, question_id(self.request), viewer_of(self.request))
-        results = polls.results(poll["id"], poll["choices"])
-        rows = [(row["choice_text"], row["votes"], row["percent"]) for row in results["choices"]]
-        return csv_response(f"question-{poll['id']}-results.csv", ("choice", "votes", "percent"), rows)
+        results = polls.results(poll)
+        header, rows = results_table(results)
+        return csv_response(f"question-{poll['id']}-results.csv", header, rows)
+
+
+def results_table(results: dict[str, Any]) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+    """The CSV export's columns: ``choice,votes,percent``, then a ranked poll's Borda points and
+    each instant-runoff round's tally, or a score poll's total and average stars."""
+    choices = results["choices"]
+    rows = [(item["choice_text"], item["votes"], item["percent"]) for item in choices]
+    if results["method"] == "ranked":
+        rounds = results["rounds"]
+        header = ("choice", "votes", "percent", "borda", *(f"round_{n}" for n in range(1, len(rounds) + 1)))
+        return header, [
+            (*row, results["borda"][str(item["id"])], *(r["tallies"].get(str(item["id"]), "") for r in rounds))
+            for row, item in zip(rows, choices, strict=True)
+        ]
+    if results["method"] == "score":
+        header = ("choice", "votes", "percent", "total_score", "average")
+        return header, [(*row, item["total_score"], item["average"]) for row, item in zip(rows, choices, strict=True)]
+    return ("choice", "votes", "percent"), rows
 
 
 def poll_form_values(source: Any, choices: list[str], boxes: int = 0, focus: int = 0) -> dict[str, Any]:
@@ -243,6 +307,7 @@ def poll_form_values(source: Any, choices: list[str], boxes: int = 0, focus: int
         "closes_at": source.get("closes_at", ""),
         "max_choices": source.get("max_choices", 1),
         "results_visibility": source.get("results_visibility", "always"),
+        "method": source.get("method", "choice"),
         "access": source.get("access", "account"),
         "secret": source.get("secret") in (True, "1", "on"),
     }
@@ -273,6 +338,7 @@ async def render_poll_form(
         "form_zone": zone,
         "errors": errors or {},
         "visibilities": poll_fields.VISIBILITIES,
+        "methods": poll_fields.METHODS,
         "choice_limit": poll_fields.MAX_CHOICES,
     }
     return await render(request, "questions/form.html", context, status)

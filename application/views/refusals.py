@@ -36,16 +36,19 @@ from application.services.refusals import (
     PollClosed,
     PollHasVotes,
     PollNotFound,
+    RankUsedTwice,
     ReceiptNotFound,
     Refused,
     ResetLinkInvalid,
     ResultsHidden,
+    ScoreOutOfRange,
     TokenNotFound,
     TooManyAttempts,
     TooManyChoices,
     TooManyLinkVotes,
     TooManyResets,
     UserNotFound,
+    WrongBallot,
     WrongPassword,
 )
 from application.web.errors import AppError, ErrorCode
@@ -64,6 +67,11 @@ REFUSALS: dict[type[Refused], Answer] = {
     NoChoice: Answer(400, N_("You didn't select a choice."), ErrorCode.INVALID_INPUT),
     InvalidChoice: Answer(400, N_("That choice does not belong to this poll."), ErrorCode.INVALID_INPUT),
     TooManyChoices: Answer(400, N_("You selected more choices than this poll allows."), ErrorCode.INVALID_INPUT),
+    RankUsedTwice: Answer(
+        400, N_("Each rank may be used only once, and each choice ranked only once."), ErrorCode.INVALID_INPUT
+    ),
+    ScoreOutOfRange: Answer(400, N_("Give each choice from 0 to 5 stars."), ErrorCode.INVALID_INPUT),
+    WrongBallot: Answer(400, N_("This poll takes another kind of ballot: see its method."), ErrorCode.INVALID_INPUT),
     PollClosed: Answer(403, N_("This poll is closed."), ErrorCode.POLL_CLOSED),
     AlreadyVoted: Answer(409, N_("You have already voted in this poll."), ErrorCode.ALREADY_VOTED),
     NotSignedIn: Answer(401, N_("Log in to vote."), ErrorCode.AUTH_REQUIRED),

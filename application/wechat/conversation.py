@@ -24,7 +24,9 @@ from application.services.refusals import (
     InviteUsed,
     PollClosed,
     PollNotFound,
+    RankUsedTwice,
     Refused,
+    ScoreOutOfRange,
     TooManyChoices,
 )
 from application.services.viewer import Viewer
@@ -76,6 +78,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "how_to_vote": ("回复“{id} 选项编号”投票，例如 {id} 1", 'Reply "{id} <n>" to vote, e.g. {id} 1'),
     "how_many": ("最多可选 {max} 项，例如 {id} 1 2", "Pick up to {max}, e.g. {id} 1 2"),
+    "how_to_rank": (
+        "回复“{id}”和按喜好排序的选项编号投票，例如 {id} 2 1",
+        'Reply "{id}" and the choice numbers, favourite first, e.g. {id} 2 1',
+    ),
+    "how_to_score": (
+        "回复“{id}”和每个选项的星数（0 到 5，按选项顺序），例如 {id} {example}",
+        'Reply "{id}" and 0 to 5 stars for each choice in order, e.g. {id} {example}',
+    ),
+    "rank_twice": ("每个选项只能排一次。", "Rank each choice only once."),
+    "score_each": (
+        "请按顺序给全部 {n} 个选项各打 0 到 5 星。",
+        "Give each of the {n} choices 0 to 5 stars, in order.",
+    ),
     "closes": ("截止时间 {time}（{zone}）", "Closes {time} ({zone})."),
     "closed": ("投票已结束。", "This poll is closed."),
     "you_voted": ("你的投票：{choices}", "Your vote: {choices}"),
@@ -89,6 +104,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "on_reveal": ("结果将由主持人公布。", "The results are shown when the presenter reveals them."),
     "result_line": ("{n}. {text}：{votes} 票（{percent}%）", "{n}. {text}: {votes} ({percent}%)"),
     "total": ("共 {total} 票", "Total votes: {total}"),
+    "score_line": (
+        "{n}. {text}：平均 {average} 星（共 {total} 星）",
+        "{n}. {text}: {average} stars on average ({total} in all)",
+    ),
+    "ranked_winner": ("即时决选胜者：{text}", "Instant-runoff winner: {text}"),
+    "score_winner": ("STAR 胜者：{text}", "STAR winner: {text}"),
 }
 
 HELP_WORDS = {"帮助", "help", "h"}
@@ -123,6 +144,8 @@ REFUSED_VOTES: dict[type[Refused], str] = {
     PollClosed: "closed",
     PollNotFound: "no_poll",  # deleted meanwhile
     TooManyChoices: "too_many",
+    RankUsedTwice: "rank_twice",
+    ScoreOutOfRange: "score_each",
 }
 
 
@@ -221,6 +244,10 @@ class Conversation:
             lines.append(self.t("voted_secret"))
         elif is_open and poll["access"] == "invite":
             lines.append(self.t("invite_required", id=poll_id))
+        elif is_open and poll["method"] == "ranked":
+            lines.append(self.t("how_to_rank", id=poll_id))
+        elif is_open and poll["method"] == "score":
+            lines.append(self.t("how_to_score", id=poll_id, example=" ".join(["3"] * len(choices))))
         elif is_open:
             lines.append(self.t("how_to_vote", id=poll_id))
             if poll["max_choices"] > 1:
@@ -236,19 +263,27 @@ class Conversation:
         return self.t("closes", time=local.strftime("%Y-%m-%d %H:%M"), zone=local.tzinfo)
 
     async def vote(self, poll_id: int, numbers: list[int], code: str | None = None) -> str:
-        """Vote for choices by their number on the poll (1..n), through the site's one vote path;
-        with ``code``, as that invite code."""
+        """Vote through the site's one vote path: for choices by their number on the poll (1..n);
+        on a ranked poll the numbers rank them, favourite first; on a score poll they are each
+        choice's stars, in order. With ``code``, as that invite code."""
         try:
             poll = self._speak_as(await polls.votable_poll(self.app, poll_id, self.viewer))
         except PollNotFound:
             return self.t("no_poll", id=poll_id)
         choices = poll["choices"]
-        if not all(1 <= n <= len(choices) for n in numbers):
+        if poll["method"] == "score":
+            if len(numbers) != len(choices):
+                return self.t("score_each", n=len(choices))
+            content: voting.Content = voting.Scores(tuple((c["id"], n) for c, n in zip(choices, numbers, strict=True)))
+            chosen = [c["id"] for c, n in zip(choices, numbers, strict=True) if n]
+        elif not all(1 <= n <= len(choices) for n in numbers):
             return self.t("choose_between", n=len(choices))
-        chosen = [choices[n - 1]["id"] for n in numbers]
+        else:
+            chosen = [choices[n - 1]["id"] for n in numbers]
+            content = voting.Ranking(tuple(chosen)) if poll["method"] == "ranked" else voting.Choices(tuple(chosen))
         try:
             viewer = replace(self.viewer, invite=await invites.usable(self.app, code)) if code else self.viewer
-            counted = await voting.cast(self.app, poll, chosen, viewer)
+            counted = await voting.cast(self.app, poll, content, viewer)
         except Refused as refusal:
             reply = REFUSED_VOTES.get(type(refusal), "choose_between")
             return self.t(reply, id=poll_id, max=poll["max_choices"], n=len(choices))
@@ -265,14 +300,21 @@ class Conversation:
             return self.t(view.poll["results_visibility"])  # the texts "after_vote", "after_close", "on_reveal"
         tally = view.results()
         lines = [_title(view.poll)]
-        lines += [
-            self.t("result_line", n=n, text=_shorten(item["choice_text"]), votes=item["votes"], percent=item["percent"])
-            for n, item in enumerate(tally["choices"], 1)
-        ]
+        lines += [self._result_line(n, item, tally["method"]) for n, item in enumerate(tally["choices"], 1)]
         lines.append(self.t("total", total=tally["total"]))
+        if tally["method"] != "choice" and tally["winner"] is not None:
+            winner = next(item for item in tally["choices"] if item["id"] == tally["winner"])
+            lines.append(self.t(f"{tally['method']}_winner", text=_shorten(winner["choice_text"])))
         if view.status is not polls.Status.OPEN:
             lines.append(self.t("closed"))
         return "\n".join(lines)
+
+    def _result_line(self, n: int, item: Row, method: str) -> str:
+        """A choice's line of the results: its votes, or on a score poll its stars."""
+        text = _shorten(item["choice_text"])
+        if method == "score":
+            return self.t("score_line", n=n, text=text, average=f"{item['average']:.2f}", total=item["total_score"])
+        return self.t("result_line", n=n, text=text, votes=item["votes"], percent=item["percent"])
 
 
 def _named(choices: list[Row], ids: list[int]) -> str:

@@ -62,9 +62,49 @@
     window.requestAnimationFrame(step);
   }
 
+  // Ranked and score results (rounds, matrix, stars) are drawn by the server: after a change the
+  // page is read again and its results part swapped in, so that there is one drawing of them.
+  var refreshing = false;
+  var refreshAgain = false;
+  function refresh() {
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    refreshing = true;
+    window.fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        var fresh = html && new DOMParser().parseFromString(html, "text/html").querySelector(".method-results");
+        if (fresh) {
+          list.innerHTML = fresh.innerHTML;
+        }
+      })
+      .catch(function () {})
+      .then(function () {
+        refreshing = false;
+        if (refreshAgain) {
+          refreshAgain = false;
+          refresh();
+        }
+      });
+  }
+
+  var totalNode = document.querySelector(".results-total");
+  var renderedTotal = totalNode ? totalNode.textContent : "";
+
   function apply(results) {
+    var changed = shownLive || String(results.total) !== renderedTotal;
     setText(document, ".results-total", String(results.total));
     setText(document, ".results-total-unit", unit(results.total));
+    if (list.hasAttribute("data-refresh")) {
+      if (changed) {
+        refresh(); // the first message usually confirms what the page shows
+      }
+      return;
+    }
     results.choices.forEach(function (choice) {
       var item = list.querySelector('.result[data-choice-id="' + choice.id + '"]');
       if (!item) {
@@ -103,8 +143,8 @@
         waiting = null;
         return;
       }
-      shownLive = true;
       apply(results);
+      shownLive = true;
     };
     socket.onclose = function (event) {
       if (event.code === NOT_VISIBLE && shownLive && !leaving) {
