@@ -41,6 +41,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_view(question + "/choice", questions.QuestionChoices, name="question_choices")
     router.add_view(question + "/live", live.LiveResults, name="question_live")
     router.add_view(question + "/receipt", invites.QuestionReceipt, name="question_receipt")
+    router.add_view(question + "/ballots.csv", invites.QuestionBallotsCsv, name="question_ballots_csv")
     router.add_view(question + "/invites", invites.QuestionInvites, name="question_invites")
     router.add_view(question + "/invites.csv", invites.InvitesCsv, name="question_invites_csv")
     router.add_view(question + "/invites/print", invites.InvitesPrint, name="question_invites_print")

@@ -292,8 +292,17 @@ class GaleraNode:
 
     def wait_synced(self, timeout: float = 180) -> None:
         """Joining may copy the whole data directory first (SST): allow for it."""
-        if not wait_until(lambda: self.synced() or self.pid() is None, timeout, 0.25) or not self.synced():
-            raise ClusterError(f"galera {self.name} did not reach synced; {self.log}:\n{tail(self.log)}")
+        if not wait_until(lambda: self.synced() or self.gone(), timeout, 0.25) or not self.synced():
+            output = self.dir / "mariadbd.out"
+            raise ClusterError(
+                f"galera {self.name} did not reach synced (pid {self.pid()}); {self.log}:\n{tail(self.log)}\n"
+                f"{output}:\n{tail(output)}"
+            )
+
+    def gone(self) -> bool:
+        """Not running, and still not a moment later: once, on the loaded shared machine, a joining
+        node was found missing for an instant and yet ran on (the cause is not known)."""
+        return self.pid() is None and not wait_until(lambda: self.pid() is not None, 2, 0.2)
 
     def signal(self, sig: signal.Signals) -> int:
         pid = self.pid()

@@ -203,6 +203,9 @@ http {{
         with conn.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         conn.close()
+        # `migrate` loads the app, whose metrics write into PROMETHEUS_MULTIPROC_DIR: it must exist
+        # (after a `down`, or on the first `up` of a new stack directory, it does not).
+        self.metrics_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run([PYTHON, "main.py", "migrate"], cwd=ROOT, env=self.env, check=True)
 
     def up(self) -> None:

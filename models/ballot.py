@@ -399,16 +399,17 @@ def _voter_column(voter: Voter) -> tuple[str, int | str | None]:
     raise ValueError("a voter without any identity")
 
 
-async def choices_of(db: Database, question_id: int, voter: Voter) -> list[int] | None:
-    """The choice ids this voter marked (a ranking: first preference first; none on a secret
-    poll), or None when they have not voted."""
+async def marks_of(db: Database, question_id: int, voter: Voter) -> dict[int, int | None] | None:
+    """The choices this voter marked, in order (a ranking: first preference first), each with its
+    place or stars (None on a choice ballot); none on a secret poll. None when they have not voted."""
     column, value = _voter_column(voter)
     rows = await db.fetch_all(
-        "SELECT b.id, bc.choice_id FROM ballot b LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id"
+        "SELECT b.id, bc.choice_id, COALESCE(bc.place, bc.score) AS mark FROM ballot b"
+        " LEFT JOIN ballot_choice bc ON bc.ballot_id = b.id"
         " WHERE b.question_id = %s AND b." + column + " = %s ORDER BY bc.place, bc.choice_id",
         (question_id, value),
     )
-    return [row["choice_id"] for row in rows if row["choice_id"] is not None] if rows else None
+    return {row["choice_id"]: row["mark"] for row in rows if row["choice_id"] is not None} if rows else None
 
 
 GroupedMarks = dict[tuple[tuple[int, int], ...], int]  # (choice id, place or stars) by choice id -> voters

@@ -206,6 +206,38 @@ def test_frames_say_their_length_as_rfc_6455_does() -> None:
         assert said == size and frame[1] == {2: size, 4: 126, 10: 127}[header]
 
 
+async def test_a_hall_opening_costs_one_read_and_newcomers_see_the_latest(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = client.app[DB]
+    qid = await make_question(db, votes=(2, 1))
+    hub: LiveHub = client.app[HUB]
+    reads = 0
+    read = hub.read_results
+
+    async def counted(question_id: int) -> Any:
+        nonlocal reads
+        reads += 1
+        return await read(question_id)
+
+    monkeypatch.setattr(hub, "read_results", counted)
+    sockets = [await client.ws_connect(f"/questions/{qid}/live") for _ in range(20)]
+    try:
+        assert [(await ws.receive_json(timeout=1))["total"] for ws in sockets] == [3] * 20
+        assert reads == 1
+        await vote(client, qid, await first_choice(db, qid), await voter(db))
+        for ws in sockets:
+            assert await next_total(ws) == 4
+        reads_after_vote = reads
+        late = await client.ws_connect(f"/questions/{qid}/live")
+        sockets.append(late)
+        assert await next_total(late) == 4  # what the others were sent, without a read of its own
+        assert reads == reads_after_vote
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
 async def test_the_live_socket_negotiates_no_compression(client: Any) -> None:
     qid = await make_question(client.app[DB])
     async with client.ws_connect(f"/questions/{qid}/live", compress=15) as ws:

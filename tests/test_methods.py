@@ -214,7 +214,7 @@ async def test_the_form_creates_a_ranked_poll_and_ranks_by_numbered_selects(clie
     pizza, noodles, salad = await choice_ids(client, qid)
 
     page = await (await client.get(f"/questions/{qid}")).text()
-    assert f'name="rank_{pizza}"' in page and "js/ranking.js" in page
+    assert f'name="rank_{pizza}"' in page and "js/ranking.js" in page and "ranked choices" in page
     refused = await form_vote(client, qid, {f"rank_{pizza}": "1", f"rank_{noodles}": "1"})
     assert refused.status == 400
     text = await refused.text()
@@ -248,6 +248,8 @@ async def test_score_ballots_by_star_radios(client: Any) -> None:
     assert (await form_vote(client, qid, {f"score_{alien}": "6"})).status == 400
     assert (await form_vote(client, qid, {})).status == 400
     assert (await form_vote(client, qid, {f"score_{alien}": "5", f"score_{cube}": "2"})).status == 302
+    mine = await (await client.get(f"/questions/{qid}")).text()
+    assert "You gave it 5 stars" in mine and "You gave it 2 stars" in mine
     results = await (await client.get(f"/api/v1/questions/{qid}/results")).json()
     assert [c["total_score"] for c in results["choices"]] == [5, 0, 2] and results["winner"] == alien
     page = await (await client.get(f"/questions/{qid}/results")).text()
@@ -345,6 +347,7 @@ async def test_secret_ranked_and_score_polls_seal_the_ballot_and_count_it(client
 
     shown = await client.get(f"/questions/{ranked}/receipt", params={"code": receipts[0]})
     assert shown.status == 200 and re.search(r"<ol[^>]*>\s*<li[^>]*>C</li><li[^>]*>A</li>", await shown.text())
+    assert (await client.get(f"/questions/{ranked}/ballots.csv")).status == 409  # published after close only
     for poll in (ranked, score):
         await polls.close_poll(client.app, {"id": poll})
     published = await (await client.get(f"/api/v1/questions/{ranked}/ballots")).json()
@@ -354,6 +357,13 @@ async def test_secret_ranked_and_score_polls_seal_the_ballot_and_count_it(client
     assert all(set(item["scores"]) == {str(x)} for item in published["ballots"])  # no zeros
     assert await counts.mismatches(db) == []
     assert await secret_ballots.verify(db, ranked) == [] and await secret_ballots.verify(db, score) == []
+    sheet = list(csv.reader(io.StringIO(await (await client.get(f"/questions/{ranked}/ballots.csv")).text())))
+    assert sheet[0] == ["receipt_hash", "A", "B", "C"]
+    assert sorted(row[1:] for row in sheet[1:]) == sorted([["2", "", "1"], ["3", "2", "1"], ["", "1", ""]])
+    sheet = list(csv.reader(io.StringIO(await (await client.get(f"/questions/{score}/ballots.csv")).text())))
+    assert sorted(row[1:] for row in sheet[1:]) == [["1", "0"], ["2", "0"], ["3", "0"]]
+    page = await (await client.get(f"/questions/{score}/results")).text()
+    assert f"/questions/{score}/ballots.csv" in page
 
 
 async def test_invite_codes_and_link_voters_rank_too(client: Any) -> None:

@@ -53,6 +53,14 @@ def test_rank_by_keyboard_and_watch_the_rounds_move(tmp_path: Path) -> None:
         expect(owner.locator(".winner").first).to_contain_text("Salad")
         assert owner.evaluate("window.stillTheSamePage") is True
 
+        dragger = watch.attach(browser.new_page())
+        register(dragger, base, 4)
+        dragger.goto(poll_url)
+        dragger.locator(".rank-item", has_text="Salad").drag_to(dragger.locator(".rank-item", has_text="Pizza"))
+        expect(dragger.locator(".rank-label")).to_have_text(["Salad", "Pizza", "Noodles"])
+        expect(dragger.get_by_label("Salad", exact=True)).to_have_value("1")
+        dragger.close()
+
         third = watch.attach(browser.new_context().new_page())
         register(third, base, 3)
         third.goto(poll_url)

@@ -52,6 +52,7 @@ async def test_requests_votes_refusals_and_live_sockets_are_counted(client: Any)
     for _ in range(2):
         assert (await client.get("/hello")).status == 200
     assert (await client.get("/no/such/page")).status == 404
+    assert (await client.get("/questions/new", allow_redirects=False)).status == 302  # raised, to the login
     await vote(client, qid, choice, headers)
     again = await client.post(f"/api/v1/questions/{qid}/votes", json={"choice_ids": [choice]}, headers=headers)
     assert again.status == 409
@@ -65,6 +66,7 @@ async def test_requests_votes_refusals_and_live_sockets_are_counted(client: Any)
 
     assert delta("vote_http_requests_total", route="hello", method="GET", status="200") == 2
     assert delta("vote_http_requests_total", route="unmatched", method="GET", status="404") == 1
+    assert delta("vote_http_requests_total", route="question_new", method="GET", status="302") == 1
     assert delta("vote_http_requests_total", route="api_votes", method="POST", status="201") == 1
     assert delta("vote_http_requests_total", route="api_votes", method="POST", status="409") == 1
     assert delta("vote_http_request_duration_seconds_count", route="hello") == 2

@@ -10,14 +10,15 @@ import aiohttp
 import pytest
 
 from application import init
-from application.keys import DB, SETTINGS
+from application.keys import DB, HUB, SETTINGS
 from application.services import join_codes
 from config import Settings
 from models import api_token, question
 from models.clock import utcnow
 from models.db import Database
-from tests.browser import csrf_from, form_token, register, use_session
+from tests.browser import csrf_from, form_token, register, session_id, use_session
 from tests.factories import make_question, make_user
+from tests.test_access import vote_form
 
 CHOICES = ["Tea", "Coffee"]
 
@@ -271,3 +272,46 @@ async def test_a_socket_that_waits_for_the_reveal_still_closes_when_the_poll_is_
         await client.post(f"/questions/{poll['id']}/delete", data={"csrf_token": token})
         message = await ws.receive(timeout=2)
         assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 4403
+
+
+async def test_on_a_link_poll_a_phone_joins_and_votes_without_an_account(client: Any, aiohttp_client: Any) -> None:
+    db = client.app[DB]
+    owner = await owner_signed_in(client)
+    poll = await new_poll(client, await bearer(db, owner), access="link", results_visibility="on_reveal")
+    phone = await aiohttp_client(client.server)  # another browser, signed out
+    joined = await phone.get(f"/j/{poll['join_code']}", allow_redirects=False)
+    assert joined.headers["Location"] == f"/questions/{poll['id']}"
+    voted = await vote_form(phone, joined.headers["Location"], poll["choices"][1]["id"])
+    assert (voted.status, voted.headers["Location"]) == (302, f"/questions/{poll['id']}/results")
+    thanks = await phone.get(voted.headers["Location"])
+    html = await thanks.text()
+    assert "Thank you: your vote was counted." in html
+    assert "as soon as the presenter reveals them" in html and f'data-awaiting-reveal="{poll["id"]}"' in html
+    token = csrf_from(await (await client.get(f"/questions/{poll['id']}/present")).text())
+    await client.post(f"/questions/{poll['id']}/reveal", data={"csrf_token": token})
+    shown = await phone.get(voted.headers["Location"])
+    assert shown.status == 200 and 'class="results-total">1<' in await shown.text()
+
+
+async def test_the_reveal_reaches_a_waiting_phone_while_others_join(client: Any) -> None:
+    """A phone opening between the reveal and the next update must not make the hub think the
+    waiting ones were already sent the results (the counts did not change, who sees them did)."""
+    db = client.app[DB]
+    owner = await owner_signed_in(client)
+    poll = await new_poll(client, await bearer(db, owner), results_visibility="on_reveal")
+    qid = poll["id"]
+    await vote_api(client, poll, await bearer(db))
+    owner_session = session_id(client)
+    token = csrf_from(await (await client.get(f"/questions/{qid}/present")).text())
+    use_session(client, None)
+    async with client.ws_connect(f"/questions/{qid}/live") as waiting:
+        assert (await waiting.receive_json(timeout=1))["results_hidden"] is True
+        hub = client.app[HUB]
+        hub.last_flush[qid], hub.interval[qid] = asyncio.get_running_loop().time(), 0.5  # a busy hall's window
+        use_session(client, owner_session)
+        revealed = await client.post(f"/questions/{qid}/reveal", data={"csrf_token": token}, allow_redirects=False)
+        assert revealed.status == 302
+        use_session(client, None)
+        async with client.ws_connect(f"/questions/{qid}/live") as joining:
+            assert (await joining.receive_json(timeout=1))["total"] == 1
+            assert (await waiting.receive_json(timeout=2))["total"] == 1

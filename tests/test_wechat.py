@@ -737,6 +737,17 @@ async def test_hidden_results_stay_hidden_like_on_the_site(plain: Platform) -> N
     assert "1. red: 4 (80.0%)" in await plain.say(f"result {after_close}")
 
 
+async def test_results_waiting_for_the_reveal_stay_hidden_until_it(plain: Platform) -> None:
+    db = plain.client.app[DB]
+    qid = await make_question(db, "Revealed later", votes=(3, 1))
+    await set_poll(db, qid, results_visibility="on_reveal")
+    await plain.say(f"{qid} 1")
+    hidden = await plain.say(f"result {qid}")
+    assert "when the presenter reveals them" in hidden and "%" not in hidden
+    await polls.reveal_results(plain.client.app, {"id": qid})  # as the presenter's Reveal button does
+    assert "1. red: 4 (80.0%)" in await plain.say(f"result {qid}")
+
+
 async def test_list_shows_open_polls_newest_first_and_bounded(plain: Platform) -> None:
     db = plain.client.app[DB]
     ids = [await make_question(db, f"Poll {n}", published=timedelta(hours=30 - n)) for n in range(15)]

@@ -171,6 +171,7 @@ class LiveHub:
         self.scheduled: set[int] = set()
         self.recheck_due: set[int] = set()
         self.withheld: set[int] = set()  # polls whose results wait for the presenter's reveal
+        self.resend: set[int] = set()  # polls whose next flush goes to all, counts changed or not
         self.tasks: set[asyncio.Task[None]] = set()
         # Counts the changes that may close sockets: one opening meanwhile is checked again.
         self.changes = 0
@@ -196,6 +197,7 @@ class LiveHub:
             self.last_message.pop(question_id, None)
             self.fan_outs.pop(question_id, None)
             self.withheld.discard(question_id)
+            self.resend.discard(question_id)
 
     def _note(self, poll: Row) -> None:
         """Remember whether the poll's results wait for the reveal, as just read."""
@@ -257,7 +259,7 @@ class LiveHub:
         watching = list(self.watchers.get(question_id, ()))
         await self._close_refused(watching, self._poll_refusals(question_id, watching))
         # Sent afresh even if the counts are the same: a reveal changes who is sent what.
-        self.last_message.pop(question_id, None)
+        self.resend.add(question_id)
         self.mark_dirty(question_id)
 
     async def _poll_refusals(self, question_id: int, watching: list[Watcher]) -> dict[Watcher, bytes]:
@@ -313,8 +315,9 @@ class LiveHub:
         except Exception:
             log.exception("live update of question %s failed", question_id)
             return
-        if message is None or message == self.last_message.get(question_id):
+        if message is None or (message == self.last_message.get(question_id) and question_id not in self.resend):
             return  # e.g. a flush scheduled by a vote the previous read already counted
+        self.resend.discard(question_id)
         self.last_message[question_id] = message
         started = time.monotonic()
         await self._fan_out(question_id, message)
@@ -397,15 +400,18 @@ class LiveHub:
     async def _first(self, question_id: int, watcher: Watcher) -> None:
         """The poll's results to a socket that just opened: what its sockets were last sent, while
         it has some (a change since is on its way to this one too, already listed), else one read
-        shared by every socket opening meanwhile: a hall opening at once costs one read, not one
-        per phone. A fan-out during the read has reached this socket already: the read, perhaps
-        older, is then not sent."""
+        shared by every socket opening meanwhile: a hall opening at once costs one read (then one
+        per change), not one per phone. A fan-out during the read has reached this socket already:
+        the read, perhaps older, is then not sent."""
         message = self.last_message.get(question_id)
         if message is None:
             fan_outs = self.fan_outs.get(question_id, 0)
             message = await self.openings.once(question_id, lambda: self.results_message(question_id))
             if message is None or self.fan_outs.get(question_id, 0) != fan_outs:
                 return
+            # Kept for the next sockets to open. The reads are one at a time, so this is the
+            # oldest any socket holds: a change since makes the next flush differ, and go to all.
+            self.last_message.setdefault(question_id, message)
         if not watcher.offer(text_frame(self._message_for(watcher, question_id, message))):
             self._behind(watcher)
 

@@ -11,7 +11,7 @@ from them may be shared with other anonymous visitors while what they read is cu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -135,6 +135,7 @@ class PollView:
     status: Status
     results_visible: bool
     voted: bool = False  # on a secret poll too, where ``my_vote`` stays None
+    my_stars: dict[int, int] = field(default_factory=dict)  # a score poll's: the stars they gave, by choice
 
     def results(self) -> dict[str, Any]:
         return results(self.poll)
@@ -144,10 +145,11 @@ async def poll_view(app: web.Application, poll: Row, viewer: Viewer) -> PollView
     """``poll`` as the reads above return it, as ``viewer`` sees it."""
     now = utcnow()
     voter = viewer.voter_for(poll)
-    my_vote = await ballot.choices_of(app[DB], poll["id"], voter) if voter is not None else None
-    voted = my_vote is not None
-    visible = results_visible(poll, viewer, voted, now)
-    return PollView(poll, poll["choices"], None if poll["secret"] else my_vote, status(poll, now), visible, voted)
+    marks = await ballot.marks_of(app[DB], poll["id"], voter) if voter is not None else None
+    my_vote = None if marks is None or poll["secret"] else list(marks)
+    stars = {choice_id: int(mark) for choice_id, mark in (marks or {}).items() if poll["method"] == "score" and mark}
+    visible = results_visible(poll, viewer, marks is not None, now)
+    return PollView(poll, poll["choices"], my_vote, status(poll, now), visible, marks is not None, stars)
 
 
 async def results_view(app: web.Application, poll: Row, viewer: Viewer) -> PollView:

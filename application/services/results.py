@@ -3,12 +3,13 @@
 A choice poll's results are its choices' counts. A ranked or score poll's come from its ballots,
 grouped in SQL (each distinct ballot once, with its number of voters: ``ballot.grouped``) and
 counted by ``tallies``; ``load`` reads them with the poll, so that what the poll cache keeps holds
-them until the next vote.
+them until the next vote, and their tallies once counted (``Ballots``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -21,13 +22,23 @@ from models.db import Database, Row
 BALLOTS = "grouped_ballots"  # the key ``load`` adds to a ranked or score poll
 
 
+@dataclass
+class Ballots:
+    """A ranked or score poll's grouped ballots, and their results once counted. Every copy of the
+    poll that the poll cache hands out until the next vote shares this one object, so a poll with
+    many distinct ballots is counted once per vote, not once per page."""
+
+    grouped: ballot.GroupedMarks
+    counted: dict[str, Any] | None = None
+
+
 async def load(db: Database, question_id: int) -> Row | None:
     """The poll with its choices and counts, and a ranked or score poll's grouped ballots."""
     poll = await question.get_with_choices(db, question_id)
     if poll is not None and poll["method"] != "choice":
         # A secret poll's ballots are counted from their sealed contents, never linked to a voter.
         read = ballot.grouped_secret if poll["secret"] else ballot.grouped
-        poll[BALLOTS] = await read(db, question_id)
+        poll[BALLOTS] = Ballots(await read(db, question_id))
     return poll
 
 
@@ -54,7 +65,15 @@ def document(poll: Row, choices: list[Row] | None = None) -> dict[str, Any]:
     method = poll["method"]
     if method == "choice":
         return {"method": method, **choice.tally(poll["id"], choices or poll["choices"])}
-    grouped: ballot.GroupedMarks = poll.get(BALLOTS, {})
+    held: Ballots = poll.get(BALLOTS) or Ballots({})
+    if held.counted is None:
+        held.counted = _counted(poll, held.grouped)
+    return dict(held.counted)
+
+
+def _counted(poll: Row, grouped: ballot.GroupedMarks) -> dict[str, Any]:
+    """A ranked or score poll's results document, from its grouped ballots."""
+    method = poll["method"]
     voters = sum(grouped.values())
     counts = choice.tally(poll["id"], poll["choices"])
     for item in counts["choices"]:  # the share of the ballots that mark each choice

@@ -46,6 +46,19 @@ def marked(content: dict[str, Any]) -> list[int]:
     ]
 
 
+def cells(poll: Row, content: dict[str, Any]) -> list[int | str]:
+    """A published ballot as one cell per choice of the poll, in its order: 1 when picked (else
+    empty), a ranking's place (empty when unranked), or the stars given (0 when unscored)."""
+    ids = [choice["id"] for choice in poll["choices"]]
+    if "ranking" in content:
+        places = {int(choice_id): place for place, choice_id in enumerate(content["ranking"], 1)}
+        return [places.get(choice_id, "") for choice_id in ids]
+    if "scores" in content:
+        return [int(content["scores"].get(str(choice_id), 0)) for choice_id in ids]
+    picked = set(content.get("choice_ids", []))
+    return [1 if choice_id in picked else "" for choice_id in ids]
+
+
 def recount(ballots: list[dict[str, Any]]) -> Counter[int]:
     """Each choice's votes, from the published ballots."""
     return Counter(choice_id for item in ballots for choice_id in marked(item))

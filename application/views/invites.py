@@ -234,3 +234,17 @@ class QuestionReceipt(web.View):
     async def _box(self, poll: Row, typed: str = "", message: str = "", status: int = 200) -> web.Response:
         context = {"poll": poll, "typed": typed, "message": message}
         return await render(self.request, "questions/receipt_box.html", context, status)
+
+
+class QuestionBallotsCsv(web.View):
+    """A closed secret poll's published ballots as a spreadsheet: a row per ballot, its receipt's
+    hash and a column per choice (1 when picked; a ranking's places; the stars given, 0 unscored)."""
+
+    async def get(self) -> web.Response:
+        app = self.request.app
+        found = await polls.visible_poll(app, question_id(self.request), viewer_of(self.request))
+        poll = found.poll
+        ballots = await secret_ballots.published(app, poll)
+        header = ("receipt_hash", *(choice["choice_text"] for choice in poll["choices"]))
+        rows = [(item["receipt_hash"], *secret_ballots.cells(poll, item)) for item in ballots]
+        return csv_response(f"question-{poll['id']}-ballots.csv", header, rows)

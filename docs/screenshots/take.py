@@ -47,8 +47,7 @@ def log_in(page: Any, base: str, account: str, password: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
-def register_and_vote(browser: Any, base: str, poll_url: str, n: int, choice: int) -> None:
-    page = new_page(browser, "desktop")
+def register(page: Any, base: str, n: int) -> None:
     page.goto(f"{base}/register")
     page.fill("#name", f"Voter {n}")
     page.fill("#email", f"voter{n}@example.com")
@@ -56,6 +55,11 @@ def register_and_vote(browser: Any, base: str, poll_url: str, n: int, choice: in
     page.fill("#password", "screenshots only")
     page.click(".auth-form button[type=submit]")
     page.wait_for_url(f"{base}/")
+
+
+def register_and_vote(browser: Any, base: str, poll_url: str, n: int, choice: int) -> None:
+    page = new_page(browser, "desktop")
+    register(page, base, n)
     page.goto(poll_url)
     page.check(f"#choice{choice + 1}")
     page.click(".vote-form button[type=submit]")
@@ -149,11 +153,35 @@ def main() -> None:
             page.goto(f"{poll_url}/results")
             shoot(page, f"{kind}-results")
 
+        present_and_join(browser, base, poll_url, state["cookies"])
+
         chinese = new_page(browser, "desktop", "zh-CN")
         chinese.context.add_cookies(state["cookies"])
         for name, url in (("index", f"{base}/"), ("results", f"{poll_url}/results")):
             chinese.goto(url)
             shoot(chinese, f"zh-desktop-{name}")
+
+
+def present_and_join(browser: Any, base: str, poll_url: str, cookies: list[Any]) -> None:
+    """The presenter's screen at 1920x1080 in both themes, and a phone joining by its code."""
+    screen = browser.new_context(viewport={"width": 1920, "height": 1080}, device_scale_factor=1).new_page()
+    screen.context.add_cookies(cookies)
+    for theme in ("dark", "light"):
+        screen.goto(f"{poll_url}/present?theme={theme}")
+        shoot(screen, f"presenter-{theme}")
+    code = "".join(filter(str.isdigit, screen.locator(".present-code").inner_text()))
+    phone = new_page(browser, "phone")
+    register(phone, base, len(VOTES) + 1)
+    phone.goto(f"{base}/join")
+    phone.fill("#code", f"{code[:3]} {code[3:]}")
+    shoot(phone, "phone-join")
+    phone.click(".auth-form button[type=submit]")
+    phone.wait_for_url(poll_url)
+    shoot(phone, "phone-join-vote")
+    phone.check("#choice3")
+    phone.click(".vote-form button[type=submit]")
+    phone.wait_for_url(f"{poll_url}/results")
+    shoot(phone, "phone-join-thanks")
 
 
 if __name__ == "__main__":

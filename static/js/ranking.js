@@ -1,6 +1,6 @@
 // A ranked poll's ballot: the page works with its numbered selects alone; this adds "up" and "down"
-// buttons that move a choice in the list, and then numbers every choice by its place, so that the
-// list as shown is the ranking sent. The focus stays on the pressed button, and a status line says
+// buttons (and, with a mouse, dragging) that move a choice in the list, and then numbers every
+// choice by its place, so that the list as shown is the ranking sent. The focus stays on the pressed button, and a status line says
 // the new place for screen readers. Words come from data attributes rendered in the page's language.
 (function () {
   "use strict";
@@ -47,6 +47,35 @@
         var place = items().indexOf(item) + 1;
         status.textContent = moved.replace("{choice}", label).replace("{place}", String(place));
       }
+    });
+
+    // With a mouse, a choice can also be dragged to its place; the buttons stay for keyboards and
+    // touch screens (which have no drag and drop of this kind).
+    var dragged = null;
+    items().forEach(function (item) {
+      item.setAttribute("draggable", "true");
+    });
+    list.addEventListener("dragstart", function (event) {
+      dragged = event.target.closest(".rank-item");
+      if (dragged && event.dataTransfer) {
+        event.dataTransfer.effectAllowed = "move";
+        event.dataTransfer.setData("text/plain", dragged.getAttribute("data-choice-id"));
+      }
+    });
+    list.addEventListener("dragover", function (event) {
+      if (dragged) {
+        event.preventDefault();
+      }
+    });
+    list.addEventListener("drop", function (event) {
+      var target = event.target.closest(".rank-item");
+      event.preventDefault();
+      if (dragged && target && target !== dragged) {
+        var after = items().indexOf(target) > items().indexOf(dragged);
+        list.insertBefore(dragged, after ? target.nextElementSibling : target);
+        numberByPlace();
+      }
+      dragged = null;
     });
 
     sortBySelects();
