@@ -29,6 +29,7 @@ from application.keys import (
     FAILED_LOGINS,
     HUB,
     IDENTITIES,
+    INVITES,
     LINK_VOTES,
     MAILER,
     POLL_CACHE,
@@ -57,7 +58,7 @@ from application.web.rendering import setup_templates
 from application.web.sessions import DatabaseSessionStorage, RedisSessionStorage, session_key
 from application.wechat.callback import Pruning
 from config import Settings, load_settings
-from models import api_token, migrations, seed, user
+from models import api_token, invite, migrations, seed, user
 from models.ballot import BallotBox
 from models.batching import Batcher
 from models.db import open_database
@@ -96,6 +97,7 @@ async def _database(app: Application) -> AsyncIterator[None]:
         app[BALLOTS] = BallotBox(db, partial(votes_counted, app))
         app[TOKEN_OWNERS] = Batcher(lambda tokens: api_token.owners_of(db, tokens), LOOKUP_BATCH)
         app[USERS] = Batcher(lambda user_ids: user.get_many(db, user_ids), LOOKUP_BATCH)
+        app[INVITES] = Batcher(lambda codes: invite.each_by_code(db, codes), LOOKUP_BATCH)
         yield
     finally:
         await db.close()

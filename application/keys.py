@@ -45,6 +45,7 @@ BALLOTS: web.AppKey[BallotBox] = web.AppKey("ballots")
 # Lookups every signed-in request makes; concurrent requests share one query (models/batching.py).
 TOKEN_OWNERS: web.AppKey[Batcher[str, Row | None]] = web.AppKey("token_owners")
 USERS: web.AppKey[Batcher[int, Row | None]] = web.AppKey("users")
+INVITES: web.AppKey[Batcher[str, Row | None]] = web.AppKey("invites")  # by code
 IDENTITIES: web.AppKey[Identities] = web.AppKey("identities")
 # How the error middleware answers a refusal no view answered itself (views/refusals.py).
 REFUSALS: web.AppKey[Callable[[Refused], AppError]] = web.AppKey("refusals")

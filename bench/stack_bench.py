@@ -45,7 +45,8 @@ from common import cpu_seconds, insert_poll, insert_tokens, latency, pids, votes
 from models.invite import new_code  # noqa: E402
 from models.passwords import hash_password  # noqa: E402
 
-PORT = int(os.environ.get("BENCH_PORT", "8018"))
+# Not 8008 (make stack-up), 8018 (make cluster-up) or 8028 (bench/live_sockets.py): they can run beside it.
+PORT = int(os.environ.get("BENCH_PORT", "8038"))
 BASE = f"http://127.0.0.1:{PORT}"
 DB_NAME = "vote_bench"
 CONNECTIONS, THREADS = 64, 2

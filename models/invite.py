@@ -71,8 +71,11 @@ async def by_codes(db: Database, codes: Sequence[str]) -> list[Row]:
     return [found[code] for code in codes if code in found]
 
 
-async def by_code(db: Database, code: str) -> Row | None:
-    return await db.fetch_one(f"SELECT {_FIELDS} FROM invite WHERE code = %s", (code,))
+async def each_by_code(db: Database, codes: Sequence[str]) -> list[Row | None]:
+    """Each code's row (None when nobody's), in one query for them all: the lookups of votes
+    that arrive together share it (``Batcher``)."""
+    found = {row["code"]: row for row in await by_codes(db, sorted(set(codes)))}
+    return [found.get(code) for code in codes]
 
 
 async def get(db: Database, question_id: int, invite_id: int) -> Row | None:

@@ -1,7 +1,9 @@
 """Counting attempts in a fixed window: in Redis so every process shares them, else in memory.
 
 An attempt is counted before it is checked (``attempt``), in one atomic step, so a burst of
-parallel attempts gets no more through than the same attempts one after another.
+parallel attempts gets no more through than the same attempts one after another. A counter that
+limits what was done rather than what was tried (the votes of a link poll's address) gives back
+(``give_back``) each attempt that did not happen: refused, or beyond the limit.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ class FailureCounter(ABC):
         """Count one attempt; False when ``limit`` attempts were already counted in the window."""
 
     @abstractmethod
+    async def give_back(self, key: str) -> None:
+        """Uncount one attempt of ``key`` counted in this window (none once the window is over)."""
+
+    @abstractmethod
     async def reset(self, key: str) -> None: ...
+
+
+GIVE_BACK = "if redis.call('GET', KEYS[1]) then return redis.call('DECR', KEYS[1]) end return 0"
 
 
 class RedisFailureCounter(FailureCounter):
@@ -38,6 +47,11 @@ class RedisFailureCounter(FailureCounter):
             pipe.expire(self.prefix + key, self.window, nx=True)
             counted, _ = await pipe.execute()
         return int(counted) <= self.limit
+
+    async def give_back(self, key: str) -> None:
+        # In one step with the check: a DECR after the window expired would make a key at -1 that
+        # never expires.
+        await self.redis.eval(GIVE_BACK, 1, self.prefix + key)
 
     async def reset(self, key: str) -> None:
         await self.redis.delete(self.prefix + key)
@@ -60,6 +74,11 @@ class MemoryFailureCounter(FailureCounter):
         if len(self.entries) > 100_000:  # bound memory under a flood of distinct keys
             self.entries = {k: v for k, v in self.entries.items() if v[1] > now}
         return count < self.limit
+
+    async def give_back(self, key: str) -> None:
+        count, expires = self.entries.get(key, (0, 0.0))
+        if count > 0 and expires > time.monotonic():
+            self.entries[key] = (count - 1, expires)
 
     async def reset(self, key: str) -> None:
         self.entries.pop(key, None)

@@ -9,12 +9,14 @@ import re
 import time
 from typing import Any
 
+import aiohttp
 import pytest
 
 from application import init
 from application.keys import DB
 from application.web.sessions import COOKIE_NAME
 from application.web.voter_key import COOKIE_NAME as VOTER_COOKIE
+from application.web.voter_key import INVITED_COOKIE
 from config import Settings
 from tests.browser import csrf_from, form_token, register
 from tests.conftest import make_settings
@@ -66,6 +68,16 @@ async def test_the_form_offers_each_access_with_what_it_guarantees_and_the_pages
     data["access"] = "everyone"
     refused = await client.post("/questions/new", data=data, allow_redirects=False)
     assert refused.status == 400 and "Choose account, link or invite." in await refused.text()
+
+
+async def test_an_invite_poll_made_on_the_form_leads_to_its_codes(client: Any) -> None:
+    assert (await register(client, 1)).status == 302
+    form = await (await client.get("/questions/new")).text()
+    data = {"csrf_token": csrf_from(form), "question_text": "Budget?", "choice": ["Yes", "No"], "access": "invite"}
+    created = await client.post("/questions/new", data=data, allow_redirects=False)
+    assert created.status == 302 and re.fullmatch(r"/questions/\d+/invites", created.headers["Location"])
+    page = await (await client.get(created.headers["Location"])).text()
+    assert "Only invite codes vote on it: make them here" in page
 
 
 async def test_the_api_creates_each_access_and_refuses_others(client: Any) -> None:
@@ -121,6 +133,23 @@ async def test_a_forged_voter_key_is_not_anyones_key(client: Any) -> None:
     assert "You have already voted" not in page  # the page does not take the forged key as the voter's
 
 
+async def test_a_refused_anonymous_vote_creates_no_session_and_other_tabs_still_vote(client: Any) -> None:
+    db = client.app[DB]
+    qid = await make_question(db, access="link")
+    other = await make_question(db, access="link")
+    other_tab = await (await client.get(f"/questions/{other}")).text()
+    refused = await client.post(f"/questions/{qid}/vote", data={"csrf_token": csrf_from(other_tab)})
+    assert refused.status == 400 and 'class="vote-form"' in await refused.text()
+    assert cookie(client, COOKIE_NAME) is None
+    first, _ = await choice_ids(db, other)
+    voted = await client.post(
+        f"/questions/{other}/vote",
+        data={"csrf_token": csrf_from(other_tab), "choice": str(first)},
+        allow_redirects=False,
+    )
+    assert voted.status == 302
+
+
 async def test_a_signed_in_user_votes_on_a_link_poll_as_their_account(client: Any) -> None:
     db = client.app[DB]
     qid = await make_question(db, access="link")
@@ -144,13 +173,18 @@ async def test_the_api_takes_link_votes_from_signed_in_callers_only(client: Any)
     ).status == 201
 
 
+async def capped_link_poll(settings: Settings, aiohttp_client: Any, cap: int) -> tuple[Any, int, int, int]:
+    """A client of an app whose link polls take ``cap`` votes per address, and a link poll with
+    its two choices."""
+    client = await aiohttp_client(init(settings.model_copy(update={"link_votes_per_ip": cap})))
+    qid = await make_question(client.app[DB], access="link")
+    return (client, qid, *await choice_ids(client.app[DB], qid))
+
+
 async def test_the_per_address_cap_answers_429_with_a_clear_page(settings: Settings, aiohttp_client: Any) -> None:
-    capped = settings.model_copy(update={"link_votes_per_ip": 2})
-    client = await aiohttp_client(init(capped))
+    client, qid, first, _ = await capped_link_poll(settings, aiohttp_client, 2)
     db = client.app[DB]
-    qid = await make_question(db, access="link")
     other = await make_question(db, access="link")
-    first, _ = await choice_ids(db, qid)
     statuses = []
     for _ in range(3):
         browser = await aiohttp_client(client.server)
@@ -161,6 +195,35 @@ async def test_the_per_address_cap_answers_429_with_a_clear_page(settings: Setti
     assert await total_votes(db, qid) == 2
     other_first, _ = await choice_ids(db, other)  # the cap is per poll
     assert (await vote_form(await aiohttp_client(client.server), f"/questions/{other}", other_first)).status == 302
+
+
+async def test_the_cap_counts_votes_not_refused_attempts(settings: Settings, aiohttp_client: Any) -> None:
+    client, qid, first, second = await capped_link_poll(settings, aiohttp_client, 2)
+    token = csrf_from(await (await client.get(f"/questions/{qid}")).text())
+    assert (await vote_form(client, f"/questions/{qid}", first)).status == 302
+    for _ in range(3):  # the same browser again, and a choice of no poll: refused, not counted
+        again = await client.post(f"/questions/{qid}/vote", data={"csrf_token": token, "choice": str(second)})
+        assert again.status == 409
+        assert (await vote_form(await aiohttp_client(client.server), f"/questions/{qid}", 10**9)).status == 400
+    assert (await vote_form(await aiohttp_client(client.server), f"/questions/{qid}", second)).status == 302
+    for _ in range(3):  # beyond the cap: 429, and the answers beyond it take nothing back either
+        assert (await vote_form(await aiohttp_client(client.server), f"/questions/{qid}", first)).status == 429
+    assert await total_votes(client.app[DB], qid) == 2
+
+
+async def test_a_burst_of_link_votes_gets_exactly_the_cap_through(settings: Settings, aiohttp_client: Any) -> None:
+    client, qid, first, _ = await capped_link_poll(settings, aiohttp_client, 5)
+    page = await client.get(f"/questions/{qid}")
+    form = {"csrf_token": csrf_from(await page.text()), "choice": str(first)}
+    browsers = [await aiohttp_client(client.server) for _ in range(30)]
+    for browser in browsers:  # the visitor token is tied to no session: every browser may send it
+        browser.session.cookie_jar.update_cookies(client.session.cookie_jar.filter_cookies(client.make_url("/")))
+    answers = await asyncio.gather(
+        *(browser.post(f"/questions/{qid}/vote", data=form, allow_redirects=False) for browser in browsers)
+    )
+    statuses = sorted(answer.status for answer in answers)
+    assert (statuses.count(302), statuses.count(429)) == (5, 25), statuses
+    assert await total_votes(client.app[DB], qid) == 5
 
 
 def test_the_cap_is_a_setting_with_an_office_sized_default() -> None:
@@ -261,6 +324,28 @@ async def test_fifty_parallel_votes_with_one_code_count_once(client: Any) -> Non
     statuses = sorted(answer.status for answer in answers)
     assert statuses.count(201) == 1 and set(statuses) <= {201, 409}, statuses
     assert await total_votes(client.app[DB], qid) == 1
+
+
+async def test_votes_arriving_together_share_their_code_lookups(client: Any) -> None:
+    qid, auth = await owner_with_invite_poll(client)
+    first, _ = await choice_ids(client.app[DB], qid)
+    codes = [item["code"] for item in await make_codes(client, qid, auth, count=60)]
+    db, lookups = client.app[DB], []
+    for name in ("fetch_one", "fetch_all"):  # the real queries, counted
+        real = getattr(db, name)
+
+        async def watched(sql: str, *args: Any, real: Any = real) -> Any:
+            lookups.extend([sql] if "FROM invite WHERE code" in sql else [])
+            return await real(sql, *args)
+
+        setattr(db, name, watched)
+    sent = [*codes, "0000-0000-0000", codes[0].lower()]  # an unknown code, and one sent twice
+    answers = await asyncio.gather(
+        *(client.post(f"/api/v1/questions/{qid}/votes", json={"choice_ids": [first], "invite": c}) for c in sent)
+    )
+    assert sorted(answer.status for answer in answers) == [201] * 60 + [403, 409]
+    assert await total_votes(db, qid) == 60
+    assert 1 <= len(lookups) <= 10, len(lookups)  # not one per vote
 
 
 async def test_two_processes_sharing_codes_count_each_code_once(mysql_settings: Settings, aiohttp_client: Any) -> None:
@@ -364,3 +449,90 @@ async def test_wechat_votes_with_the_code_as_last_word(settings: Settings, aioht
     assert re.search(r"Your receipt: [0-9A-Z]{5}(-[0-9A-Z]{5}){3}", receipt), receipt
     shown = await platform.say(f"{secret}")
     assert "The ballot is secret" in shown and "Your vote" not in shown
+
+
+# --- after voting, the voter sees the results (results_visibility after_vote) ----------------
+
+
+async def after_vote_poll(client: Any, access: str) -> tuple[int, int, dict[str, str]]:
+    db = client.app[DB]
+    owner, auth = await token_for(db)
+    qid = await make_question(db, owner=owner, access=access)
+    await db.execute("UPDATE question SET results_visibility = 'after_vote' WHERE id = %s", (qid,))
+    return qid, (await choice_ids(db, qid))[0], auth
+
+
+async def live_results(client: Any, qid: int) -> Any:
+    """The first message of the poll's live socket: its results, or the close of hidden ones."""
+    async with client.ws_connect(f"/questions/{qid}/live") as ws:
+        return await ws.receive(timeout=2)
+
+
+async def test_an_invite_voter_sees_the_results_after_voting(client: Any, aiohttp_client: Any) -> None:
+    qid, first, auth = await after_vote_poll(client, "invite")
+    code, unused = (item["code"] for item in await make_codes(client, qid, auth, count=2))
+    stranger = await aiohttp_client(client.server)
+    assert (await stranger.get(f"/questions/{qid}/results")).status == 403
+    voted = await vote_form(client, f"/v/{code}", first)
+    assert voted.status == 200 and "See the results" in await voted.text()
+    results = await client.get(f"/questions/{qid}/results")
+    assert results.status == 200 and 'class="result-votes">1<' in (await results.text()).replace(" ", "")
+    assert (await live_results(client, qid)).json()["total"] == 1
+    assert (await stranger.get(f"/questions/{qid}/results")).status == 403  # not a page shared with them
+    assert (await live_results(stranger, qid)).type == aiohttp.WSMsgType.CLOSE
+    api = f"/api/v1/questions/{qid}/results"
+    assert (await (await client.get(api, params={"invite": code.lower()})).json())["total"] == 1
+    assert (await client.get(api, params={"invite": unused})).status == 403  # holds a code, has not voted
+    assert (await client.get(api, params={"invite": "0000-0000-0000"})).status == 403
+    detail = await (await client.get(f"/api/v1/questions/{qid}", params={"invite": code})).json()
+    assert (detail["has_voted"], detail["my_vote"], detail["results_visible"]) == (True, [first], True)
+
+
+async def test_a_forged_invite_memory_shows_nothing(client: Any) -> None:
+    qid, first, auth = await after_vote_poll(client, "invite")
+    code = (await make_codes(client, qid, auth, count=1))[0]["code"]
+    assert (await vote_form(client, f"/v/{code}", first)).status == 200
+    remembered = cookie(client, INVITED_COOKIE).value
+    pairs, _, signature = remembered.rpartition(".")
+    other_poll = pairs.replace(f"{qid}_", f"{qid + 1}_")
+    for forged in (f"{pairs}.{signature[::-1]}", f"{other_poll}.{signature}", "junk", f"{qid}_1"):
+        client.session.cookie_jar.update_cookies({INVITED_COOKIE: forged}, response_url=client.make_url("/"))
+        assert (await client.get(f"/questions/{qid}/results")).status == 403, forged
+
+
+async def test_a_link_voter_sees_live_results_after_voting(client: Any) -> None:
+    qid, first, _ = await after_vote_poll(client, "link")
+    assert (await live_results(client, qid)).type == aiohttp.WSMsgType.CLOSE
+    assert (await vote_form(client, f"/questions/{qid}", first)).status == 302
+    assert (await client.get(f"/questions/{qid}/results")).status == 200
+    assert (await live_results(client, qid)).json()["total"] == 1
+
+
+async def test_a_used_code_leads_to_the_results_and_a_wrong_one_can_be_corrected(
+    client: Any, aiohttp_client: Any
+) -> None:
+    qid, first, auth = await after_vote_poll(client, "invite")
+    code = (await make_codes(client, qid, auth, count=1))[0]["code"]
+    form_page = await (await client.get(f"/v/{code}")).text()
+    assert (await vote_form(client, f"/v/{code}", first)).status == 200
+    poll_page = await (await client.get(f"/questions/{qid}")).text()
+    assert "You have already voted" in poll_page and 'action="/v"' not in poll_page  # no box for a code now
+    other_tab = await client.post(f"/v/{code}", data={"csrf_token": csrf_from(form_page), "choice": str(first)})
+    card_again = await aiohttp_client(client.server)  # the card scanned again, on another phone
+    for used in (other_tab, await card_again.get(f"/v/{code}")):
+        html = await used.text()
+        assert used.status == 409 and "already been used to vote" in html
+        assert f'href="/questions/{qid}/results"' in html
+    assert (await card_again.get(f"/questions/{qid}/results")).status == 200
+    assert await total_votes(client.app[DB], qid) == 1
+
+    stranger = await aiohttp_client(client.server)
+    typed = await stranger.get("/v", params={"poll": str(qid), "code": "7KQ2-9XMV-4DHX"})
+    html = await typed.text()
+    assert typed.status == 403 and "This invite code is not valid" in html
+    assert 'value="7KQ2-9XMV-4DHX"' in html and 'aria-invalid="true"' in html and 'action="/v"' in html
+    clean = await (await stranger.get(f"/questions/{qid}")).text()
+    assert "not valid" not in clean and 'value="7KQ2' not in clean  # the mistake was not kept for others
+    for elsewhere in ({"poll": "999999", "code": "x"}, {"poll": "abc", "code": "x"}, {"code": "x"}):
+        refused = await stranger.get("/v", params=elsewhere)
+        assert refused.status == 403 and "This invite code is not valid" in await refused.text(), elsewhere

@@ -1,6 +1,7 @@
 """Voting without an account in a real Chromium (tests/test_e2e.py's harness): an anonymous vote
-from a shared link to the results, and a meeting's invite cards, printed, scanned and used once.
-The sheet's QR codes are decoded (zxing-cpp) and must read as the URLs printed under them."""
+from a shared link to the results; a meeting's invite cards, printed, scanned and used once (the
+sheet's QR codes are decoded with zxing-cpp and must read as the URLs printed under them); and a
+member on a phone without JavaScript who mistypes their code, votes, and sees results shown to voters."""
 
 from __future__ import annotations
 
@@ -97,4 +98,40 @@ def test_a_meeting_prints_invite_cards_whose_qr_codes_vote_once(tmp_path: Path) 
 
         owner.goto(f"{base}/questions/{poll}/invites")
         expect(owner.locator(".turnout")).to_contain_text("1 of 14 invited have voted")
+        assert watch.problems == []
+
+
+def test_a_member_without_javascript_types_their_code_votes_and_sees_the_results(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with chromium() as browser, serve(tmp_path / "typed.sqlite3") as base:
+        watch = Watch()
+        owner = watch.attach(browser.new_context(**DESKTOP).new_page())
+        register(owner, base, 1)
+        hidden_till_voted = {"access": "invite", "results_visibility": "after_vote"}
+        poll = create_poll(owner, base, "Move the meeting?", ["Yes", "No"], **hidden_till_voted)
+        owner.goto(f"{base}/questions/{poll}/invites")
+        owner.get_by_label("How many codes").fill("1")
+        owner.get_by_role("button", name="Make codes").first.click()
+        code = owner.locator("td code").first.inner_text()
+
+        member = watch.attach(browser.new_context(**PHONE, java_script_enabled=False).new_page())
+        member.goto(f"{base}/questions/{poll}")
+        box = member.get_by_label("Or type the code on your card")
+        box.fill(code[:-1] + ("X" if code[-1] != "X" else "Y"))  # one character wrong
+        member.get_by_role("button", name="Go to the vote").click()
+        expect(member.locator(".form-alert")).to_contain_text("This invite code is not valid")
+        expect(box).to_have_attribute("aria-invalid", "true")
+        box.fill(code.lower().replace("-", " "))
+        member.get_by_role("button", name="Go to the vote").click()
+        member.get_by_label("No").check()
+        member.get_by_role("button", name="Vote").click()
+        member.get_by_role("link", name="See the results").click()
+        expect(member.locator(".result.is-mine")).to_contain_text("No")  # shown to voters only: this one
+
+        again = watch.attach(browser.new_context(**PHONE).new_page())  # the card scanned on another phone
+        again.goto(f"{base}/v/{code}")
+        expect(again.locator("h1")).to_contain_text("already been used to vote")
+        again.get_by_role("link", name="See the results").click()
+        expect(again.locator(".results-total")).to_have_text("1")
         assert watch.problems == []

@@ -551,6 +551,8 @@ async def test_results_hidden_until_vote_or_close(client: Any) -> None:
         assert "hidden" in await page.text() or "once you have voted" in await page.text()
         assert (await client.get(f"/api/v1/questions/{qid}/results")).status == 403
         assert (await client.get(f"/questions/{qid}/choice")).status == 403
+        # The vote form offers no link to results this voter may not see yet.
+        assert f'href="/questions/{qid}/results"' not in await (await client.get(f"/questions/{qid}")).text()
     await vote(client, after_vote, (await choice_ids(client, after_vote))[0])
     await vote(client, after_close, (await choice_ids(client, after_close))[0])
     assert (await client.get(f"/questions/{after_vote}/results")).status == 200

@@ -51,8 +51,18 @@ async def test_a_voter_is_shown_a_receipt_once_and_it_finds_their_ballot(client:
     shown = await client.get(f"/questions/{qid}/receipt", params={"code": code.group(1).lower()})
     text = await shown.text()
     assert shown.status == 200 and "green" in text and "blue" in text and "red" not in text
-    assert (await client.get(f"/questions/{qid}/receipt", params={"code": "AAAAA-AAAAA-AAAAA-AAAAA"})).status == 404
-    assert (await client.get(f"/questions/{qid}/receipt")).status == 400
+
+    box_path = f"/questions/{qid}/receipt"
+    assert f'href="{box_path}"' in page  # the way to it for a receipt written on paper
+    box = await client.get(box_path)
+    assert box.status == 200 and 'name="code"' in await box.text()
+    for wrong in ("AAAAA-AAAAA-AAAAA-AAAAA", "x" * 65):
+        refused = await client.get(box_path, params={"code": wrong})
+        text = await refused.text()
+        assert refused.status == 404 and "No ballot of this poll has that receipt" in text and 'name="code"' in text
+        assert f'value="{wrong[:64]}"' in text and 'aria-invalid="true"' in text
+    plain = await make_question(db)
+    assert (await client.get(f"/questions/{plain}/receipt")).status == 404  # not a secret poll
 
 
 async def test_the_api_answers_a_secret_vote_with_its_receipt_and_never_my_vote(client: TestClient) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from application.keys import DB
+from application.keys import DB, INVITES
 from application.services.refusals import InvalidInvites, InviteNotFound, InviteNotValid, InviteUsed
 from application.web.forms import text_problem, whole_number
 from application.web.i18n import N_
@@ -81,13 +81,20 @@ def is_code(word: str) -> bool:
     return invite.normalise(word) is not None
 
 
+async def held(app: web.Application, typed: str) -> Row:
+    """The invite a typed code names, used or not (what its holder may read): ``InviteNotValid``
+    when unknown or revoked."""
+    code = invite.normalise(typed)
+    found = await app[INVITES].submit(code) if code else None
+    if found is None or found["revoked"]:
+        raise InviteNotValid
+    return found
+
+
 async def usable(app: web.Application, typed: str) -> Row:
     """The invite a typed code names, while it may vote: ``InviteNotValid`` when unknown or
     revoked, ``InviteUsed`` once used."""
-    code = invite.normalise(typed)
-    found = await invite.by_code(app[DB], code) if code else None
-    if found is None or found["revoked"]:
-        raise InviteNotValid
+    found = await held(app, typed)
     if found["used"]:
         raise InviteUsed
     return found

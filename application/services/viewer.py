@@ -12,13 +12,16 @@ from models.db import Row
 class Viewer:
     """A signed-in site user (their row; the pages and the API), a WeChat follower (their
     openid), or nobody; and what a poll that needs no account may count them as: the voter key
-    of their browser's signed cookie (link polls), the invite code they came with (invite polls).
-    ``address`` is where they asked from, for the per-address cap of link polls."""
+    of their browser's signed cookie (link polls), the invite code they came with (invite polls),
+    or one their browser voted with (``voted_with``: (poll id, invite id) pairs from a signed
+    cookie, so that results shown after voting show). ``address`` is where they asked from, for
+    the per-address cap of link polls."""
 
     user: Row | None = None
     openid: str | None = None
     link_key: str | None = None
     invite: Row | None = None
+    voted_with: tuple[tuple[int, int], ...] = ()
     address: str = ""
 
     @property
@@ -34,11 +37,16 @@ class Viewer:
         """Who their ballot on ``poll`` is cast as, by the poll's ``access``: an invite poll counts
         only its codes; a link poll an account first, else the browser's voter key."""
         if poll["access"] == "invite":
-            invited = self.invite is not None and self.invite["question_id"] == poll["id"]
-            return Voter(invite_id=self.invite["id"]) if invited and self.invite else None
+            return self._invited(poll["id"])
         if poll["access"] == "link" and self.voter is None and self.link_key is not None:
             return Voter(link_key=self.link_key)
         return self.voter
+
+    def _invited(self, poll_id: int) -> Voter | None:
+        if self.invite is not None and self.invite["question_id"] == poll_id:
+            return Voter(invite_id=self.invite["id"])
+        used = next((code for poll, code in self.voted_with if poll == poll_id), None)
+        return Voter(invite_id=used) if used is not None else None
 
     def manages(self, poll: Row) -> bool:
         """The poll's owner and administrators see it before it is published, and its hidden results."""

@@ -11,7 +11,7 @@ from application.keys import BALLOTS, LINK_VOTES
 from application.services.refusals import AlreadyVoted, InviteRequired, InviteUsed, NotSignedIn, TooManyLinkVotes
 from application.services.viewer import Viewer
 from models import ballot
-from models.ballot import Choices, Content, Ranking, Scores
+from models.ballot import Choices, Content, Ranking, Scores, Voter
 from models.clock import utcnow
 from models.db import Row
 from models.metrics import VOTES_REFUSED
@@ -42,8 +42,27 @@ async def _cast(app: web.Application, poll: Row, content: Content, viewer: Viewe
     voter = viewer.voter_for(poll)
     if voter is None:
         raise InviteRequired if poll["access"] == "invite" else NotSignedIn
-    if voter.link_key is not None and not await app[LINK_VOTES].attempt(_address_key(poll, viewer)):
+    if voter.link_key is not None:
+        return await _capped(app, poll, content, voter, _address_key(poll, viewer))
+    return await _counted(app, poll, content, voter)
+
+
+async def _capped(app: web.Application, poll: Row, content: Content, voter: Voter, key: str) -> Counted:
+    """A link vote, under the per-address cap on accepted votes: its slot is taken before the
+    vote, atomically (a burst gets no more votes through than the cap), and given back when the
+    vote is refused (a refused or repeated vote does not use up the office's allowance)."""
+    cap = app[LINK_VOTES]
+    if not await cap.attempt(key):
+        await cap.give_back(key)
         raise TooManyLinkVotes
+    try:
+        return await _counted(app, poll, content, voter)
+    except Refused:
+        await cap.give_back(key)
+        raise
+
+
+async def _counted(app: web.Application, poll: Row, content: Content, voter: Voter) -> Counted:
     # A secret ballot is kept as GET .../ballots publishes it.
     sealed, receipt = ballot.seal(ballot.published(content)) if poll["secret"] else (None, None)
     try:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from application.services import invites, poll_fields, polls, voting
+from application.services.viewer import Viewer
 from application.views import viewer_of
 from application.web.auth import require_user
 from application.web.errors import AppError
@@ -69,9 +70,17 @@ def detail(view: polls.PollView) -> dict[str, Any]:
     }
 
 
+async def reader(request: web.Request) -> Viewer:
+    """The caller of a read; with ``?invite=CODE``, as that code's holder (what it voted, and
+    results shown after voting once it has)."""
+    viewer = viewer_of(request)
+    code = request.query.get("invite")
+    return replace(viewer, invite=await invites.held(request.app, code)) if code is not None else viewer
+
+
 async def detail_now(request: web.Request, poll_id: int, status: int = 200) -> web.Response:
     """The poll as it is now (after a change), as the caller sees it."""
-    viewer = viewer_of(request)
+    viewer = await reader(request)
     found = await polls.visible_poll(request.app, poll_id, viewer)
     return json_response(detail(await polls.poll_view(request.app, found.poll, viewer)), status)
 
@@ -153,7 +162,7 @@ def ballot_from_json(poll: Row, data: dict[str, Any]) -> voting.Content:
 
 class ApiResults(web.View):
     async def get(self) -> web.Response:
-        app, viewer = self.request.app, viewer_of(self.request)
+        app, viewer = self.request.app, await reader(self.request)
         found = await polls.visible_poll(app, question_id(self.request), viewer)
         return json_response((await polls.results_view(app, found.poll, viewer)).results())
 

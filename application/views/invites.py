@@ -13,7 +13,7 @@ import segno
 from aiohttp import web
 
 from application.services import invites, polls, secret_ballots
-from application.services.refusals import InvalidInvites, InviteNotValid
+from application.services.refusals import InvalidInvites, InviteNotValid, InviteUsed, PollNotFound, ReceiptNotFound
 from application.services.viewer import Viewer
 from application.views import viewer_of
 from application.views.questions import cast_from_form, question_id, render_detail
@@ -21,11 +21,11 @@ from application.views.refusals import refusal_error
 from application.web.auth import require_user
 from application.web.csrf import csrf_token
 from application.web.csv_export import csv_response
-from application.web.errors import AppError
-from application.web.forms import query_number, read_form
+from application.web.forms import query_number, read_form, whole_number
 from application.web.i18n import N_
 from application.web.rendering import redirect, render
 from application.web.urls import absolute_url, url
+from application.web.voter_key import remember_invite
 
 if TYPE_CHECKING:
     from models.db import Row
@@ -35,6 +35,8 @@ CODE_IN_PATH = re.compile(r"[0-9A-Za-z-]{1,40}")  # what /v/{code} takes (routes
 # Cards per printable page (50 A4 sheets): a QR code takes about a millisecond to draw, so even
 # 5000 codes come in pages that answer within a second.
 CARDS_PER_PAGE = 600
+TYPED_MAX = 40  # what a wrong code's box shows again of what was typed
+RECEIPT_TYPED_MAX = 64  # a receipt is 23 characters; room for spaces, none for a flood
 
 
 def invite_url(request: web.Request, code: str) -> str:
@@ -136,58 +138,102 @@ class InvitesPrint(web.View):
 
 
 class InviteVote(web.View):
-    """``/v/{code}``: the poll's vote form for the holder of an invite code, no account needed."""
+    """``/v/{code}``: the poll's vote form for the holder of an invite code, no account needed;
+    once the code has voted, a page that says so and leads to the results."""
 
     accepts_visitor_token = True
 
     async def _invited(self) -> tuple[Row, Row]:
         app = self.request.app
-        found = await invites.usable(app, self.request.match_info["code"])
-        viewer = viewer_of(self.request)
-        poll = await polls.votable_poll(app, found["question_id"], viewer)
+        found = await invites.held(app, self.request.match_info["code"])
+        poll = await polls.votable_poll(app, found["question_id"], viewer_of(self.request))
         return found, poll
 
     async def get(self) -> web.Response:
         found, poll = await self._invited()
+        if found["used"]:
+            return await self._used(found, poll)
         viewer = self._viewer(found)
         current = await polls.visible_poll(self.request.app, poll["id"], viewer)
         return await render_detail(self.request, current, viewer=viewer, vote_url=self.request.path)
 
     async def post(self) -> web.StreamResponse:
         found, poll = await self._invited()
-        return await cast_from_form(self.request, poll, self._viewer(found), vote_url=self.request.path)
+        try:
+            if found["used"]:
+                raise InviteUsed
+            return await cast_from_form(self.request, poll, self._viewer(found), vote_url=self.request.path)
+        except InviteUsed:  # also when another tab voted with it in the meantime
+            return await self._used(found, poll)
 
     def _viewer(self, found: Row) -> Viewer:
         return replace(viewer_of(self.request), invite=found)
 
+    async def _used(self, found: Row, poll: Row) -> web.Response:
+        """409, with the way to the results: whoever holds the code is its voter, so this browser
+        is remembered as having voted with it (results shown after voting show to it)."""
+        error = refusal_error(InviteUsed())
+        context = {"poll": poll, "message": error.message}
+        response = await render(self.request, "questions/invite_used.html", context, error.status)
+        remember_invite(self.request, response, poll["id"], found["id"])
+        return response
+
 
 class InviteEntry(web.View):
-    """``/v?code=``: the box on an invite poll's page, for a code typed from its card."""
+    """``/v?code=``: the box on an invite poll's page, for a code typed from its card. A code that
+    is no invite's (unknown, revoked, mistyped) shows the poll's page (``poll``) again with the
+    reason (403) and what was typed, to correct it."""
 
     async def get(self) -> web.StreamResponse:
         typed = "".join(self.request.query.get("code", "").split())
-        if not CODE_IN_PATH.fullmatch(typed):
-            raise InviteNotValid
+        try:
+            if not CODE_IN_PATH.fullmatch(typed):
+                raise InviteNotValid
+            await invites.held(self.request.app, typed)
+        except InviteNotValid as refusal:
+            return await self._again(refusal, typed)
         raise web.HTTPFound(url(self.request, "invite_vote", code=typed))
+
+    async def _again(self, refusal: InviteNotValid, typed: str) -> web.Response:
+        poll_id = whole_number(self.request.query.get("poll"))
+        try:
+            found = await polls.visible_poll(self.request.app, poll_id or 0, viewer_of(self.request))
+        except PollNotFound:
+            raise refusal from None  # not from a poll's page: the error page
+        error = refusal_error(refusal)
+        return await render_detail(self.request, found, error.message, error.status, typed_code=typed[:TYPED_MAX])
 
 
 class QuestionReceipt(web.View):
-    """A secret poll's ballot, found by the receipt its voter was shown."""
+    """A secret poll's ballot, found by the receipt its voter was shown; without one (or with a
+    wrong one), a box to type it in."""
 
     async def get(self) -> web.Response:
         app, viewer = self.request.app, viewer_of(self.request)
-        found = await polls.visible_poll(app, question_id(self.request), viewer)
+        poll = (await polls.visible_poll(app, question_id(self.request), viewer)).poll
         code = self.request.query.get("code", "")
-        if not code.strip() or len(code) > 64:
-            raise AppError(400, "Give the receipt code: ?code=XXXXX-XXXXX-XXXXX-XXXXX.", fields={"code": "Required."})
-        cast = await secret_ballots.by_receipt(app, found.poll, code)
-        by_id = {c["id"]: c for c in found.poll["choices"]}
+        if not poll["secret"]:
+            raise ReceiptNotFound
+        if not code.strip():
+            return await self._box(poll)
+        try:
+            if len(code) > RECEIPT_TYPED_MAX:
+                raise ReceiptNotFound
+            cast = await secret_ballots.by_receipt(app, poll, code)
+        except ReceiptNotFound as refusal:
+            error = refusal_error(refusal)
+            return await self._box(poll, code[:RECEIPT_TYPED_MAX], error.message, error.status)
+        by_id = {c["id"]: c for c in poll["choices"]}
         # In the ballot's order: a ranking first preference first, the others as the poll lists them.
-        order = cast.get("ranking") or [c["id"] for c in found.poll["choices"]]
+        order = cast.get("ranking") or [c["id"] for c in poll["choices"]]
         marked = set(secret_ballots.marked(cast))
         chosen = [by_id[choice_id] for choice_id in order if choice_id in marked and choice_id in by_id]
-        context = {"poll": found.poll, "chosen": chosen, "cast": cast}
+        context = {"poll": poll, "chosen": chosen, "cast": cast}
         return await render(self.request, "questions/receipt.html", context)
+
+    async def _box(self, poll: Row, typed: str = "", message: str = "", status: int = 200) -> web.Response:
+        context = {"poll": poll, "typed": typed, "message": message}
+        return await render(self.request, "questions/receipt_box.html", context, status)
 
 
 class QuestionBallotsCsv(web.View):

@@ -36,8 +36,9 @@ def close_reason(watching: live.Watching, poll: Row | None, now: datetime) -> by
 async def watching_of(request: web.Request, poll: Row) -> live.Watching:
     """Who is watching, with what decides later whether they may go on."""
     viewer = viewer_of(request)
-    if viewer.user is None:
-        return live.Watching()
+    if viewer.user is None:  # a link poll's voter key or a used invite code may have voted
+        voted = viewer.voter_for(poll) is not None and (await polls.poll_view(request.app, poll, viewer)).voted
+        return live.Watching(voted=voted)
     session = await get_session(request)  # the only way a page request is signed in
     view = await polls.poll_view(request.app, poll, viewer)
     return live.Watching(

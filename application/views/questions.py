@@ -40,7 +40,7 @@ from application.web.i18n import N_
 from application.web.jsonutil import json_response
 from application.web.rendering import PageCache, redirect, render
 from application.web.urls import absolute_url, url
-from application.web.voter_key import give_voter_key, new_voter_key
+from application.web.voter_key import give_voter_key, new_voter_key, remember_invite
 
 if TYPE_CHECKING:
     from multidict import MultiDictProxy
@@ -85,9 +85,11 @@ class QuestionIndex(web.View):
 
 
 def shared_pages(found: polls.Found, viewer: Viewer) -> PageCache | None:
-    """Where the poll's pages may be shared between anonymous visitors: not on a link poll for
-    a browser with a voter key (its page says whether that browser voted)."""
-    return None if found.poll["access"] == "link" and viewer.link_key is not None else found.pages
+    """Where the poll's pages may be shared between anonymous visitors: not for a browser that
+    may have voted as itself (a link poll's voter key, an invite code it voted with): its page
+    says whether it voted, and may show results hidden from the others."""
+    voter = viewer.voter_for(found.poll)
+    return None if voter is not None and (voter.link_key or voter.invite_id) else found.pages
 
 
 async def render_detail(
@@ -99,10 +101,12 @@ async def render_detail(
     viewer: Viewer | None = None,
     vote_url: str = "",
     entered: dict[str, str] | None = None,
+    typed_code: str = "",
 ) -> web.Response:
     """The poll page; after a refused vote, with its ``message``, the ``chosen`` choices ticked
     again and the ranks or stars ``entered`` (by field name) filled in again. ``viewer`` and
-    ``vote_url`` for an invite code's page (``/v/{code}``: not shared)."""
+    ``vote_url`` for an invite code's page (``/v/{code}``: not shared); ``typed_code``: a wrong
+    code typed in an invite poll's box, shown again to be corrected."""
     poll = found.poll
     viewer = viewer or viewer_of(request)
     view = await polls.poll_view(request.app, poll, viewer)
@@ -119,8 +123,10 @@ async def render_detail(
         "entered": entered or {},
         "vote_url": vote_url or url(request, "question_vote", question_id=poll["id"]),
         "by_invite": viewer.invite is not None,
+        "typed_code": typed_code,
     }
-    pages = None if vote_url else shared_pages(found, viewer)
+    # A refusal's page (its message, what they ticked or typed) is this visitor's own.
+    pages = None if vote_url or message else shared_pages(found, viewer)
     response = await render(request, "questions/detail.html", context, status, pages)
     if from_login:
         response.del_cookie(PICKED_COOKIE, path=url(request, "question", question_id=poll["id"]))  # ticked once
@@ -202,6 +208,8 @@ async def cast_from_form(
         done = redirect(request, url(request, "question_results", question_id=poll["id"]), "vote_counted")
         raise _with_key(request, done, new_key)
     response = await render(request, "questions/voted.html", {"poll": poll, "receipt": counted.receipt})
+    if viewer.invite is not None:  # its results, when shown only to voters, show to this browser
+        remember_invite(request, response, poll["id"], viewer.invite["id"])
     return _with_key(request, response, new_key)
 
 
@@ -368,6 +376,10 @@ class QuestionNew(web.View):
 
         async def create(fields: poll_fields.PollFields) -> web.HTTPFound:
             created = await polls.create_poll(self.request.app, me["id"], fields)
+            if fields.access == "invite":  # nobody can vote before it has codes: those come next
+                return redirect(
+                    self.request, url(self.request, "question_invites", question_id=created), "invite_poll_created"
+                )
             flash = "poll_scheduled" if fields.scheduled else "poll_created"
             return redirect(self.request, url(self.request, "question", question_id=created), flash)
 

@@ -68,9 +68,12 @@ def valid_visitor_token(secret: str, token: str, now: float | None = None) -> bo
 
 
 async def page_csrf_token(request: web.Request) -> str:
-    """The token a page's forms carry: the session's when this request loaded a session, else a
-    visitor token. Never creates a session nor does any I/O of its own."""
-    if request.get(SESSION_KEY) is None:
+    """The token a page's forms carry: the session's when this request loaded a session that is
+    signed in or holds one, else a visitor token. Never creates a session for an anonymous
+    visitor (a refused anonymous vote's page loaded an empty one to check its form) nor does any
+    I/O of its own."""
+    session = request.get(SESSION_KEY)
+    if session is None or (request.get(USER) is None and SESSION_CSRF not in session):
         return visitor_token(request.app[SETTINGS].secret_key)
     return await csrf_token(request)
 

@@ -92,9 +92,8 @@ def meeting(browser: Any, base: str) -> None:
     owner.check("#secret")
     shoot(owner, "desktop-new-invite")
     owner.click(".poll-form .form-actions button[type=submit]")
-    owner.wait_for_url(f"{base}/questions/*")
-    poll_url = owner.url
-    owner.goto(f"{poll_url}/invites")
+    owner.wait_for_url(f"{base}/questions/*/invites")  # an invite poll's next step: its codes
+    poll_url = owner.url.removesuffix("/invites")
     owner.fill("#labels", "\n".join(MEMBERS))
     owner.click(".form-card button[type=submit]")
     owner.wait_for_url(f"{poll_url}/invites")
