@@ -98,7 +98,10 @@ class Browser:
 def new_poll(owner: Browser, text: str, *fields: tuple[str, str]) -> str:
     """A poll made through the form, as its owner would; returns its path (/questions/<id>)."""
     choices = [("choice", choice) for choice in ("Tea", "Coffee", "Water")]
-    return owner.submit("/questions/new", "/questions/new", [("question_text", text), *choices, *fields])
+    led_to = owner.submit("/questions/new", "/questions/new", [("question_text", text), *choices, *fields])
+    made = re.match(r"/questions/\d+", led_to)  # an invite poll leads on to its codes' page
+    assert made, f"no poll made: {led_to}"
+    return made.group(0)
 
 
 def vote(phone: Browser, form_path: str, action: str) -> bytes:
@@ -168,10 +171,12 @@ def prepare(base: str, mail_dir: Path) -> list[Page]:
         Page("score poll", score),
         Page("score results", f"{score}/results", phone),
         Page("secret poll", secret),
+        Page("receipt box", f"{secret}/receipt"),
         Page("receipt", f"{secret}/receipt?code={receipt.group(1).decode()}"),
         Page("invite vote", f"/v/{codes[0]}"),
         Page("invite used", f"/v/{codes[1]}", error_page=True),
         Page("invite unknown", "/v/NO-SUCH-CODE", error_page=True),
+        Page("invite mistyped", f"/v?code=NO-SUCH-CODE&poll={invited.rsplit('/', 1)[1]}", error_page=True),
         Page("404", "/no-such-page", error_page=True),
         Page("poll (logged in)", "/questions/2", user),
         Page("new poll (logged in)", "/questions/new", user),
