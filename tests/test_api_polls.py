@@ -123,7 +123,7 @@ async def test_hidden_results_in_the_api(client: Any) -> None:
         f"/api/v1/questions/{qid}/votes", json={"choice_ids": [detail["choices"][0]["id"]]}, headers=auth
     )
     assert voted.status == 201
-    assert await voted.json() == {"question_id": qid, "results_hidden": True}
+    assert await voted.json() == {"question_id": qid, "receipt": None, "results_hidden": True}
     hidden = await client.get(f"/api/v1/questions/{qid}/results", headers=auth)
     assert hidden.status == 403 and (await hidden.json())["error_code"] == 20011
 

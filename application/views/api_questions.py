@@ -136,7 +136,8 @@ class ApiVotes(web.View):
         if counted.receipt is not None:
             return json_response({"question_id": poll["id"], "receipt": counted.receipt}, status=201)
         if not polls.results_visible(poll, viewer, voted=True):
-            return json_response({"question_id": poll["id"], "results_hidden": True}, status=201)
+            # SPEC's hidden-results answer names a receipt; only secret polls (above) have one.
+            return json_response({"question_id": poll["id"], "receipt": None, "results_hidden": True}, status=201)
         if poll["method"] == "choice":
             return json_response(polls.results(poll, counted.counts), status=201)
         found = await polls.visible_poll(app, poll["id"], viewer)  # its ballots, this one included
