@@ -8,11 +8,12 @@ import ipaddress
 import os
 import time
 from collections.abc import AsyncIterator
+from functools import lru_cache
 from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from application.keys import SETTINGS
@@ -44,9 +45,20 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         raise
     finally:
         route = route_name(request)
-        REQUESTS.labels(route, request.method, str(status)).inc()
+        _counted(route, request.method, status).inc()
         if status != 101:  # a live socket's time is its whole life, not a latency
-            LATENCY.labels(route).observe(time.perf_counter() - started)
+            _timed(route).observe(time.perf_counter() - started)
+
+
+# The labelled series of each route, looked up once: .labels() checks and locks on every call.
+@lru_cache(maxsize=4096)
+def _counted(route: str, method: str, status: int) -> Counter:
+    return REQUESTS.labels(route, method, str(status))
+
+
+@lru_cache(maxsize=1024)
+def _timed(route: str) -> Histogram:
+    return LATENCY.labels(route)
 
 
 def may_scrape(request: web.Request) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit
 
 from aiohttp import web
@@ -40,6 +41,7 @@ def same_origin(request: web.Request, origin: str) -> bool:
     return parts is not None and parts.netloc.lower() == request.host.lower()
 
 
+@lru_cache(maxsize=4096)  # every request asks; the same few addresses come again and again
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text.strip())
