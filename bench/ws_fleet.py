@@ -33,6 +33,7 @@ HEADER_LIMIT = 16384
 # What Chrome and Safari send; the server then compresses each message with a context per socket.
 DEFLATE_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
+TOTAL = b'"total":'
 
 
 class LiveSocket(asyncio.Protocol):
@@ -118,12 +119,12 @@ class LiveSocket(asyncio.Protocol):
         self.rest = data[pos:] if pos < end else b""
 
     def _results(self, data: bytes, start: int) -> None:
-        """The payload starts ``{"question_id":N,"total":T,``: only T is read."""
-        prefix = self.fleet.prefix
-        if not data.startswith(prefix, start):
+        """The payload names ``"question_id":N`` and ``"total":T`` before the choices (the method
+        first): only T is read."""
+        if data.find(self.fleet.prefix, start, start + 64) < 0 or (at := data.find(TOTAL, start)) < 0:
             self.fleet.unexpected += 1
             return
-        at = start + len(prefix)
+        at += len(TOTAL)
         total = int(data[at : data.index(b",", at)])
         self.frames += 1
         if total != self.total:
@@ -152,7 +153,7 @@ class Fleet:
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
             f"{DEFLATE_OFFER if deflate else ''}\r\n"
         ).encode()
-        self.prefix = f'{{"question_id":{poll_id},"total":'.encode()
+        self.prefix = f'"question_id":{poll_id},'.encode()
         self.port = port
         self.sources = sources
         self.sockets: list[LiveSocket] = []
