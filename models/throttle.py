@@ -8,6 +8,7 @@ limits what was done rather than what was tried (the votes of a link poll's addr
 
 from __future__ import annotations
 
+import hashlib
 import time
 from abc import ABC, abstractmethod
 
@@ -18,6 +19,11 @@ class FailureCounter(ABC):
     def __init__(self, limit: int, window_seconds: int) -> None:
         self.limit = limit
         self.window = window_seconds
+
+    @staticmethod
+    def slot(key: str) -> str:
+        """What a counter holds for ``key``: its hash, so no address or identifier is kept as typed."""
+        return hashlib.sha256(key.encode()).hexdigest()
 
     @abstractmethod
     async def attempt(self, key: str) -> bool:
@@ -42,19 +48,19 @@ class RedisFailureCounter(FailureCounter):
 
     async def attempt(self, key: str) -> bool:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(self.prefix + key)
+            pipe.incr(self.prefix + self.slot(key))
             # NX: the window starts at the first attempt and is not extended by later ones.
-            pipe.expire(self.prefix + key, self.window, nx=True)
+            pipe.expire(self.prefix + self.slot(key), self.window, nx=True)
             counted, _ = await pipe.execute()
         return int(counted) <= self.limit
 
     async def give_back(self, key: str) -> None:
         # In one step with the check: a DECR after the window expired would make a key at -1 that
         # never expires.
-        await self.redis.eval(GIVE_BACK, 1, self.prefix + key)
+        await self.redis.eval(GIVE_BACK, 1, self.prefix + self.slot(key))
 
     async def reset(self, key: str) -> None:
-        await self.redis.delete(self.prefix + key)
+        await self.redis.delete(self.prefix + self.slot(key))
 
 
 class MemoryFailureCounter(FailureCounter):
@@ -66,7 +72,7 @@ class MemoryFailureCounter(FailureCounter):
         self.entries: dict[str, tuple[int, float]] = {}
 
     async def attempt(self, key: str) -> bool:
-        now = time.monotonic()
+        now, key = time.monotonic(), self.slot(key)
         count, expires = self.entries.get(key, (0, 0.0))
         if expires <= now:
             count, expires = 0, now + self.window
@@ -76,9 +82,10 @@ class MemoryFailureCounter(FailureCounter):
         return count < self.limit
 
     async def give_back(self, key: str) -> None:
+        key = self.slot(key)
         count, expires = self.entries.get(key, (0, 0.0))
         if count > 0 and expires > time.monotonic():
             self.entries[key] = (count - 1, expires)
 
     async def reset(self, key: str) -> None:
-        self.entries.pop(key, None)
+        self.entries.pop(self.slot(key), None)
