@@ -8,13 +8,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from application import init
 from application.keys import DB, REDIS
+from application.web.metrics import MULTIPROC_DIR, forget_dead_processes
 from deploy.stack import Stack
 from tests.conftest import free_port, make_settings
 from tests.factories import make_question
@@ -136,6 +140,27 @@ def test_one_scrape_sums_the_processes_of_the_machine(tmp_path: Path) -> None:
         for process in processes:
             process.kill()
             process.wait()
+
+
+def test_processes_starting_together_share_the_clean_up_of_the_dead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MULTIPROC_DIR, str(tmp_path))
+    beyond_any_pid = int(Path("/proc/sys/kernel/pid_max").read_text())
+    dead = [tmp_path / f"gauge_livesum_{beyond_any_pid + n}.db" for n in range(3000)]
+    mine = tmp_path / f"gauge_livesum_{os.getpid()}.db"
+    for path in (*dead, mine):
+        path.write_bytes(b"")
+    together = threading.Barrier(4)
+
+    def start() -> None:
+        together.wait()
+        forget_dead_processes()
+
+    with ThreadPoolExecutor(4) as starting:
+        for started in [starting.submit(start) for _ in range(4)]:
+            started.result()  # each one starts, whoever removed a file first
+    assert sorted(tmp_path.iterdir()) == [mine]
 
 
 def status_from(address: str, port: int, path: str) -> int:

@@ -93,7 +93,8 @@ def forget_dead_processes() -> None:
     for path in Path(directory).glob("gauge_live*_*.db"):
         pid = int(path.stem.rsplit("_", 1)[1])
         if not Path(f"/proc/{pid}").exists():
-            mark_process_dead(pid, directory)
+            # Processes starting together all find the same dead files; the first one removes them.
+            path.unlink(missing_ok=True)
 
 
 async def metrics_context(app: web.Application) -> AsyncIterator[None]:
