@@ -140,6 +140,11 @@ class PollView:
     def results(self) -> dict[str, Any]:
         return results(self.poll)
 
+    def shown_results(self) -> dict[str, Any] | None:
+        """The results when this viewer may see them; asked by the page as it renders, so that a
+        page shared from the cache counts nothing."""
+        return self.results() if self.results_visible else None
+
 
 async def poll_view(app: web.Application, poll: Row, viewer: Viewer) -> PollView:
     """``poll`` as the reads above return it, as ``viewer`` sees it."""

@@ -263,7 +263,7 @@ class QuestionResults(web.View):
         app, viewer = self.request.app, viewer_of(self.request)
         found = await polls.visible_poll(app, question_id(self.request), viewer)
         view = await polls.poll_view(app, found.poll, viewer)
-        context = {"view": view, "poll": found.poll, "results": view.results() if view.results_visible else None}
+        context = {"view": view, "poll": found.poll}
         status = 200 if view.results_visible else 403
         return await render(self.request, "questions/results.html", context, status, shared_pages(found, viewer))
 

@@ -54,16 +54,22 @@ def client_ip(request: web.Request) -> str:
 
     A peer on a unix socket (nginx in front of supervisor's sockets) is a local proxy.
     """
-    trusted = request.app[SETTINGS].trusted_proxies
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return _client_of(request.remote or "", forwarded, request.app[SETTINGS].trusted_proxies)
 
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=1024)  # every request asks; the same few peers and proxy chains come again and again
+def _client_of(peer: str, forwarded: str, trusted: tuple[Network, ...]) -> str:
     def is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
         return address is not None and any(address in network for network in trusted)
 
-    peer = request.remote or ""
     peer_address = _address(peer)
     if peer_address is not None and not is_trusted(peer_address):
         return peer
-    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not is_trusted(_address(hop)):
             return hop if _address(hop) else peer

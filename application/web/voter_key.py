@@ -54,8 +54,10 @@ def give_voter_key(request: web.Request, response: web.StreamResponse, key: str)
 def invites_voted(request: web.Request) -> tuple[tuple[int, int], ...]:
     """The (poll id, invite id) pairs this browser's valid cookie says it voted with; () when none."""
     pairs, _, signature = request.cookies.get(INVITED_COOKIE, "").rpartition(".")
+    if not pairs:  # most visitors: no cookie, nothing to check
+        return ()
     expected = _signature(request.app[SETTINGS].secret_key, pairs, INVITED_PURPOSE)
-    if not pairs or not hmac.compare_digest(signature.encode(), expected.encode()):
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
         return ()
     return tuple((int(poll), int(code)) for poll, code in (pair.split("_") for pair in pairs.split("-")))
 
