@@ -10,6 +10,9 @@ from aiohttp import web
 
 from application.keys import SETTINGS
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -42,7 +45,7 @@ def same_origin(request: web.Request, origin: str) -> bool:
 
 
 @lru_cache(maxsize=4096)  # every request asks; the same few addresses come again and again
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _address(text: str) -> Address | None:
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError:
@@ -58,12 +61,9 @@ def client_ip(request: web.Request) -> str:
     return _client_of(request.remote or "", forwarded, request.app[SETTINGS].trusted_proxies)
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
 @lru_cache(maxsize=1024)  # every request asks; the same few peers and proxy chains come again and again
 def _client_of(peer: str, forwarded: str, trusted: tuple[Network, ...]) -> str:
-    def is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+    def is_trusted(address: Address | None) -> bool:
         return address is not None and any(address in network for network in trusted)
 
     peer_address = _address(peer)
