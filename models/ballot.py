@@ -99,6 +99,7 @@ class Voter:
 # A receipt: 20 Crockford base32 characters (100 random bits), grouped by five for copying.
 RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 RECEIPT_LENGTH = 20
+RECEIPT_GROUP = 5  # characters between dashes, for reading aloud
 SECRET_ID_BITS = 62  # random ballot ids: positive, within a signed BIGINT
 
 
@@ -112,20 +113,27 @@ class Sealed:
 
 
 def receipt_hash(code: str) -> str:
-    """SHA-256 hex of a receipt code as the voter was shown it (dashes, case and spaces ignored)."""
-    return hashlib.sha256(normal_receipt(code).encode()).hexdigest()
+    """SHA-256 hex of a receipt code as the voter was shown it, ``7KQ2M-9XMV4-...``: what anyone
+    hashing the receipt they were given finds among the published ballots. The code may be typed
+    in any case, with or without dashes and spaces."""
+    return hashlib.sha256(shown_receipt(code).encode()).hexdigest()
 
 
 def normal_receipt(code: str) -> str:
     return "".join(code.split()).replace("-", "").upper()
 
 
+def shown_receipt(code: str) -> str:
+    """The receipt as it is shown: upper case, in groups of five joined by dashes."""
+    raw = normal_receipt(code)
+    return "-".join(raw[start : start + RECEIPT_GROUP] for start in range(0, len(raw), RECEIPT_GROUP))
+
+
 def seal(content: Mapping[str, object]) -> tuple[Sealed, str]:
     """A secret ballot of ``content`` (as the ballots API publishes it: ``{"choice_ids": [...]}``,
     and for other methods their ``ranking`` or ``scores``) and the receipt code to show its
     voter, once."""
-    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
-    code = "-".join(raw[start : start + 5] for start in range(0, RECEIPT_LENGTH, 5))
+    code = shown_receipt("".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH)))
     return Sealed(secrets.randbits(SECRET_ID_BITS) + 1, receipt_hash(code), json.dumps(dict(content))), code
 
 
