@@ -311,6 +311,12 @@ async def _use_invite(tx: Session, ballot: Ballot) -> str:
     return "A" if row is not None and row["used"] else "R"
 
 
+async def write_in(tx: Session, question_id: int, content: Content, voter: Voter, now: datetime) -> str:
+    """One ballot written inside the caller's transaction (the sample data's), as a vote writes
+    it, counts included; its ``OUTCOMES`` letter. Not for secret polls."""
+    return await _write_one(tx, Ballot(question_id, _marks(content), voter), now)
+
+
 async def _write_one(tx: Session, ballot: Ballot, now: datetime) -> str:
     """What cast_ballots does for one ballot, for SQLite (its secret ballots: ``_write_sealed``)."""
     poll = await tx.fetch_one(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -164,6 +165,20 @@ def test_mysql_refuses_to_serve_until_migrated_then_migrate_and_seed(empty_mysql
     seeded = run("seed", env=env)
     assert seeded.returncode == 0 and "sample data loaded" in seeded.stdout
     assert "already present" in run("seed", env=env).stdout
+    counted = run("check-counts", env=env)  # the sample counts are ballots, as votes make them
+    assert counted.returncode == 0, counted.stdout + counted.stderr
+
+
+def test_the_sample_polls_count_ballots_and_the_demo_accounts_may_still_vote(tmp_path: Path) -> None:
+    env = {"VOTE_DATABASE_URL": f"sqlite:///{tmp_path}/seeded.sqlite3", "VOTE_SECRET_KEY": "x"}
+    assert run("migrate", env=env).returncode == 0 and run("seed", env=env).returncode == 0
+    counted = run("check-counts", env=env)
+    assert counted.returncode == 0, counted.stdout + counted.stderr
+    with sqlite3.connect(tmp_path / "seeded.sqlite3") as conn:
+        tallies = conn.execute("SELECT question_id, votes FROM choice ORDER BY question_id, id").fetchall()
+        demo_ballots = conn.execute("SELECT COUNT(*) FROM ballot WHERE user_id IS NOT NULL").fetchone()[0]
+    assert [votes for _, votes in tallies] == [3, 2, 1] * 3
+    assert demo_ballots == 0
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
@@ -186,8 +201,6 @@ def test_createsuperuser_makes_an_admin_who_can_log_in(tmp_path: Path) -> None:
     assert "administrator root@example.com created" in created.stdout
     again = run(*args, env={**env, "VOTE_SUPERUSER_PASSWORD": "admin-pass-2026"})
     assert again.returncode == 1 and "already registered" in again.stderr
-
-    import sqlite3
 
     with sqlite3.connect(tmp_path / "admin.sqlite3") as conn:
         row = conn.execute("SELECT is_admin, password FROM user WHERE email = 'root@example.com'").fetchone()
