@@ -311,8 +311,13 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: dict[str,
     """Read the YAML file, apply VOTE_* overrides and validate; ConfigError names the bad key."""
     environ = dict(os.environ if environ is None else environ)
     path = Path(path or environ.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CONFIG)
-    values = _read_yaml(path)
-    origin = {key: f"{key} in {path}" for key in values}
+    # A file of one's own needs only the keys it changes: the others keep the shipped defaults.
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for source in dict.fromkeys([DEFAULT_CONFIG, path]):
+        read = _read_yaml(source)
+        values.update(read)
+        origin.update({key: f"{key} in {source}" for key in read})
     for key in Settings.model_fields:
         env_name = ENV_PREFIX + key.upper()
         if env_name in environ:

@@ -113,6 +113,18 @@ def test_bad_values_name_the_key(env: dict[str, str], named: str) -> None:
     assert "\n" not in message
 
 
+def test_a_file_of_ones_own_keeps_the_shipped_defaults_for_what_it_leaves_out(tmp_path: Path) -> None:
+    own = tmp_path / "own.yaml"
+    own.write_text("public_url: https://vote.example.com\nlogin_rate: 5\n")
+    settings = load_settings(own, environ={})
+    assert (settings.public_url, settings.login_rate) == ("https://vote.example.com", 5)
+    assert settings.database.dialect == "sqlite" and settings.default_timezone == "Asia/Shanghai"
+    assert [str(network) for network in settings.trusted_proxies] == ["127.0.0.1/32"]
+    own.write_text("login_rate: -1\n")
+    with pytest.raises(ConfigError, match=r"^login_rate in .*own.yaml: "):  # still named where it was set
+        load_settings(own, environ={})
+
+
 def test_bad_yaml_file(tmp_path: Path) -> None:
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("database_url: sqlite:///x.db\ndatabse_timeout: 3\n")
