@@ -353,3 +353,32 @@ async def test_an_email_change_kills_the_links_mailed_to_the_old_address(mailing
     assert (await reset(mailing, path, "an attacker's passphrase")).status == 410
     await logout(mailing)
     assert (await login(mailing, "new@example.com")).status == 302  # the password did not change
+
+
+async def test_a_recipient_refused_for_good_is_not_retried_and_the_next_mail_goes_at_once(
+    sqlite_settings: Settings,
+    mail_server: MailServer,
+    tmp_path: Path,
+    aiohttp_client: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Retries 1 s apart: the refused mail retried 12 times would hold the next one 11 s.
+    more = {"VOTE_MAIL_RETRY_DELAY": "1", "VOTE_MAIL_RETRY_MAX_DELAY": "1"}
+    client = await aiohttp_client(init(with_mail(sqlite_settings, mail_server.url, tmp_path, **more)))
+    mail_server.refusals["gone@example.com"] = ["550 5.1.1 No such mailbox"] * 20
+    mail_server.refusals["voter2@example.com"] = ["450 4.2.1 Mailbox busy, try later"]  # this one is retried
+    await register(client, 1, email="gone@example.com")
+    await logout(client)
+    await register(client, 2)
+    await logout(client)
+    await forgot(client, "gone@example.com")
+    await forgot(client, "voter2@example.com")
+    mail = await mail_server.next_mail(within=4)
+    assert mail["To"] == "voter2@example.com"
+    assert mail_server.refusals["voter2@example.com"] == []  # refused for now once, then sent
+    assert len(mail_server.refusals["gone@example.com"]) == 19  # asked once, never again
+    kept = list((tmp_path / "mail" / "unsent").glob("*.eml"))
+    assert len(kept) == 1
+    assert "gone@example.com" in kept[0].read_text()
+    assert "refused by the server, not retried" in caplog.text
+    assert "/password/reset/" not in caplog.text  # the log never holds a link
