@@ -1,7 +1,9 @@
 """Sending mail off the request path: a page queues a message and answers at once; a background
 task hands it to the SMTP server (``VOTE_SMTP_URL``), trying again with growing delays while the
-server does not answer. Without a server each mail is written as an ``.eml`` file under
-``mail_dir`` and the log says where, so a newcomer can follow a reset link with no mail server.
+server does not answer or answers "try later" (4xx); a mail it refuses for good (5xx to the
+sender, a recipient or the message) is kept under ``unsent/`` at once, and the next one goes.
+Without a server each mail is written as an ``.eml`` file under ``mail_dir`` and the log says
+where, so a newcomer can follow a reset link with no mail server.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # What a failed delivery can raise: the server refused, the connection failed or timed out.
 DELIVERY_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError, ssl.SSLError)
+# Refusals of the envelope or the message that a 5xx code makes final (RFC 5321 4.2.1).
+ENVELOPE_REFUSALS = (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPDataError)
 UNSENT_DIR = "unsent"
 
 
@@ -37,6 +41,13 @@ def message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
     mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     mail.set_content(body)
     return mail
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """A 5xx answer to MAIL, RCPT or DATA: the same mail would be refused again, so it is not retried."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):  # what send() raises when every recipient is
+        return bool(exc.recipients) and all(is_permanent(refused) for refused in exc.recipients)
+    return isinstance(exc, ENVELOPE_REFUSALS) and 500 <= exc.code < 600
 
 
 def write_eml(directory: Path, mail: EmailMessage) -> Path:
@@ -104,6 +115,10 @@ class Mailer:
             try:
                 await self._smtp(target, mail)
             except DELIVERY_ERRORS as exc:
+                if is_permanent(exc):
+                    # Retrying would hold every later mail behind this one until their links expire.
+                    log.error("mail to %s refused by the server, not retried: %s", mail["To"], exc)
+                    break
                 log.warning("mail to %s not sent (attempt %s): %s", mail["To"], attempt, exc)
             else:
                 log.info("mail to %s sent", mail["To"])

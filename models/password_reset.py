@@ -35,7 +35,7 @@ async def use(db: Database | Session, reset_id: int, now: datetime) -> bool:
 
 
 async def use_all_of(db: Database | Session, user_id: int, now: datetime) -> None:
-    """Once the password is set, the account's other links stop working too."""
+    """The account's links not used yet stop working: its password or email changed."""
     await db.execute("UPDATE password_reset SET used_at = %s WHERE user_id = %s AND used_at IS NULL", (now, user_id))
 
 

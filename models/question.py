@@ -186,8 +186,21 @@ async def close(db: Database, question_id: int, now: datetime) -> None:
 
 
 async def set_deleted(db: Database, question_id: int, deleted: bool) -> bool:
-    result = await db.execute("UPDATE question SET delete_flag = %s WHERE id = %s", (int(deleted), question_id))
+    """False when there is no such poll, or (to restore) its owner deleted their account: their
+    polls went with it and stay gone (checked in the same statement as the change)."""
+    sql = "UPDATE question SET delete_flag = %s WHERE id = %s"
+    if not deleted:
+        sql += " AND user_id IN (SELECT id FROM user WHERE delete_flag = 0)"
+    result = await db.execute(sql, (int(deleted), question_id))
     return result.rowcount == 1
+
+
+async def owner_deleted(db: Database, question_id: int) -> bool:
+    """Whether the poll's owner deleted their account."""
+    row = await db.fetch_one(
+        "SELECT u.delete_flag FROM question q JOIN user u ON u.id = q.user_id WHERE q.id = %s", (question_id,)
+    )
+    return row is not None and bool(row["delete_flag"])
 
 
 async def count_matching(db: Database, text: str) -> int:
@@ -201,7 +214,8 @@ async def count_matching(db: Database, text: str) -> int:
 async def list_matching(db: Database, text: str, limit: int, offset: int) -> list[Row]:
     """Newest first, deleted ones too; ``text`` "" matches every question."""
     return await db.fetch_all(
-        "SELECT q.id, q.question_text, q.pub_date, q.delete_flag, u.name AS owner_name"
+        "SELECT q.id, q.question_text, q.pub_date, q.delete_flag, u.name AS owner_name,"
+        " u.delete_flag AS owner_deleted"
         " FROM question q JOIN user u ON u.id = q.user_id WHERE q.question_text LIKE %s ESCAPE '!'"
         " ORDER BY q.id DESC LIMIT %s OFFSET %s",
         (contains(text), limit, offset),

@@ -86,7 +86,7 @@ async def set_language(db: Database, user_id: int, language: str) -> None:
     await db.execute("UPDATE user SET language = %s WHERE id = %s AND language <> %s", (language, user_id, language))
 
 
-async def update_profile(db: Database, user_id: int, *, name: str, email: str, phone: str | None) -> None:
+async def update_profile(db: Database | Session, user_id: int, *, name: str, email: str, phone: str | None) -> None:
     """Raises IntegrityError when the email or phone is another account's."""
     await db.execute(
         "UPDATE user SET name = %s, email = %s, phone = %s WHERE id = %s AND delete_flag = 0",

@@ -36,6 +36,8 @@ class MailServer:
         scheme = "smtps" if tls is not None and not starttls else "smtp"
         credentials = f"{login}@" if login else ""
         self.url = f"{scheme}://{credentials}127.0.0.1:{self.port}" + ("?starttls=1" if starttls else "")
+        # Per recipient, the replies its next RCPT TO gets instead of 250 ("550 ...", "450 ..."), in turn.
+        self.refusals: dict[str, list[str]] = {}
         self.mails: list[EmailMessage] = []
         self.logins: list[str] = []
         self.arrived = asyncio.Event()
@@ -57,6 +59,14 @@ class MailServer:
             # aiosmtpd cannot tell a connection that was TLS from the first byte: it is, here.
             auth_require_tls=self.starttls,
         )
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Any, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if replies := self.refusals.get(address):
+            return replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Envelope) -> str:
         assert isinstance(envelope.content, bytes)

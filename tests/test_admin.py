@@ -11,7 +11,7 @@ import pytest
 
 from application.keys import DB
 from models import user
-from tests.browser import csrf_from, register
+from tests.browser import PASSWORD, csrf_from, register
 from tests.factories import make_question, make_user
 
 
@@ -126,3 +126,28 @@ async def test_bad_page_values_and_overlong_searches_are_400(client: Any, query:
     await as_admin(client)
     response = await client.get(f"/admin?{query}")
     assert response.status == 400
+
+
+async def test_a_poll_of_a_deleted_account_cannot_be_restored(client: Any, another_browser: Any) -> None:
+    """SPEC 14: deleting an account deletes its polls; an administrator must not bring one back
+    public, owned by nobody."""
+    await as_admin(client)
+    owner = await another_browser(client)
+    await register(owner, 2)
+    owner_id = (await user.by_account(client.app[DB], "voter2@example.com"))["id"]
+    qid = await make_question(client.app[DB], "Orphaned?", owner=owner_id)
+    token = csrf_from(await (await owner.get("/account")).text())
+    deleted = await owner.post(
+        "/account/delete", data={"csrf_token": token, "current_password": PASSWORD}, allow_redirects=False
+    )
+    assert deleted.status == 302
+
+    html = await page(client)
+    assert "Not restorable: its owner deleted their account" in html
+    assert f"/admin/questions/{qid}/restore" not in html
+    restored = await client.post(
+        f"/admin/questions/{qid}/restore", data={"csrf_token": csrf_from(html)}, allow_redirects=False
+    )
+    assert restored.status == 409
+    assert "its owner deleted their account" in await restored.text()
+    assert (await client.get(f"/questions/{qid}")).status == 404  # still gone, for the admin too

@@ -15,9 +15,10 @@ import pytest
 from application import init
 from application.keys import DB
 from config import Settings
-from tests.browser import form_token, login, logout, register
+from tests.browser import PASSWORD, form_token, login, logout, register
 from tests.conftest import make_settings
 from tests.mail_server import MailServer, body_of, link_in, make_ca
+from tests.test_account_settings import post_account
 from tests.test_metrics import scrape, value
 
 PUBLIC = "https://vote.example.test"
@@ -322,3 +323,62 @@ async def test_mails_waiting_are_counted_for_the_metrics(
         assert value(await scrape(client), "vote_mails_queued") == 0
     finally:
         await server.stop()
+
+
+async def test_a_password_change_on_the_account_page_kills_the_links_mailed_before(
+    mailing: Any, mail_server: MailServer
+) -> None:
+    await register(mailing)
+    await forgot(mailing, "voter1@example.com")
+    path = urlsplit(link_in(await mail_server.next_mail())).path
+    changed = await post_account(
+        mailing, "/account/password", current_password=PASSWORD, password=NEW_PASSWORD, password2=NEW_PASSWORD
+    )
+    assert changed.status == 302
+    dead = await mailing.get(path)
+    assert dead.status == 410
+    assert "expired or was used already" in await dead.text()
+    assert (await reset(mailing, path, "an attacker's passphrase")).status == 410
+    await logout(mailing)
+    assert (await login(mailing, "voter1@example.com", NEW_PASSWORD)).status == 302
+
+
+async def test_an_email_change_kills_the_links_mailed_to_the_old_address(mailing: Any, mail_server: MailServer) -> None:
+    await register(mailing)
+    await forgot(mailing, "voter1@example.com")
+    path = urlsplit(link_in(await mail_server.next_mail())).path
+    details = {"name": "Voter 1", "email": "new@example.com", "phone": "", "current_password": PASSWORD}
+    assert (await post_account(mailing, "/account/profile", **details)).status == 302
+    assert (await mailing.get(path)).status == 410
+    assert (await reset(mailing, path, "an attacker's passphrase")).status == 410
+    await logout(mailing)
+    assert (await login(mailing, "new@example.com")).status == 302  # the password did not change
+
+
+async def test_a_recipient_refused_for_good_is_not_retried_and_the_next_mail_goes_at_once(
+    sqlite_settings: Settings,
+    mail_server: MailServer,
+    tmp_path: Path,
+    aiohttp_client: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Retries 1 s apart: the refused mail retried 12 times would hold the next one 11 s.
+    more = {"VOTE_MAIL_RETRY_DELAY": "1", "VOTE_MAIL_RETRY_MAX_DELAY": "1"}
+    client = await aiohttp_client(init(with_mail(sqlite_settings, mail_server.url, tmp_path, **more)))
+    mail_server.refusals["gone@example.com"] = ["550 5.1.1 No such mailbox"] * 20
+    mail_server.refusals["voter2@example.com"] = ["450 4.2.1 Mailbox busy, try later"]  # this one is retried
+    await register(client, 1, email="gone@example.com")
+    await logout(client)
+    await register(client, 2)
+    await logout(client)
+    await forgot(client, "gone@example.com")
+    await forgot(client, "voter2@example.com")
+    mail = await mail_server.next_mail(within=4)
+    assert mail["To"] == "voter2@example.com"
+    assert mail_server.refusals["voter2@example.com"] == []  # refused for now once, then sent
+    assert len(mail_server.refusals["gone@example.com"]) == 19  # asked once, never again
+    kept = list((tmp_path / "mail" / "unsent").glob("*.eml"))
+    assert len(kept) == 1
+    assert "gone@example.com" in kept[0].read_text()
+    assert "refused by the server, not retried" in caplog.text
+    assert "/password/reset/" not in caplog.text  # the log never holds a link

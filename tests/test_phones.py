@@ -12,8 +12,9 @@ from application.web.forms import normalize_phone
 from config import Settings
 from models import migrations
 from models.db import open_database
-from tests.browser import login, logout, register
+from tests.browser import PASSWORD, login, logout, register
 from tests.conftest import make_settings, mysql_database
+from tests.test_account_settings import post_account
 
 
 @pytest.mark.parametrize(
@@ -23,6 +24,9 @@ from tests.conftest import make_settings, mysql_database
         ("+86 138-1234-5678", "+8613812345678"),
         ("138 1234 5678", "+8613812345678"),
         ("0086 13812345678", "+8613812345678"),
+        ("14000000000", "+8614000000000"),
+        ("+86 140 0000 0000", "+8614000000000"),
+        ("0086-154-0000-0000", "+8615400000000"),
         ("+44 7911 123456", "+447911123456"),
         ("+1 (415) 555-2671", "+14155552671"),
     ],
@@ -61,6 +65,28 @@ async def test_a_mainland_number_logs_in_with_or_without_its_prefix(client: Any)
     await register(client, phone="137 0000 0001")
     await logout(client)
     for typed in ("13700000001", "+8613700000001", "+86 137-0000-0001"):
+        assert (await login(client, typed)).status == 302, typed
+        await logout(client)
+
+
+async def test_a_mainland_prefix_phonenumbers_does_not_know_works_everywhere_with_86(client: Any) -> None:
+    """140, 141, 144, 154... are mainland mobiles by the rule 1[3-9] and 11 digits; typed with
+    +86 they were refused, so the number registered could not log in, and /account could not be
+    saved with its own pre-filled phone."""
+    assert (await register(client, phone="14000000000")).status == 302
+    profile = await (await client.get("/account")).text()
+    assert 'value="+8614000000000"' in profile
+    saved = await post_account(
+        client,
+        "/account/profile",
+        name="Voter 1",
+        email="voter1@example.com",
+        phone="+8614000000000",
+        current_password=PASSWORD,
+    )
+    assert saved.status == 302
+    await logout(client)
+    for typed in ("+86 140 0000 0000", "+8614000000000", "0086 140-0000-0000"):
         assert (await login(client, typed)).status == 302, typed
         await logout(client)
 

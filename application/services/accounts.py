@@ -259,7 +259,8 @@ def check_new_password(data: Mapping[str, Any]) -> str:
 
 
 async def change_profile(app: web.Application, me: Row, fields: Mapping[str, str | None]) -> None:
-    """Save checked name, email and phone; ``AccountTaken`` when another account has one of them."""
+    """Save checked name, email and phone; ``AccountTaken`` when another account has one of them.
+    A new email cancels the reset links not used yet."""
     db, email, phone = app[DB], str(fields["email"]), fields["phone"]
     taken = {}
     if (owner := await user.by_account(db, email)) is not None and owner["id"] != me["id"]:
@@ -269,15 +270,23 @@ async def change_profile(app: web.Application, me: Row, fields: Mapping[str, str
     if taken:
         raise AccountTaken(taken)
     try:
-        await user.update_profile(db, me["id"], name=str(fields["name"]), email=email, phone=phone)
+        async with db.transaction() as tx:
+            await user.update_profile(tx, me["id"], name=str(fields["name"]), email=email, phone=phone)
+            if email != me["email"]:  # a link mailed to the old address must not open the account
+                await password_reset.use_all_of(tx, me["id"], utcnow())
     except IntegrityError:
         raise AccountTaken({"email": EITHER_TAKEN}) from None
     await _changed(app, me["id"])
 
 
 async def change_password(app: web.Application, me: Row, password: str) -> None:
-    """Set a checked new password; every session of the account ends (the view signs this one in again)."""
-    await user.set_password(app[DB], me["id"], await hash_password(password))
+    """Set a checked new password; every session of the account ends (the view signs this one in
+    again) and every reset link not used yet stops working."""
+    password_hash = await hash_password(password)
+    async with app[DB].transaction() as tx:
+        await user.set_password(tx, me["id"], password_hash)
+        # A reset link mailed earlier would undo the change: it stops working, as after a reset.
+        await password_reset.use_all_of(tx, me["id"], utcnow())
     await end_sessions(app, me["id"])
 
 

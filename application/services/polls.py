@@ -24,7 +24,14 @@ from application.keys import CHANGES, DB, POLL_CACHE
 from application.services import join_codes
 from application.services import results as results_of
 from application.services.poll_fields import PollFields
-from application.services.refusals import NotPollManager, NotPollOwner, PollHasVotes, PollNotFound, ResultsHidden
+from application.services.refusals import (
+    NotPollManager,
+    NotPollOwner,
+    OwnerDeleted,
+    PollHasVotes,
+    PollNotFound,
+    ResultsHidden,
+)
 from application.services.viewer import Viewer
 from application.web.rendering import PageCache
 from models import ballot, choice, question
@@ -314,10 +321,13 @@ async def close_poll(app: web.Application, poll: Row) -> None:
 
 
 async def set_poll_deleted(app: web.Application, question_id: int, deleted: bool) -> None:
-    """Soft delete or restore; ``PollNotFound`` when there is no such poll."""
+    """Soft delete or restore; ``PollNotFound`` when there is no such poll, ``OwnerDeleted`` to
+    restore a poll whose owner deleted their account (SPEC 14: their polls are deleted)."""
     found = await question.set_deleted(app[DB], question_id, deleted)
     await _changed(app, question_id)
     if not found:
+        if not deleted and await question.owner_deleted(app[DB], question_id):
+            raise OwnerDeleted
         raise PollNotFound
 
 

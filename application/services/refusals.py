@@ -45,6 +45,7 @@ __all__ = [
     "NotPollOwner",
     "NotSignedIn",
     "OwnAccount",
+    "OwnerDeleted",
     "PollClosed",
     "PollHasVotes",
     "PollNotFound",
@@ -79,6 +80,10 @@ class NotPollManager(Refused):
 
 class NotPollOwner(Refused):
     """Only the poll's owner may edit it."""
+
+
+class OwnerDeleted(Refused):
+    """The poll's owner deleted their account, and their polls with it: it cannot be restored."""
 
 
 class PollHasVotes(Refused):

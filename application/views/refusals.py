@@ -33,6 +33,7 @@ from application.services.refusals import (
     NotPollOwner,
     NotSignedIn,
     OwnAccount,
+    OwnerDeleted,
     PollClosed,
     PollHasVotes,
     PollNotFound,
@@ -94,6 +95,9 @@ REFUSALS: dict[type[Refused], Answer] = {
     NotPollOwner: Answer(403, N_("Only the poll's owner may edit it."), ErrorCode.FORBIDDEN),
     PollHasVotes: Answer(
         409, N_("This poll has votes already, so it can no longer be edited."), ErrorCode.ALREADY_VOTED
+    ),
+    OwnerDeleted: Answer(
+        409, N_("This poll cannot be restored: its owner deleted their account."), ErrorCode.FORBIDDEN
     ),
     ResultsHidden: Answer(403, N_("The results of this poll are hidden for now."), ErrorCode.RESULTS_HIDDEN),
     InvalidPoll: Answer(400, N_("The poll could not be saved: please correct the fields."), ErrorCode.INVALID_INPUT),

@@ -217,8 +217,11 @@ def normalize_phone(value: str) -> str:
     digits = PHONE_SEPARATORS_RE.sub("", value)[: PHONE_INPUT_MAX + 1]
     if digits.startswith("00"):  # the international prefix dialled from China and Europe
         digits = "+" + digits[2:]
-    if PHONE_RE.fullmatch(digits):
-        return MAINLAND_PREFIX + digits
+    # A mainland mobile is one rule (SPEC section 5) whether typed with +86 or without: phonenumbers
+    # does not know every prefix the rule allows (140, 141, 144, 154...), so it never decides these.
+    national = digits.removeprefix(MAINLAND_PREFIX)
+    if PHONE_RE.fullmatch(national):
+        return MAINLAND_PREFIX + national
     if digits.startswith("+") and len(digits) <= PHONE_INPUT_MAX and digits[1:].isascii() and digits[1:].isdigit():
         try:
             number = phonenumbers.parse(digits)
