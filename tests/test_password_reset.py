@@ -90,6 +90,9 @@ async def test_the_mailed_link_sets_a_new_password_once(mailing: Any, mail_serve
     assert "expired or was used already" in await again.text()
     reused = await reset(mailing, path, "yet another passphrase")
     assert reused.status == 410
+    for weak in (("short", "short"), ("password", "password"), (NEW_PASSWORD, "not the same")):
+        # A dead link says so before anything about the password typed into its form.
+        assert (await reset(mailing, path, *weak)).status == 410, weak
     assert (await login(mailing, "voter1@example.com", NEW_PASSWORD)).status == 302
 
 

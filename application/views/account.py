@@ -218,6 +218,7 @@ class PasswordReset(web.View):
         token = self.request.match_info["token"]
         form = await read_form(self.request)
         try:
+            await password_reset.check_link(self.request.app, token)  # a dead link says so first
             password = accounts.check_new_password(form)
             await password_reset.reset_password(self.request.app, token, password)
         except ResetLinkInvalid as exc:
