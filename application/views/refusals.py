@@ -41,6 +41,7 @@ from application.services.refusals import (
     Refused,
     ResetLinkInvalid,
     ResultsHidden,
+    ScoredTwice,
     ScoreOutOfRange,
     TokenNotFound,
     TooManyAttempts,
@@ -70,6 +71,7 @@ REFUSALS: dict[type[Refused], Answer] = {
     RankUsedTwice: Answer(
         400, N_("Each rank may be used only once, and each choice ranked only once."), ErrorCode.INVALID_INPUT
     ),
+    ScoredTwice: Answer(400, N_("Each choice may be given stars only once."), ErrorCode.INVALID_INPUT),
     ScoreOutOfRange: Answer(400, N_("Give each choice from 0 to 5 stars."), ErrorCode.INVALID_INPUT),
     WrongBallot: Answer(400, N_("This poll takes another kind of ballot: see its method."), ErrorCode.INVALID_INPUT),
     PollClosed: Answer(403, N_("This poll is closed."), ErrorCode.POLL_CLOSED),
