@@ -24,7 +24,14 @@ from application.keys import CHANGES, DB, POLL_CACHE
 from application.services import join_codes
 from application.services import results as results_of
 from application.services.poll_fields import PollFields
-from application.services.refusals import NotPollManager, NotPollOwner, PollHasVotes, PollNotFound, ResultsHidden
+from application.services.refusals import (
+    NotOnReveal,
+    NotPollManager,
+    NotPollOwner,
+    PollHasVotes,
+    PollNotFound,
+    ResultsHidden,
+)
 from application.services.viewer import Viewer
 from application.web.rendering import PageCache
 from models import ballot, choice, question
@@ -307,7 +314,10 @@ async def joined_poll(app: web.Application, typed: str) -> int:
 
 
 async def reveal_results(app: web.Application, poll: Row) -> None:
-    """Show an ``on_reveal`` poll's results to everyone, on every page and live socket at once."""
+    """Show an ``on_reveal`` poll's results to everyone, on every page and live socket at once;
+    ``NotOnReveal`` for any other poll."""
+    if poll["results_visibility"] != "on_reveal":
+        raise NotOnReveal
     await question.reveal(app[DB], poll["id"], utcnow())
     await _changed(app, poll["id"])
 

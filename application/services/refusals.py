@@ -42,6 +42,7 @@ __all__ = [
     "JoinCodeUnknown",
     "JoinCodeUnreadable",
     "NoChoice",
+    "NotOnReveal",
     "NotPollManager",
     "NotPollOwner",
     "NotSignedIn",
@@ -85,6 +86,11 @@ class NotPollOwner(Refused):
 
 class PollHasVotes(Refused):
     """The poll has votes, whose ballots name its choices: it can no longer be edited."""
+
+
+class NotOnReveal(Refused):
+    """Only a poll whose results wait for the presenter (``on_reveal``) can be revealed: a reveal
+    of another would wait in it unseen, and show its results at once if an edit made it one."""
 
 
 class ResultsHidden(Refused):

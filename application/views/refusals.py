@@ -29,6 +29,7 @@ from application.services.refusals import (
     JoinCodeUnknown,
     JoinCodeUnreadable,
     NoChoice,
+    NotOnReveal,
     NotPollManager,
     NotPollOwner,
     NotSignedIn,
@@ -96,6 +97,10 @@ REFUSALS: dict[type[Refused], Answer] = {
     NotPollOwner: Answer(403, N_("Only the poll's owner may edit it."), ErrorCode.FORBIDDEN),
     PollHasVotes: Answer(
         409, N_("This poll has votes already, so it can no longer be edited."), ErrorCode.ALREADY_VOTED
+    ),
+    # A page's form, not the API's: no error code is documented for it, the input is what is wrong.
+    NotOnReveal: Answer(
+        409, N_("Only a poll whose results wait for the presenter can be revealed."), ErrorCode.INVALID_INPUT
     ),
     ResultsHidden: Answer(403, N_("The results of this poll are hidden for now."), ErrorCode.RESULTS_HIDDEN),
     InvalidPoll: Answer(400, N_("The poll could not be saved: please correct the fields."), ErrorCode.INVALID_INPUT),
