@@ -70,14 +70,15 @@ async def test_the_form_offers_each_access_with_what_it_guarantees_and_the_pages
     assert refused.status == 400 and "Choose account, link or invite." in await refused.text()
 
 
-async def test_an_invite_poll_made_on_the_form_leads_to_its_codes(client: Any) -> None:
+async def test_an_invite_poll_made_on_the_form_leads_to_its_page_and_from_there_to_its_codes(client: Any) -> None:
     assert (await register(client, 1)).status == 302
     form = await (await client.get("/questions/new")).text()
     data = {"csrf_token": csrf_from(form), "question_text": "Budget?", "choice": ["Yes", "No"], "access": "invite"}
     created = await client.post("/questions/new", data=data, allow_redirects=False)
-    assert created.status == 302 and re.fullmatch(r"/questions/\d+/invites", created.headers["Location"])
+    assert created.status == 302 and re.fullmatch(r"/questions/\d+", created.headers["Location"])  # SPEC section 5
     page = await (await client.get(created.headers["Location"])).text()
-    assert "Only invite codes vote on it: make them here" in page
+    assert "Only invite codes vote on it: make them with Invite codes below" in page
+    assert f'href="{created.headers["Location"]}/invites"' in page
 
 
 async def test_the_api_creates_each_access_and_refuses_others(client: Any) -> None:
