@@ -70,6 +70,10 @@ class RankUsedTwice(VoteRefused):
     pass
 
 
+class ScoredTwice(VoteRefused):
+    """A score ballot gives one choice stars twice (its id written two ways, "27" and "027")."""
+
+
 class ScoreOutOfRange(VoteRefused):
     pass
 
@@ -222,8 +226,8 @@ def _check_content(poll: Row, content: Content) -> None:
     named = _named(content)
     if not named:
         raise NoChoice
-    if len(set(named)) != len(named):
-        raise RankUsedTwice
+    if len(set(named)) != len(named):  # said in the ballot's own terms: stars are not ranks
+        raise ScoredTwice if isinstance(content, Scores) else RankUsedTwice
     if isinstance(content, Choices) and len(named) > poll["max_choices"]:
         raise TooManyChoices
     if isinstance(content, Scores) and not all(0 <= stars <= MAX_STARS for _, stars in content.stars):

@@ -170,10 +170,14 @@ async def update(
     results_visibility: str,
     method: str,
 ) -> None:
+    # Another results_visibility forgets any reveal: a reveal belongs to the on_reveal poll it
+    # showed, never to one an edit makes on_reveal later. revealed_at is set first, so that it
+    # compares the old results_visibility in MySQL too (SET assigns left to right there).
     await db.execute(
-        "UPDATE question SET question_text = %s, pub_date = %s, closes_at = %s, max_choices = %s,"
+        "UPDATE question SET revealed_at = CASE WHEN results_visibility = %s THEN revealed_at END,"
+        " question_text = %s, pub_date = %s, closes_at = %s, max_choices = %s,"
         " results_visibility = %s, method = %s WHERE id = %s",
-        (question_text, pub_date, closes_at, max_choices, results_visibility, method, question_id),
+        (results_visibility, question_text, pub_date, closes_at, max_choices, results_visibility, method, question_id),
     )
 
 
@@ -235,8 +239,13 @@ def awaiting_reveal(question: Row) -> bool:
 
 
 async def reveal(db: Database, question_id: int, now: datetime) -> None:
-    """Show its results to everyone from now on (once: a second reveal changes nothing)."""
-    await db.execute("UPDATE question SET revealed_at = %s WHERE id = %s AND revealed_at IS NULL", (now, question_id))
+    """Show an ``on_reveal`` question's results to everyone from now on (once: a second reveal
+    changes nothing; nor does one of a question that is not, or no longer, ``on_reveal``)."""
+    await db.execute(
+        "UPDATE question SET revealed_at = %s"
+        " WHERE id = %s AND revealed_at IS NULL AND results_visibility = 'on_reveal'",
+        (now, question_id),
+    )
 
 
 def holds_code(question: Row, now: datetime) -> bool:

@@ -70,14 +70,15 @@ async def test_the_form_offers_each_access_with_what_it_guarantees_and_the_pages
     assert refused.status == 400 and "Choose account, link or invite." in await refused.text()
 
 
-async def test_an_invite_poll_made_on_the_form_leads_to_its_codes(client: Any) -> None:
+async def test_an_invite_poll_made_on_the_form_leads_to_its_page_and_from_there_to_its_codes(client: Any) -> None:
     assert (await register(client, 1)).status == 302
     form = await (await client.get("/questions/new")).text()
     data = {"csrf_token": csrf_from(form), "question_text": "Budget?", "choice": ["Yes", "No"], "access": "invite"}
     created = await client.post("/questions/new", data=data, allow_redirects=False)
-    assert created.status == 302 and re.fullmatch(r"/questions/\d+/invites", created.headers["Location"])
+    assert created.status == 302 and re.fullmatch(r"/questions/\d+", created.headers["Location"])  # SPEC section 5
     page = await (await client.get(created.headers["Location"])).text()
-    assert "Only invite codes vote on it: make them here" in page
+    assert "Only invite codes vote on it: make them with Invite codes below" in page
+    assert f'href="{created.headers["Location"]}/invites"' in page
 
 
 async def test_the_api_creates_each_access_and_refuses_others(client: Any) -> None:
@@ -485,7 +486,28 @@ async def test_an_invite_voter_sees_the_results_after_voting(client: Any, aiohtt
     assert (await client.get(api, params={"invite": unused})).status == 403  # holds a code, has not voted
     assert (await client.get(api, params={"invite": "0000-0000-0000"})).status == 403
     detail = await (await client.get(f"/api/v1/questions/{qid}", params={"invite": code})).json()
-    assert (detail["has_voted"], detail["my_vote"], detail["results_visible"]) == (True, [first], True)
+    assert (detail["has_voted"], detail["my_vote"], detail["results_visible"]) == (True, None, True)
+
+
+async def test_how_an_invite_code_voted_is_shown_to_nobody_not_even_the_owner(client: Any, aiohttp_client: Any) -> None:
+    """The owner holds every code (to print them again): holding one must not tell how it voted
+    (SPEC section 11), by the API, by the used code's page or by the poll's pages after it."""
+    qid, auth = await owner_with_invite_poll(client, method="score", choices=("A", "B"))
+    a, _ = await choice_ids(client.app[DB], qid)
+    code = (await make_codes(client, qid, auth, count=1))[0]["code"]
+    member = await aiohttp_client(client.server)
+    cast = await member.post(f"/api/v1/questions/{qid}/votes", json={"scores": {str(a): 4}, "invite": code})
+    assert cast.status == 201, await cast.text()
+    detail = await (await client.get(f"/api/v1/questions/{qid}", params={"invite": code}, headers=auth)).json()
+    assert (detail["has_voted"], detail["my_vote"]) == (True, None)
+    assert (await client.get(f"/v/{code}")).status == 409  # the owner's browser now remembers the code
+    for held in (member, client):
+        await held.get(f"/v/{code}")
+        page = await (await held.get(f"/questions/{qid}")).text()
+        assert "This invite code has voted. How a code voted is shown to nobody" in page
+        assert "is-mine" not in page and "You gave it" not in page and "Vote</button>" not in page
+        results = await held.get(f"/questions/{qid}/results")
+        assert results.status == 200 and "is-mine" not in await results.text()
 
 
 async def test_a_forged_invite_memory_shows_nothing(client: Any) -> None:
@@ -516,7 +538,7 @@ async def test_a_used_code_leads_to_the_results_and_a_wrong_one_can_be_corrected
     form_page = await (await client.get(f"/v/{code}")).text()
     assert (await vote_form(client, f"/v/{code}", first)).status == 200
     poll_page = await (await client.get(f"/questions/{qid}")).text()
-    assert "You have already voted" in poll_page and 'action="/v"' not in poll_page  # no box for a code now
+    assert "This invite code has voted" in poll_page and 'action="/v"' not in poll_page  # no box for a code now
     other_tab = await client.post(f"/v/{code}", data={"csrf_token": csrf_from(form_page), "choice": str(first)})
     card_again = await aiohttp_client(client.server)  # the card scanned again, on another phone
     for used in (other_tab, await card_again.get(f"/v/{code}")):

@@ -171,6 +171,18 @@ async def test_every_wrong_ballot_is_a_clear_400(client: Any) -> None:
     assert bad_method.status == 400 and "method" in (await bad_method.json())["fields"]
 
 
+async def test_a_choice_scored_twice_is_refused_in_terms_of_stars_not_ranks(client: Any) -> None:
+    ranked, score, r_ids, s_ids = await two_polls(client)
+    (auth,) = await voters(client.app[DB], 1)
+    twice = await vote(client, score["id"], {"scores": {str(s_ids[0]): 1, f"0{s_ids[0]}": 2}}, auth)
+    error = await twice.json()
+    assert twice.status == 400 and error["error_code"] == 20005, error
+    assert error["error_msg"] == "Each choice may be given stars only once."
+    # A ranking's own refusal still talks about ranks.
+    ranked_twice = await (await vote(client, ranked["id"], {"ranking": [r_ids[0], r_ids[0]]}, auth)).json()
+    assert ranked_twice["error_msg"] == "Each rank may be used only once, and each choice ranked only once."
+
+
 async def test_one_ballot_per_voter_however_many_race(client: Any) -> None:
     db = client.app[DB]
     ranked, score, r_ids, score_ids = await two_polls(client)

@@ -240,6 +240,36 @@ async def test_only_managers_may_reveal(client: Any) -> None:
     assert row["revealed_at"] is None
 
 
+async def test_only_an_on_reveal_poll_is_revealed_and_an_edit_forgets_a_reveal(client: Any) -> None:
+    db = client.app[DB]
+    owner = await owner_signed_in(client)
+    auth = await bearer(db, owner)
+    shown = await new_poll(client, auth, results_visibility="always")
+    waiting = await new_poll(client, auth, results_visibility="on_reveal")
+    token = csrf_from(await (await client.get(f"/questions/{shown['id']}/present")).text())
+    refused = await client.post(f"/questions/{shown['id']}/reveal", data={"csrf_token": token}, allow_redirects=False)
+    assert refused.status == 409
+    assert "Only a poll whose results wait for the presenter can be revealed." in await refused.text()
+
+    async def edit(qid: int, visibility: str) -> None:
+        data = [("csrf_token", token), ("question_text", "Tea or coffee?"), ("results_visibility", visibility)]
+        data += [("choice", text) for text in CHOICES]
+        assert (await client.post(f"/questions/{qid}/edit", data=data, allow_redirects=False)).status == 302
+
+    phone = await bearer(db)
+    results = f"/api/v1/questions/{waiting['id']}/results"
+    revealed = await client.post(
+        f"/questions/{waiting['id']}/reveal", data={"csrf_token": token}, allow_redirects=False
+    )
+    assert revealed.status == 302 and (await client.get(results, headers=phone)).status == 200
+    # Made on_reveal again before the first vote: its results wait for a new reveal, not the old one.
+    await edit(shown["id"], "on_reveal")
+    await edit(waiting["id"], "always")
+    await edit(waiting["id"], "on_reveal")
+    for qid in (shown["id"], waiting["id"]):
+        assert (await client.get(f"/api/v1/questions/{qid}/results", headers=phone)).status == 403, qid
+
+
 async def test_the_reveal_reaches_phones_held_by_another_process(mysql_settings: Settings, aiohttp_client: Any) -> None:
     a, b = await aiohttp_client(init(mysql_settings)), await aiohttp_client(init(mysql_settings))
     db = a.app[DB]

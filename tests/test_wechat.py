@@ -744,7 +744,8 @@ async def test_results_waiting_for_the_reveal_stay_hidden_until_it(plain: Platfo
     await plain.say(f"{qid} 1")
     hidden = await plain.say(f"result {qid}")
     assert "when the presenter reveals them" in hidden and "%" not in hidden
-    await polls.reveal_results(plain.client.app, {"id": qid})  # as the presenter's Reveal button does
+    poll = {"id": qid, "results_visibility": "on_reveal"}
+    await polls.reveal_results(plain.client.app, poll)  # as the presenter's Reveal button does
     assert "1. red: 4 (80.0%)" in await plain.say(f"result {qid}")
 
 

@@ -25,6 +25,7 @@ from application.services import join_codes
 from application.services import results as results_of
 from application.services.poll_fields import PollFields
 from application.services.refusals import (
+    NotOnReveal,
     NotPollManager,
     NotPollOwner,
     OwnerDeleted,
@@ -138,10 +139,10 @@ class PollView:
 
     poll: Row
     choices: list[Row]
-    my_vote: list[int] | None  # the choice ids they voted for; None when they have not, or the poll is secret
+    my_vote: list[int] | None  # the choice ids they voted for; None when they have not, or the poll is secret or invite
     status: Status
     results_visible: bool
-    voted: bool = False  # on a secret poll too, where ``my_vote`` stays None
+    voted: bool = False  # on a secret or invite poll too, where ``my_vote`` stays None
     my_stars: dict[int, int] = field(default_factory=dict)  # a score poll's: the stars they gave, by choice
 
     def results(self) -> dict[str, Any]:
@@ -158,8 +159,12 @@ async def poll_view(app: web.Application, poll: Row, viewer: Viewer) -> PollView
     now = utcnow()
     voter = viewer.voter_for(poll)
     marks = await ballot.marks_of(app[DB], poll["id"], voter) if voter is not None else None
-    my_vote = None if marks is None or poll["secret"] else list(marks)
-    stars = {choice_id: int(mark) for choice_id, mark in (marks or {}).items() if poll["method"] == "score" and mark}
+    # How a ballot voted is shown back to nobody on a secret poll, nor on an invite poll: whoever
+    # holds a code is not necessarily its voter (the owner holds them all), SPEC section 11.
+    untold = poll["secret"] or poll["access"] == "invite"
+    my_vote = None if marks is None or untold else list(marks)
+    scored = {} if untold or poll["method"] != "score" else (marks or {})
+    stars = {choice_id: int(mark) for choice_id, mark in scored.items() if mark}
     visible = results_visible(poll, viewer, marks is not None, now)
     return PollView(poll, poll["choices"], my_vote, status(poll, now), visible, marks is not None, stars)
 
@@ -310,7 +315,10 @@ async def joined_poll(app: web.Application, typed: str) -> int:
 
 
 async def reveal_results(app: web.Application, poll: Row) -> None:
-    """Show an ``on_reveal`` poll's results to everyone, on every page and live socket at once."""
+    """Show an ``on_reveal`` poll's results to everyone, on every page and live socket at once;
+    ``NotOnReveal`` for any other poll."""
+    if poll["results_visibility"] != "on_reveal":
+        raise NotOnReveal
     await question.reveal(app[DB], poll["id"], utcnow())
     await _changed(app, poll["id"])
 

@@ -15,6 +15,7 @@ from models.ballot import (
     NoChoice,
     PollClosed,
     RankUsedTwice,
+    ScoredTwice,
     ScoreOutOfRange,
     TooManyChoices,
     VoteRefused,
@@ -41,6 +42,7 @@ __all__ = [
     "JoinCodeUnknown",
     "JoinCodeUnreadable",
     "NoChoice",
+    "NotOnReveal",
     "NotPollManager",
     "NotPollOwner",
     "NotSignedIn",
@@ -55,6 +57,7 @@ __all__ = [
     "ResetLinkInvalid",
     "ResultsHidden",
     "ScoreOutOfRange",
+    "ScoredTwice",
     "TokenNotFound",
     "TooManyAttempts",
     "TooManyChoices",
@@ -88,6 +91,11 @@ class OwnerDeleted(Refused):
 
 class PollHasVotes(Refused):
     """The poll has votes, whose ballots name its choices: it can no longer be edited."""
+
+
+class NotOnReveal(Refused):
+    """Only a poll whose results wait for the presenter (``on_reveal``) can be revealed: a reveal
+    of another would wait in it unseen, and show its results at once if an edit made it one."""
 
 
 class ResultsHidden(Refused):

@@ -376,11 +376,11 @@ class QuestionNew(web.View):
 
         async def create(fields: poll_fields.PollFields) -> web.HTTPFound:
             created = await polls.create_poll(self.request.app, me["id"], fields)
-            if fields.access == "invite":  # nobody can vote before it has codes: those come next
-                return redirect(
-                    self.request, url(self.request, "question_invites", question_id=created), "invite_poll_created"
-                )
+            # To its page, as every new poll (SPEC section 5); an invite poll's flash points to its
+            # "Invite codes" button there, as nobody can vote before it has codes.
             flash = "poll_scheduled" if fields.scheduled else "poll_created"
+            if fields.access == "invite":
+                flash = "invite_poll_created"
             return redirect(self.request, url(self.request, "question", question_id=created), flash)
 
         return await submit_poll_form(self.request, None, create)

@@ -29,6 +29,7 @@ from application.services.refusals import (
     JoinCodeUnknown,
     JoinCodeUnreadable,
     NoChoice,
+    NotOnReveal,
     NotPollManager,
     NotPollOwner,
     NotSignedIn,
@@ -42,6 +43,7 @@ from application.services.refusals import (
     Refused,
     ResetLinkInvalid,
     ResultsHidden,
+    ScoredTwice,
     ScoreOutOfRange,
     TokenNotFound,
     TooManyAttempts,
@@ -71,6 +73,7 @@ REFUSALS: dict[type[Refused], Answer] = {
     RankUsedTwice: Answer(
         400, N_("Each rank may be used only once, and each choice ranked only once."), ErrorCode.INVALID_INPUT
     ),
+    ScoredTwice: Answer(400, N_("Each choice may be given stars only once."), ErrorCode.INVALID_INPUT),
     ScoreOutOfRange: Answer(400, N_("Give each choice from 0 to 5 stars."), ErrorCode.INVALID_INPUT),
     WrongBallot: Answer(400, N_("This poll takes another kind of ballot: see its method."), ErrorCode.INVALID_INPUT),
     PollClosed: Answer(403, N_("This poll is closed."), ErrorCode.POLL_CLOSED),
@@ -98,6 +101,10 @@ REFUSALS: dict[type[Refused], Answer] = {
     ),
     OwnerDeleted: Answer(
         409, N_("This poll cannot be restored: its owner deleted their account."), ErrorCode.FORBIDDEN
+    ),
+    # A page's form, not the API's: no error code is documented for it, the input is what is wrong.
+    NotOnReveal: Answer(
+        409, N_("Only a poll whose results wait for the presenter can be revealed."), ErrorCode.INVALID_INPUT
     ),
     ResultsHidden: Answer(403, N_("The results of this poll are hidden for now."), ErrorCode.RESULTS_HIDDEN),
     InvalidPoll: Answer(400, N_("The poll could not be saved: please correct the fields."), ErrorCode.INVALID_INPUT),

@@ -31,7 +31,7 @@ FLASHES = {
     "poll_created": N_("Your poll is published. Share its link to collect votes."),
     "poll_scheduled": N_("Your poll is saved. It will be published at the time you chose."),
     "invite_poll_created": N_(
-        "Your poll is saved. Only invite codes vote on it: make them here, then print or send them."
+        "Your poll is saved. Only invite codes vote on it: make them with Invite codes below, then print or send them."
     ),
     "poll_edited": N_("Your changes are saved."),
     "poll_closed": N_("You closed the poll. Its results stay available."),

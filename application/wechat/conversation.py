@@ -26,6 +26,7 @@ from application.services.refusals import (
     PollNotFound,
     RankUsedTwice,
     Refused,
+    ScoredTwice,
     ScoreOutOfRange,
     TooManyChoices,
 )
@@ -145,6 +146,7 @@ REFUSED_VOTES: dict[type[Refused], str] = {
     PollNotFound: "no_poll",  # deleted meanwhile
     TooManyChoices: "too_many",
     RankUsedTwice: "rank_twice",
+    ScoredTwice: "score_each",  # a reply gives each choice its stars once, in order; kept for completeness
     ScoreOutOfRange: "score_each",
 }
 
