@@ -223,11 +223,15 @@ async def test_forms_that_cannot_be_read_as_utf8_text_are_400(client: Any) -> No
         ("application/x-www-form-urlencoded; charset=bogus", fields, "not valid UTF-8"),
         ("multipart/form-data; boundary=zz", fields, "could not be read"),
         ("multipart/form-data", fields, "could not be read"),
+        ("multipart/form-data; boundary=X", "--X\r\ngarbage", "could not be read"),  # a part's headers broken
+        ("application/x-www-form-urlencoded", fields + "&choice=x" * 3000, "too many fields"),  # 30 KiB
     ]
     for content_type, body, problem in bodies:
         answer = await client.post("/questions/new", data=body.encode(), headers={"Content-Type": content_type})
         assert answer.status == 400, content_type
         assert problem in await answer.text(), content_type
+    broken = {"Content-Type": "multipart/form-data; boundary=X"}
+    assert (await client.post("/login", data=b"--X\r\ngarbage", headers=broken)).status == 400  # before CSRF
     upload = aiohttp.FormData()
     upload.add_field("csrf_token", token)
     upload.add_field("question_text", b"Tea?", filename="question.txt", content_type="text/plain")
@@ -265,16 +269,23 @@ REFUSED_TEXTS = {
     "zero-width spaces only": ("\u200b\u200b\u200b", "only invisible characters"),
     "BOM and joiners only": ("\ufeff\u200d\u2060", "only invisible characters"),
     "Hangul filler only": ("\u3164", "only invisible characters"),
+    "zero-width space inside": ("Ann\u200bLee", "zero-width"),
+    "word joiner inside": ("Ann\u2060Lee", "zero-width"),
+    "BOM in front": ("\ufeffAnn", "zero-width"),
+    "joiner joining nothing": ("Ann Lee\u200d", "zero-width"),
+    "non-joiner beside a space": ("Ann \u200cLee", "zero-width"),
 }
 IN_CHINESE = {
     "control characters": "请删除控制字符（如制表符或换行符）。",
     "writing direction": "请删除会改变书写方向的字符（如 U+202E）。",
     "only invisible characters": "请写一些看得见的内容：这段文字只有不可见字符。",
+    "zero-width": "请删除零宽字符（如 U+200B）：它们藏在文字里，看不见。",
 }
 ACCEPTED_TEXTS = [
     "张伟",
     "👨\u200d👩\u200d👧",  # one family emoji: three people joined by ZERO WIDTH JOINER
     "Family 👨\u200d👩\u200d👧",
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian "I want": a ZERO WIDTH NON-JOINER inside the word
     "שלום\u200f 123",  # a RIGHT-TO-LEFT MARK keeps the number after the Hebrew
     "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",  # Scotland's flag: tag characters
 ]

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import phonenumbers
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from email_validator import EmailNotValidError, validate_email
 from multidict import MultiDictProxy
 
@@ -38,6 +39,8 @@ PAGE_MAX = 1_000_000
 JSON_DEPTH_MAX = 32
 TOO_DEEP = f"The JSON is nested more than {JSON_DEPTH_MAX} levels deep."
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# How aiohttp words its 413 for a form with more fields than its client_max_fields.
+TOO_MANY_FIELDS = "Maximum number of form fields"
 
 # Embeddings, overrides and isolates: they reorder how the text around them is displayed.
 # (The marks U+200E, U+200F and U+061C stay allowed: they only help mixed-direction text.)
@@ -48,6 +51,11 @@ INVISIBLE_RE = re.compile(
     "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
     "\U0001bca0-\U0001bca3\U000e0100-\U000e01ef]"
 )
+
+# Zero-width characters with no place in a name or a poll text: they make two texts that look the
+# same differ. The joiners (ZWNJ, ZWJ) are written between letters and emoji, and only there.
+ZERO_WIDTH = frozenset("\u200b\u2060\ufeff\u180e")
+JOINERS = frozenset("\u200c\u200d")
 
 # What a password field says about each of models/passwords.py's problems.
 PASSWORD_PROBLEMS = {
@@ -63,8 +71,13 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
         raise AppError(400, N_("The form is not valid UTF-8."))
     try:
         form = await request.post()
-    except (ValueError, LookupError, RuntimeError):  # a malformed body (multipart boundaries, encodings)
+    except (ValueError, LookupError, RuntimeError, HttpProcessingError):  # malformed multipart, encodings
         raise AppError(400, N_("The form could not be read.")) from None
+    except web.HTTPRequestEntityTooLarge as exc:
+        # aiohttp says 413 for a small form with too many fields, too: that one is bad input.
+        if not (exc.text or "").startswith(TOO_MANY_FIELDS):
+            raise
+        raise AppError(400, N_("The form has too many fields.")) from None
     if not all(isinstance(value, str) for value in form.values()):  # file uploads: no form of ours has one
         raise AppError(400, N_("The form could not be read."))
     # aiohttp decodes bad bytes as U+FFFD; such a field would be stored mangled.
@@ -176,13 +189,26 @@ def _is_invisible(char: str) -> bool:
     return char.isspace() or unicodedata.category(char) == "Cf" or INVISIBLE_RE.match(char) is not None
 
 
+def _stray_zero_width(text: str) -> bool:
+    """A zero-width space, word joiner or BOM anywhere, or a (non-)joiner that joins nothing: a
+    joiner is kept only between two visible characters (emoji sequences, Persian, Indic scripts)."""
+    if any(char in ZERO_WIDTH for char in text):
+        return True
+    padded = f" {text} "
+    return any(
+        char in JOINERS and (_is_invisible(padded[n - 1]) or _is_invisible(padded[n + 1]))
+        for n, char in enumerate(padded)
+    )
+
+
 def text_problem(text: str, max_length: int) -> str | None:
     """Why a human-written line (a name, a question, a choice) is refused, or None.
 
     Refused: more than ``max_length`` characters; control characters (line breaks and tabs
-    included: every such field is one line); bidirectional embeddings, overrides and isolates;
-    and a text with nothing visible in it (only spaces, zero-width and other invisible characters).
-    Invisible characters between visible ones stay: emoji sequences joined by U+200D need them."""
+    included: every such field is one line); bidirectional embeddings, overrides and isolates; a
+    text with nothing visible in it (only spaces, zero-width and other invisible characters); and
+    zero-width characters that hide in a text (``_stray_zero_width``). Joiners between visible
+    characters stay: emoji sequences joined by U+200D and Persian words by U+200C need them."""
     if len(text) > max_length:
         return N_("Use at most %(count)s characters.", count=max_length)
     for char in text:
@@ -192,6 +218,8 @@ def text_problem(text: str, max_length: int) -> str | None:
             return N_("Remove the control characters (such as tabs or line breaks).")
     if all(_is_invisible(char) for char in text):
         return N_("Write something visible: this text has only invisible characters.")
+    if _stray_zero_width(text):
+        return N_("Remove the zero-width characters (such as U+200B): they hide in the text.")
     return None
 
 
