@@ -155,6 +155,10 @@ async def test_every_wrong_ballot_is_a_clear_400(client: Any) -> None:
         (score, {"scores": {str(s_ids[0]): True}}, "scores"),
         (score, {"scores": {"abc": 3}}, "scores"),
         (score, {"scores": {str(r_ids[0]): 3}}, None),
+        # Two kinds of ballot in one: which one was meant is unknown, so neither is counted.
+        (ranked, {"ranking": r_ids, "choice_ids": r_ids[:1]}, "choice_ids"),
+        (score, {"scores": {str(s_ids[0]): 3}, "ranking": s_ids}, "ranking"),
+        (score, {"scores": {str(s_ids[0]): 3}, "choice_ids": s_ids[:1]}, "choice_ids"),
     ]
     for poll, body, field in wrong:
         answer = await vote(client, poll["id"], body, auth)

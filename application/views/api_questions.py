@@ -147,6 +147,10 @@ class ApiVotes(web.View):
 def ballot_from_json(poll: Row, data: dict[str, Any]) -> voting.Content:
     """The ballot in a vote's body: ``choice_ids``, ``ranking`` or ``scores`` as the poll's method says."""
     field = BALLOT_FIELDS[poll["method"]]
+    for other in BALLOT_FIELDS.values():
+        if other != field and other in data:  # a ballot of two kinds: which one was meant is unknown
+            problems = {field: f"This poll takes {field}.", other: "Not this poll's kind of ballot."}
+            raise AppError(400, f"This poll takes {field}, not {other}.", fields=problems)
     raw = data.get(field)
     if field == "scores":
         if not isinstance(raw, dict):
