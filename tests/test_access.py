@@ -247,6 +247,21 @@ async def make_codes(client: Any, qid: int, auth: dict[str, str], **body: Any) -
     return list((await created.json())["invites"])
 
 
+async def test_a_poll_for_accounts_has_no_codes_and_says_so_whatever_is_asked(client: Any) -> None:
+    db = client.app[DB]
+    owner, auth = await token_for(db)
+    qid = await make_question(db, owner=owner, access="account")
+    base = f"/api/v1/questions/{qid}/invites"
+    for answer in (
+        await client.get(base, headers=auth),
+        await client.post(base, json={"count": 2}, headers=auth),
+        await client.delete(f"{base}/1", headers=auth),
+    ):
+        error = await answer.json()
+        assert answer.status == 400, error
+        assert error["error_msg"] == "Only a poll for invited people has invite codes.", error
+
+
 async def test_codes_by_count_or_labels_read_aloud_and_match_loosely(client: Any) -> None:
     qid, auth = await owner_with_invite_poll(client)
     counted = await make_codes(client, qid, auth, count=3)

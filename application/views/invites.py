@@ -21,6 +21,7 @@ from application.views.refusals import refusal_error
 from application.web.auth import require_user
 from application.web.csrf import csrf_token
 from application.web.csv_export import csv_response
+from application.web.errors import AppError, ErrorCode
 from application.web.forms import query_number, read_form, whole_number
 from application.web.i18n import N_
 from application.web.rendering import redirect, render
@@ -64,7 +65,8 @@ async def invite_poll(request: web.Request) -> Row:
     require_user(request)
     poll = await polls.managed_poll(request.app, question_id(request), viewer_of(request))
     if poll["access"] != "invite":
-        raise InvalidInvites({"access": N_("Only a poll for invited people has invite codes.")})
+        only = N_("Only a poll for invited people has invite codes.")
+        raise AppError(400, only, ErrorCode.INVALID_INPUT, fields={"access": only})
     return poll
 
 
