@@ -74,10 +74,9 @@ async def check_link(app: web.Application, token: str) -> Row:
     return found
 
 
-async def reset_password(app: web.Application, token: str, password: str) -> None:
-    """Set the new (checked) password through the link, which is then used up with every other
-    link of the account; every session of the account ends."""
-    found = await check_link(app, token)
+async def reset_password(app: web.Application, found: Row, password: str) -> None:
+    """Set the new (checked) password through the link ``check_link`` found, which is then used up
+    with every other link of the account; every session of the account ends."""
     password_hash = await hash_password(password)
     now = utcnow()
     async with app[DB].transaction() as tx:

@@ -218,9 +218,9 @@ class PasswordReset(web.View):
         token = self.request.match_info["token"]
         form = await read_form(self.request)
         try:
-            await password_reset.check_link(self.request.app, token)  # a dead link says so first
+            link = await password_reset.check_link(self.request.app, token)  # a dead link says so first
             password = accounts.check_new_password(form)
-            await password_reset.reset_password(self.request.app, token, password)
+            await password_reset.reset_password(self.request.app, link, password)
         except ResetLinkInvalid as exc:
             return await reset_page(self.request, token, refusal_error(exc), valid=False)
         except (AppError, InvalidAccountChange) as exc:
