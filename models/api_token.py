@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from models import user
 from models.db import Database, Row, Session, placeholders
+from models.passwords import hash_token
 
 TOKEN_PREFIX = "vote_"
-
-
-def hash_token(token: str) -> str:
-    # The secret has 256 random bits, so a fast hash is enough: no dictionary to attack.
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 async def create(db: Database, user_id: int, name: str) -> tuple[int, str]:

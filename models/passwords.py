@@ -1,8 +1,12 @@
-"""Password hashing (Argon2id) and policy. Hashing runs in a thread: it is slow on purpose."""
+"""Password hashing (Argon2id) and policy. Hashing runs in a thread: it is slow on purpose.
+
+Random tokens handed out (API tokens, reset links) are kept as a fast hash instead: ``hash_token``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from enum import Enum
 from functools import cache
 from pathlib import Path
@@ -15,6 +19,12 @@ MAX_LENGTH = 128
 COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")
 
 _hasher = PasswordHasher()
+
+
+def hash_token(token: str) -> str:
+    """How a random token is stored and looked up. It has 256 random bits, so a fast hash is
+    enough: there is no dictionary to attack."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 async def hash_password(password: str) -> str:

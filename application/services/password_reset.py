@@ -8,7 +8,6 @@ hash of the token is stored, so a copy of the database opens no account.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 import secrets
@@ -23,7 +22,7 @@ from application.web.urls import app_absolute_url
 from models import password_reset, user
 from models.clock import utcnow
 from models.db import Row
-from models.passwords import hash_password
+from models.passwords import hash_password, hash_token
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +32,6 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")  # what secrets.token_urlsafe(TOKEN_
 # Every request takes at least this long, so a known account (a row written, a mail queued) and an
 # unknown one (a lookup) cannot be told apart by the time of the answer.
 ANSWER_SECONDS = 0.25
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def request_link(app: web.Application, account: str, address: str) -> None:
